@@ -1,0 +1,72 @@
+"""Regenerate the copies that the scripts must carry, from their masters (like transformers' check_copies).
+
+- train_roberta.py = train_roberta.py's presets + train_modernbert.py's shared code;
+- EMBEDDED_CARD_TEMPLATE in both = model_card_template.md;
+- the `# --- shared: NAME ---` blocks in the other scripts = train_modernbert.py's.
+
+    python tools/sync_copies.py          # rewrite the copies
+    python tools/sync_copies.py --check  # exit 1 if any copy drifted (what tests/test_copies.py asserts)
+"""
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MASTER = ROOT / "train_modernbert.py"
+VARIANTS = [ROOT / "train_roberta.py"]
+OTHER_SCRIPTS = [ROOT / "explore_dataset.py", ROOT / "predict.py"]
+PRESETS_END = "# --- END MODEL PRESETS ---\n"
+TEMPLATE_RE = re.compile(r"(EMBEDDED_CARD_TEMPLATE = r''')(.*?)(''')", re.S)
+BLOCK_RE = re.compile(r"(# --- shared: (\S+) .*?\n)(.*?)(# --- end shared: \2 ---\n)", re.S)
+
+
+def shared_part(text: str) -> str:
+    return text.split(PRESETS_END, 1)[1]
+
+
+def presets_part(text: str) -> str:
+    return text.split(PRESETS_END, 1)[0] + PRESETS_END
+
+
+def with_template(text: str, template: str) -> str:
+    assert "'''" not in template, "the template may not contain ''' (it is embedded in a r''' string)"
+    return TEMPLATE_RE.sub(lambda m: m.group(1) + template + m.group(3), text)
+
+
+def shared_blocks(text: str) -> dict:
+    return {m.group(2): m.group(3) for m in BLOCK_RE.finditer(text)}
+
+
+def with_blocks(text: str, blocks: dict) -> str:
+    return BLOCK_RE.sub(lambda m: m.group(1) + blocks.get(m.group(2), m.group(3)) + m.group(4), text)
+
+
+def expected_files() -> dict:
+    template = (ROOT / "model_card_template.md").read_text(encoding="utf-8")
+    master = with_template(MASTER.read_text(encoding="utf-8"), template)
+    out = {MASTER: master}
+    for path in VARIANTS:
+        if path.exists():
+            out[path] = presets_part(path.read_text(encoding="utf-8")) + shared_part(master)
+    blocks = shared_blocks(master)
+    for path in OTHER_SCRIPTS:
+        if path.exists():
+            out[path] = with_blocks(path.read_text(encoding="utf-8"), blocks)
+    return out
+
+
+def main() -> int:
+    drifted = [p for p, text in expected_files().items() if p.read_text(encoding="utf-8") != text]
+    if "--check" in sys.argv:
+        for p in drifted:
+            print(f"{p.name} differs from its master copy: run python tools/sync_copies.py")
+        return 1 if drifted else 0
+    for p, text in expected_files().items():
+        p.write_text(text, encoding="utf-8")
+    print("synced:", ", ".join(p.name for p in drifted) or "nothing to do")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
