@@ -85,7 +85,6 @@ ID_COLUMN = "id"
 DROP_COLUMNS = ["source"]
 VALIDATION_SIZE = 0.1
 TEST_SIZE = 0.1
-WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: see aggregate_windows
 BOOTSTRAP_RESAMPLES = 1000
 CARD_TEMPLATE_FILE = "model_card_template.md"
 
@@ -345,6 +344,10 @@ def class_weights(train_labels: list[int], num_classes: int) -> list[float]:
 # ---------------------------------------------------------------------------
 # Long texts: overlapping windows, and one score per row
 # ---------------------------------------------------------------------------
+# --- shared: windows (identical in every script that tokenises or predicts; tests/test_copies.py checks) ---
+WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: see aggregate_windows
+
+
 def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, labels: list[int] | None = None):
     """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride`
     tokens (the tokenizer's overflow support). Each window carries its row number and its row's label."""
@@ -416,6 +419,7 @@ def predict_probs(model, tokenizer, texts: list[str], max_length: int, stride: i
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
     return (row_probs, probs, windows["row"]) if return_windows else row_probs
+# --- end shared: windows ---
 
 
 # ---------------------------------------------------------------------------
@@ -551,6 +555,7 @@ def load_model(model_name: str, names: list[str], token: str | None):
     model = AutoModelForSequenceClassification.from_pretrained(
         model_name, token=token, num_labels=len(names),
         id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+        ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
     )
     return model, tokenizer
 
@@ -830,24 +835,28 @@ def push_folder(api, repo_id: str, folder: Path, attempts: int = 3, wait_s: floa
                 ) from err
 
 
-def verify_push(repo_id: str, folder: Path, token: str | None, texts: list[str], local_probs, max_length: int, stride: int) -> dict:
+def verify_push(api, repo_id: str, folder: Path, texts: list[str], local_probs, max_length: int, stride: int) -> dict:
     """Download what was pushed and check it: config and card equal the local ones, and the pushed
     model gives the local predictions on a few validation texts."""
+    import tempfile
+
     import numpy as np
-    from huggingface_hub import hf_hub_download
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    for name in ("config.json", "README.md"):
-        remote = Path(hf_hub_download(repo_id, name, token=token, force_download=True)).read_bytes()
-        if remote != (folder / name).read_bytes():
-            raise UserError(f"Verification failed: the pushed {name} differs from {folder / name}. Re-upload with hf upload.")
-    model = AutoModelForSequenceClassification.from_pretrained(repo_id, token=token)
-    tokenizer = AutoTokenizer.from_pretrained(repo_id, token=token)
-    remote_probs = predict_probs(model, tokenizer, texts, max_length, stride, batch_size=8)
-    if not np.allclose(remote_probs, local_probs, atol=1e-3):
-        raise UserError(f"Verification failed: the pushed model's predictions differ from the local model's by up to "
-                        f"{np.abs(remote_probs - local_probs).max():.4f}.")
-    return {"config_and_card_match": True, "predictions_match_on_rows": len(texts)}
+    with tempfile.TemporaryDirectory() as tmp:
+        remote = Path(api.snapshot_download(repo_id=repo_id, local_dir=tmp))
+        for name in ("config.json", "README.md"):
+            if not (remote / name).is_file() or (remote / name).read_bytes() != (folder / name).read_bytes():
+                raise UserError(f"Verification failed: the pushed {name} differs from {folder / name}. "
+                                f"Upload again with: hf upload {repo_id} {folder} .")
+        model = AutoModelForSequenceClassification.from_pretrained(remote)
+        tokenizer = AutoTokenizer.from_pretrained(remote)
+        remote_probs = predict_probs(model, tokenizer, texts, max_length, stride, batch_size=8)
+    gap = float(np.abs(remote_probs - local_probs).max())
+    if gap > 1e-3:
+        raise UserError(f"Verification failed: the pushed model's predictions differ from the local model's by up to {gap:.4f}.")
+    logger.info("Verified the push: config and card match, and the pushed model repeats the local predictions on %d rows", len(texts))
+    return {"config_and_card_match": True, "rows_checked": len(texts), "max_probability_gap": gap}
 
 
 # ---------------------------------------------------------------------------
@@ -1094,19 +1103,22 @@ def main(argv=None) -> int:
     (args.output_dir / "README.md").write_text(render_card(facts, template), encoding="utf-8")
     timings["card"] = time.time() - tick
 
-    # 4. Push (model files first, card last), then check what landed.
+    metrics["timings"] = {k: round(v, 2) for k, v in timings.items()}
+    metrics["wall_time_s"] = round(time.time() - started, 1)
+    metrics_file = args.output_dir / "metrics.json"
+    metrics_file.write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+
+    # 4. Push what is on disk (model files first, card last), then check what landed.
     if api is not None:
         tick = time.time()
         push_folder(api, repo_id, args.output_dir)
         val_texts = [texts[i] for i in first_split["validation"][:8]]
-        metrics["push_verification"] = verify_push(repo_id, args.output_dir, token, val_texts,
-                                                   predict_probs(model, tokenizer, val_texts, args.max_length, args.stride, 8),
-                                                   args.max_length, args.stride)
-        timings["upload"] = time.time() - tick
+        local_probs = predict_probs(model, tokenizer, val_texts, args.max_length, args.stride, 8)
+        verified = verify_push(api, repo_id, args.output_dir, val_texts, local_probs, args.max_length, args.stride)
+        # Recorded in the local metrics.json only; the pushed one was final before the upload.
+        metrics["push"] = {"repo_id": repo_id, "upload_s": round(time.time() - tick, 1), **verified}
+        metrics_file.write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
         logger.info("Pushed and verified: https://huggingface.co/%s", repo_id)
-    metrics["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    metrics["wall_time_s"] = round(time.time() - started, 1)
-    (args.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
     test = first["test"]
     logger.info("Test (%d rows): F1 %.3f, precision %.3f, recall %.3f, accuracy %.3f%s | baseline F1 %.3f | %d errors",
                 test["n"], test["f1"], test["precision"], test["recall"], test["accuracy"],

@@ -46,7 +46,7 @@ def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
     for i in range(n):
         label = 1 if i % 10 < 3 else 0
         sentence = rng.choice(POSITIVE if label else NEGATIVE)
-        text = f"Section {i % 7 + 1}. That {sentence}."
+        text = f"Section {i % 7 + 1}. That {sentence} in school district number {i}."
         if long_every and i % long_every == 5:
             text = " ".join(rng.choice(FILLER) for _ in range(150)) + " " + text  # the signal sits at the end
         source = "paschal" if label and i % 3 == 0 else "project experts"
@@ -56,6 +56,7 @@ def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
     for i in (1, 11, 21):  # a duplicate group (same section text, same label)
         rows[i]["section_text"] = "That all laws and clauses of laws in conflict with this act are hereby repealed."
         rows[i]["jim_crow"] = 0
+        rows[i]["source"] = "project experts"
     return rows
 
 

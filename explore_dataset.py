@@ -1,0 +1,976 @@
+# /// script
+# requires-python = ">=3.10"
+# dependencies = [
+#     "datasets>=4.0",
+#     "huggingface_hub>=1.0",
+#     "matplotlib>=3.8",
+#     "numpy>=1.26",
+#     "transformers>=5.0",
+# ]
+# ///
+"""Look at a labelled text dataset before training on it: size, labels, lengths, duplicates and leaky columns.
+
+Read this report before you train. On `biglam/on_the_books` it finds what a careful reader
+of the dataset card finds: the `source` column gives the label away (paschal rows are all
+Jim Crow laws), some sections are boiler-plate repeated word for word, and a few sections
+are far longer than the rest. It then says which training flags to use about it.
+
+The dataset the training scripts use (a few seconds):
+
+    uv run explore_dataset.py
+
+Your own data, with token lengths for the model you mean to train and a length histogram:
+
+    uv run explore_dataset.py --dataset my_labels.csv --label-column label --text-columns body
+    uv run explore_dataset.py --tokenizer answerdotai/ModernBERT-base --plot
+
+On Hugging Face Jobs (the report is printed to the job's log):
+
+    hf jobs uv run explore_dataset.py --dataset someone/dataset
+
+It prints the report and writes the same facts to `--output` (JSON, default dataset_report.json)
+with a Markdown copy beside it (dataset_report.md) and, with --plot, a PNG (dataset_report.png).
+`--dataset` takes a Hub id or a local CSV / Parquet / JSON(L) file or `save_to_disk` folder,
+loaded exactly as train_modernbert.py loads it. Run with `--help` for every flag.
+"""
+
+import argparse
+import importlib.util
+import json
+import logging
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+# The same defaults, spelled the same way, as train_modernbert.py and train_roberta.py.
+DATASET_ID = "biglam/on_the_books"
+TEXT_COLUMNS = ["chapter_text", "section_text"]
+LABEL_COLUMN = "jim_crow"
+OUTPUT = "dataset_report.json"
+# The training scripts' --validation-size and --test-size defaults: each class needs
+# 2 / 0.1 = 20 rows so that validation and test each get at least 2 of them.
+VALIDATION_SIZE = 0.1
+TEST_SIZE = 0.1
+
+# Leakage verdict; the reasoning is in leakage_verdict().
+PURE_SHARE = 0.9  # a value "pins" a label when at least 90% of its rows carry it ...
+MIN_VALUE_ROWS = 10  # ... over at least 10 rows (fewer is an anecdote, not evidence)
+PINNED_LABEL_SHARE = 0.1  # leaky when pinning values hold >= 10% of that label's rows
+LEAKY_CRAMERS_V = 0.5  # ... or when the association is large by Cohen's convention (0.5)
+ASSOCIATED_CRAMERS_V = 0.1  # "small" by the same convention; below this a column is "weak"
+MAX_CATEGORIES = 20  # a numeric column with more distinct values is cut into quantile bins
+NUMERIC_BINS = 10
+MAX_LISTED_VALUES = 30  # values beyond the 30 most common (or under MIN_VALUE_ROWS) are pooled
+
+# Text length.
+PERCENTILES = (50, 90, 95, 99)
+TOKEN_LIMITS = (512, 8192)  # BERT / RoBERTa read 512 tokens, ModernBERT 8,192
+TOKENIZE_BATCH = 1000
+
+# Near-duplicates: MinHash over word 3-grams, LSH with 20 bands of 6 hashes (pairs above a
+# Jaccard similarity of about 0.6 become candidates), then every candidate is checked exactly.
+NEAR_DUPLICATE_THRESHOLD = 0.8
+SHINGLE_WORDS = 3
+MINHASH_BANDS = 20
+MINHASH_ROWS = 6
+MAX_BUCKET_FOR_ALL_PAIRS = 50  # larger LSH buckets are compared to their first member only
+SEED = 42
+EXAMPLES = 5  # example groups shown per finding
+
+logger = logging.getLogger("explore")
+
+
+class UserError(Exception):
+    """A problem with the input that the user can fix: printed without a traceback, exit code 2."""
+
+
+# --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
+
+
+def looks_like_local_path(name: str) -> bool:
+    """A Hub id is `owner/name`; anything with a file suffix, a leading ./ ~ / or more slashes is a path."""
+    return (
+        name.startswith((".", "/", "~"))
+        or name.count("/") > 1
+        or Path(name).suffix.lower() in TABLE_SUFFIXES
+        or os.sep != "/" and os.sep in name
+    )
+
+
+def load_table(dataset: str, token: str | None = None):
+    """Load a Hub dataset id, a local CSV/TSV/Parquet/JSON(L) file or a `save_to_disk` folder as one table.
+
+    All splits are pooled: the scripts make their own grouped, stratified splits.
+    """
+    import datasets
+
+    path = Path(dataset).expanduser()
+    if path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json")):
+        table = datasets.load_from_disk(str(path))
+    elif path.is_dir():
+        table = datasets.load_dataset(str(path))
+    elif path.is_file():
+        kind = TABLE_SUFFIXES.get(path.suffix.lower())
+        if kind is None:
+            raise UserError(
+                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. "
+                f"Use one of {', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
+            )
+        extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        table = datasets.load_dataset(kind, data_files=str(path), **extra)
+    elif looks_like_local_path(dataset):
+        raise UserError(f"--dataset {dataset}: no such file or folder (looked in {Path.cwd()}). Check the path.")
+    else:
+        try:
+            table = datasets.load_dataset(dataset, token=token)
+        except Exception as err:  # the Hub raises many types: not found, gated, offline, network
+            hint = "" if token else " If it is private or gated, set HF_TOKEN (hf jobs: --secrets HF_TOKEN)."
+            raise UserError(
+                f"--dataset {dataset}: could not load it from the Hugging Face Hub "
+                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+                f"Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
+                f"For a local file, pass its path (e.g. ./{dataset}.csv)."
+            ) from err
+    if isinstance(table, datasets.DatasetDict):
+        sizes = {name: len(split) for name, split in table.items()}
+        logger.info("Loaded %s: splits %s, pooled into one table", dataset, sizes)
+        table = datasets.concatenate_datasets(list(table.values()))
+    else:
+        logger.info("Loaded %s: %d rows", dataset, len(table))
+    return table
+
+
+def check_columns(table, wanted: dict[str, list[str]]) -> None:
+    """Fail with the list of real columns when a flag names a column that does not exist."""
+    for flag, names in wanted.items():
+        missing = [n for n in names if n not in table.column_names]
+        if missing:
+            raise UserError(
+                f"{flag}: column(s) {missing} not in the dataset. "
+                f"Its columns are: {', '.join(table.column_names)}."
+            )
+
+
+def build_texts(table, text_columns: list[str]) -> list[str]:
+    """Join the text columns of each row with a blank line; missing values count as empty."""
+    columns = [table[c] for c in text_columns]
+    return ["\n\n".join(str(v).strip() for v in values if v is not None and str(v).strip()) for values in zip(*columns)]
+# --- end shared: load_table ---
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Environment: HF_TOKEN (for private or gated datasets and tokenizers; never printed or saved).",
+    )
+    p.add_argument("--dataset", default=DATASET_ID, help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})")
+    p.add_argument("--text-columns", default=",".join(TEXT_COLUMNS), help=f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})")
+    p.add_argument("--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})")
+    p.add_argument("--tokenizer", default=None, help="Hub id or local folder of the tokenizer of the model you will train, for lengths in tokens and a --max-length (default: characters only)")
+    p.add_argument("--output", default=OUTPUT, help=f"JSON report; the Markdown copy (and the --plot PNG) go beside it with the same name (default: {OUTPUT})")
+    p.add_argument("--plot", action="store_true", help="also draw a PNG histogram of input lengths per label (default: off)")
+    p.add_argument("--near-duplicate-threshold", type=float, default=NEAR_DUPLICATE_THRESHOLD, help=f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates (default: {NEAR_DUPLICATE_THRESHOLD})")
+    args = p.parse_args(argv)
+    args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+    args.output = Path(args.output)
+    if not args.text_columns:
+        p.error("--text-columns names no column")
+    if args.label_column in args.text_columns:
+        p.error(f"--label-column {args.label_column} is also in --text-columns: the model would read its answer")
+    if not 0 < args.near_duplicate_threshold <= 1:
+        p.error("--near-duplicate-threshold must be above 0 and at most 1")
+    return args
+
+
+# ---------------------------------------------------------------------------
+# Schema and labels
+# ---------------------------------------------------------------------------
+def split_sizes(dataset: str, rows: int, token: str | None) -> dict[str, int]:
+    """Rows per split as published. load_table pools the splits, so read the sizes again from the
+    folder or the Hub's metadata (cached); a single file is one split, which `datasets` calls train."""
+    import datasets
+
+    path = Path(dataset).expanduser()
+    try:
+        if path.is_file():
+            return {"train": rows}
+        if path.is_dir() and (path / "dataset_dict.json").exists():
+            return {name: len(split) for name, split in datasets.load_from_disk(str(path)).items()}
+        if not path.is_dir():
+            splits = datasets.load_dataset_builder(dataset, token=token).info.splits or {}
+            sizes = {name: split.num_examples for name, split in splits.items()}
+            if sizes and sum(sizes.values()) == rows:
+                return sizes
+    except Exception as err:  # metadata only: the report goes on without it
+        logger.info("Could not read the split sizes (%s: %s)", type(err).__name__, err)
+    return {"all": rows}
+
+
+def column_type(feature) -> str:
+    if hasattr(feature, "names"):
+        return f"ClassLabel({', '.join(feature.names)})"
+    return getattr(feature, "dtype", type(feature).__name__)
+
+
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def is_empty(value) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+def describe_columns(table) -> list[dict]:
+    """Type, missing (null) values, empty strings and distinct values of every column."""
+    out = []
+    for name in table.column_names:
+        values = table[name]
+        hashable = [v if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True) for v in values]
+        out.append({
+            "name": name,
+            "type": column_type(table.features[name]),
+            "missing": sum(is_missing(v) for v in values),
+            "empty": sum(is_empty(v) for v in values),
+            "distinct": len({v for v in hashable if not is_missing(v)}),
+        })
+    return out
+
+
+def label_strings(table, label_column: str) -> list[str | None]:
+    """The label of each row as text: a ClassLabel's name, 1.0 read as 1, missing as None."""
+    feature = table.features[label_column]
+    out = []
+    for value in table[label_column]:
+        if is_missing(value) or is_empty(value):
+            out.append(None)
+        elif hasattr(feature, "names"):
+            out.append(feature.names[value])
+        elif isinstance(value, float):
+            if value != int(value):
+                raise UserError(
+                    f"--label-column {label_column}: holds non-integer numbers (e.g. {value}), which looks like a "
+                    "regression target. The training scripts classify; give it a column of classes."
+                )
+            out.append(str(int(value)))
+        else:
+            out.append(str(value))
+    return out
+
+
+def sorted_labels(labels: list[str | None]) -> list[str]:
+    """Distinct labels in a stable order: numerically when they are all numbers, else alphabetically."""
+    distinct = {y for y in labels if y is not None}
+    numeric = all(re.fullmatch(r"-?\d+", y) for y in distinct)
+    return sorted(distinct, key=int if numeric else str)
+
+
+def class_weights(counts: dict[str, int]) -> dict[str, float]:
+    """Inverse-frequency weights w_c = N / (K * n_c), as the training scripts compute them on their train split."""
+    total, k = sum(counts.values()), len(counts)
+    return {label: total / (k * n) for label, n in counts.items()}
+
+
+def rows_needed_per_class(validation_size: float = VALIDATION_SIZE, test_size: float = TEST_SIZE) -> int:
+    """Rows a class needs so that the smaller of validation and test still gets 2 of them (as train_*.py check)."""
+    return math.ceil(round(2 / min(validation_size, test_size), 9))
+
+
+def label_balance(labels: list[str | None]) -> dict:
+    counts = {label: labels.count(label) for label in sorted_labels(labels)}
+    total = sum(counts.values())
+    weights = class_weights(counts)
+    return {
+        "rows_with_label": total,
+        "missing": labels.count(None),
+        "classes": [{"label": label, "rows": n, "share": round(n / total, 4), "weight": round(weights[label], 4)}
+                    for label, n in counts.items()],
+        "weight_formula": "w_c = N / (K * n_c)",
+    }
+
+
+def split_warnings(balance: dict) -> dict:
+    """Whether every class has enough rows for the training scripts' stratified train/validation/test split,
+    and the smallest --max-samples that still gives each class enough."""
+    need = rows_needed_per_class()
+    small = {c["label"]: c["rows"] for c in balance["classes"] if c["rows"] < need}
+    smallest_share = min(c["rows"] for c in balance["classes"]) / balance["rows_with_label"]
+    return {
+        "rows_needed_per_class": need,
+        "too_small": small,
+        "min_max_samples": math.ceil(round(need / smallest_share, 9)) if not small else None,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Text length
+# ---------------------------------------------------------------------------
+def nearest_rank(sorted_values, q: int) -> int:
+    """The q-th percentile as an observed value: the smallest length that q% of rows do not exceed."""
+    return int(sorted_values[max(-(-q * len(sorted_values) // 100), 1) - 1])
+
+
+def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
+    """Mean, p50/p90/p95/p99, max, and the share of rows longer than each limit."""
+    if not lengths:
+        return {"rows": 0}
+    values = sorted(lengths)
+    out = {"rows": len(values), "mean": round(sum(values) / len(values), 1)}
+    out.update({f"p{q}": nearest_rank(values, q) for q in PERCENTILES})
+    out["max"] = values[-1]
+    for limit in limits:
+        over = sum(v > limit for v in values)
+        out[f"over_{limit}"] = {"rows": over, "share": round(over / len(values), 4)}
+    return out
+
+
+def load_tokenizer(name: str, token: str | None):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, token=token)
+    except Exception as err:  # not found, gated, offline, not a tokenizer
+        raise UserError(
+            f"--tokenizer {name}: could not load it ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+            "Give a Hub model id (e.g. answerdotai/ModernBERT-base) or a local folder holding tokenizer files."
+        ) from err
+    if not tokenizer.is_fast:
+        raise UserError(f"--tokenizer {name}: it has no fast (Rust) version, which the training scripts need too.")
+    return tokenizer
+
+
+def count_tokens(tokenizer, texts: list[str], batch_size: int = TOKENIZE_BATCH) -> list[int]:
+    """Tokens per text as the model reads it (special tokens included), in batches through the fast tokenizer."""
+    from tqdm.auto import tqdm
+
+    counts = []
+    for start in tqdm(range(0, len(texts), batch_size), desc="tokenising", unit="batch", disable=len(texts) <= 10 * batch_size):
+        encoded = tokenizer(texts[start:start + batch_size], add_special_tokens=True, verbose=False,
+                            return_attention_mask=False, return_token_type_ids=False)
+        counts.extend(len(ids) for ids in encoded["input_ids"])
+    return counts
+
+
+def covering_max_length(token_summary: dict, model_max_length: int | None) -> dict:
+    """The --max-length that reads 95% (and 99%) of rows whole; longer rows become overlapping windows
+    in training, so this trades speed against windowing, never against cut-off text."""
+    suggested = -(-token_summary["p95"] // 8) * 8  # a multiple of 8 suits GPU kernels
+    capped = model_max_length is not None and suggested > model_max_length
+    return {"covers_95": token_summary["p95"], "covers_99": token_summary["p99"], "model_max_length": model_max_length,
+            "suggested": model_max_length if capped else suggested, "capped_by_model": capped}
+
+
+# ---------------------------------------------------------------------------
+# Duplicates: exact (after normalisation) and near (MinHash + LSH, sub-quadratic)
+# ---------------------------------------------------------------------------
+def normalise_whitespace(text: str) -> str:
+    """Runs of whitespace become one space, ends stripped; the key train_*.py group duplicates by."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def label_counts(rows, labels) -> dict[str, int]:
+    counts = {}
+    for r in rows:
+        if labels[r] is not None:
+            counts[labels[r]] = counts.get(labels[r], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def describe_groups(groups: list[list[int]], labels, ids, texts) -> dict:
+    """Counts and the largest examples for a list of row groups (each of 2+ rows)."""
+    groups = sorted(groups, key=lambda g: (-len(g), g[0]))
+    conflicting = [g for g in groups if len(label_counts(g, labels)) > 1]
+    show = conflicting[:EXAMPLES] + [g for g in groups if g not in conflicting][:max(EXAMPLES - len(conflicting), 0)]
+    return {
+        "groups": len(groups),
+        "rows": sum(len(g) for g in groups),
+        "conflicting_groups": len(conflicting),
+        "conflicting_rows": sum(len(g) for g in conflicting),
+        "examples": [{"rows": len(g), "ids": [ids[r] for r in g[:EXAMPLES]], "labels": label_counts(g, labels),
+                      "text": texts[g[0]][:100]} for g in show],
+    }
+
+
+def exact_duplicate_groups(texts: list[str | None], casefold: bool = False) -> list[list[int]]:
+    """Rows whose texts are equal after whitespace normalisation (and case folding); empty texts never match."""
+    rows_by_key = {}
+    for row, text in enumerate(texts):
+        key = normalise_whitespace(text or "")
+        if key:
+            rows_by_key.setdefault(key.casefold() if casefold else key, []).append(row)
+    return [rows for rows in rows_by_key.values() if len(rows) > 1]
+
+
+def connected_groups(n: int, pairs) -> list[int]:
+    """Union-find: a component number per item, given pairs of items that belong together."""
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    return [find(i) for i in range(n)]
+
+
+def members(components: list[int]) -> list[list[int]]:
+    """The items of each component with 2 or more items."""
+    out = {}
+    for item, c in enumerate(components):
+        out.setdefault(c, []).append(item)
+    return [m for m in out.values() if len(m) > 1]
+
+
+def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
+    """The set of word `size`-grams of each text (lower-cased words), each packed into one uint64:
+    exact while the vocabulary has fewer than 2**(64 // size) words. A shorter text is one shingle."""
+    import numpy as np
+
+    vocab, bits, out = {}, 64 // size, []
+    for text in texts:
+        ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in re.findall(r"\w+", text.lower())), dtype=np.uint64)
+        ids = np.concatenate([ids, np.zeros(max(size - len(ids), 0), dtype=np.uint64)])
+        packed = np.zeros(len(ids) - size + 1, dtype=np.uint64)
+        for k in range(size):
+            packed = (packed << np.uint64(bits)) | ids[k:len(ids) - size + 1 + k]
+        out.append(np.unique(packed))
+    return out
+
+
+def mix64(x):
+    """splitmix64's finaliser: a fast, well-spread 64-bit hash that numpy can apply to whole arrays."""
+    import numpy as np
+
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, chunk: int = 1 << 15):
+    """One row of `num_hashes` minimum hashes per text: two texts agree on a given hash with a
+    probability equal to the Jaccard similarity of their shingle sets. Works through chunks of texts."""
+    import numpy as np
+
+    salts = np.random.default_rng(seed).integers(0, np.iinfo(np.uint64).max, size=num_hashes, dtype=np.uint64)
+    signatures = np.empty((len(shingle_sets), num_hashes), dtype=np.uint64)
+    start = 0
+    while start < len(shingle_sets):
+        end, size = start, 0
+        while end < len(shingle_sets) and (end == start or size + len(shingle_sets[end]) <= chunk):
+            size += len(shingle_sets[end])
+            end += 1
+        flat = np.concatenate(shingle_sets[start:end])
+        offsets = np.cumsum([0] + [len(s) for s in shingle_sets[start:end - 1]])
+        signatures[start:end] = np.minimum.reduceat(mix64(flat[:, None] ^ salts[None, :]), offsets, axis=0)
+        start = end
+    return signatures
+
+
+def lsh_candidate_pairs(signatures, bands: int = MINHASH_BANDS, rows: int = MINHASH_ROWS) -> set:
+    """Pairs of texts that agree on all hashes of at least one band. Within a bucket every pair is
+    listed up to MAX_BUCKET_FOR_ALL_PAIRS members, beyond that each member is paired with the first,
+    so a thousand copies of one boiler-plate text cost a thousand checks, not half a million."""
+    from itertools import combinations
+
+    import numpy as np
+
+    pairs = set()
+    for b in range(bands):
+        key = np.zeros(len(signatures), dtype=np.uint64)
+        for column in signatures[:, b * rows:(b + 1) * rows].T:
+            key = mix64(key ^ column)
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        shared = np.flatnonzero(counts[inverse] > 1)
+        shared = shared[np.argsort(inverse[shared], kind="stable")]
+        for bucket in np.split(shared, np.flatnonzero(np.diff(inverse[shared])) + 1):
+            bucket = [int(i) for i in bucket]
+            if len(bucket) <= MAX_BUCKET_FOR_ALL_PAIRS:
+                pairs.update(combinations(bucket, 2))
+            elif len(bucket) > 1:
+                pairs.update((bucket[0], other) for other in bucket[1:])
+    return pairs
+
+
+def jaccard(a, b) -> float:
+    import numpy as np
+
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    return shared / (a.size + b.size - shared)
+
+
+def near_duplicate_groups(texts: list[str | None], threshold: float) -> tuple[list[list[int]], int]:
+    """Groups of rows whose texts differ (after whitespace normalisation) but whose word 3-gram sets
+    have a Jaccard similarity >= threshold, found without comparing every pair. Returns (groups, pairs)."""
+    rows_by_text = {}
+    for row, text in enumerate(texts):
+        key = normalise_whitespace(text or "")
+        if key:
+            rows_by_text.setdefault(key, []).append(row)
+    distinct = list(rows_by_text)
+    if len(distinct) < 2:
+        return [], 0
+    shingles = word_shingles(distinct)
+    signatures = minhash_signatures(shingles, MINHASH_BANDS * MINHASH_ROWS)
+    similar = [(a, b) for a, b in lsh_candidate_pairs(signatures) if jaccard(shingles[a], shingles[b]) >= threshold]
+    groups = [sorted(r for i in group for r in rows_by_text[distinct[i]])
+              for group in members(connected_groups(len(distinct), similar))]
+    return groups, len(similar)
+
+
+def split_groups(table, text_columns: list[str]) -> list[list[int]]:
+    """Rows that share the whitespace-normalised text of any input column: the groups train_*.py keep
+    inside one split, so that no text is trained on and then tested on."""
+    pairs = []
+    for column in text_columns:
+        for rows in exact_duplicate_groups([None if is_missing(v) else str(v) for v in table[column]]):
+            pairs.extend((rows[0], r) for r in rows[1:])
+    return members(connected_groups(len(table), pairs))
+
+
+# ---------------------------------------------------------------------------
+# Leakage audit: every column that is neither text nor label, against the label
+# ---------------------------------------------------------------------------
+def is_numeric_type(feature) -> bool:
+    dtype = getattr(feature, "dtype", "")
+    return not hasattr(feature, "names") and dtype.startswith(("int", "uint", "float"))
+
+
+def is_identifier(values: list, feature) -> bool:
+    """A different, present value in every row, and not a float (an all-distinct float column is a measurement)."""
+    if getattr(feature, "dtype", "").startswith("float") or len(values) < 2 or any(is_missing(v) for v in values):
+        return False
+    distinct = {json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in values}
+    return len(distinct) == len(values)
+
+
+def format_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
+
+
+def numeric_bins(values: list, bins: int = NUMERIC_BINS) -> list[str]:
+    """Each value's quantile bin, named by the smallest and largest value in it ("1-75"); missing stays missing."""
+    import numpy as np
+
+    present = np.array([v for v in values if not is_missing(v)], dtype=float)
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf"))
+    index = {v: int(np.searchsorted(edges, v, side="left")) for v in set(present.tolist())}
+    low, high = {}, {}
+    for v, i in index.items():
+        low[i], high[i] = min(low.get(i, v), v), max(high.get(i, v), v)
+    names = {i: f"{format_number(low[i])}-{format_number(high[i])}" for i in low}
+    return [None if is_missing(v) else names[index[float(v)]] for v in values]
+
+
+def value_names(values: list) -> list[str]:
+    """Values as text for the per-value table; null and blank become "(missing)"."""
+    return ["(missing)" if is_missing(v) or is_empty(v) else str(v) for v in values]
+
+
+def pool_rare_values(names: list[str]) -> list[str]:
+    """Keep the MAX_LISTED_VALUES most common values that have MIN_VALUE_ROWS rows; pool the rest as "(other)".
+    Many tiny values would inflate any association score by chance."""
+    counts = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    kept = {n for n, c in sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_LISTED_VALUES] if c >= MIN_VALUE_ROWS}
+    return names if len(kept) == len(counts) else [n if n in kept else "(other)" for n in names]
+
+
+def contingency(values: list[str], labels: list[str], label_order: list[str]) -> tuple[list[str], list[list[int]]]:
+    """Rows per (value, label), values ordered by their row count."""
+    table = {}
+    for v, y in zip(values, labels):
+        table.setdefault(v, [0] * len(label_order))[label_order.index(y)] += 1
+    order = sorted(table, key=lambda v: (-sum(table[v]), v))
+    return order, [table[v] for v in order]
+
+
+def cramers_v(counts: list[list[int]]) -> float:
+    """Bias-corrected Cramér's V (Bergsma 2013): 0 for independence, 1 when the value fixes the label.
+    The correction stops columns with many values from looking associated by chance."""
+    import numpy as np
+
+    observed = np.asarray(counts, dtype=float)
+    n = observed.sum()
+    r, k = observed.shape
+    if r < 2 or k < 2 or n < 2:
+        return 0.0
+    expected = observed.sum(1, keepdims=True) * observed.sum(0, keepdims=True) / n
+    phi2 = float(((observed - expected) ** 2 / np.where(expected > 0, expected, 1)).sum() / n)
+    phi2 = max(0.0, phi2 - (k - 1) * (r - 1) / (n - 1))
+    r_, k_ = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
+    return math.sqrt(phi2 / min(k_ - 1, r_ - 1)) if min(k_, r_) > 1 else 0.0
+
+
+def uncertainty_coefficient(counts: list[list[int]]) -> float:
+    """Theil's U: the share of the label's entropy that knowing the column removes (mutual information / H(label))."""
+    import numpy as np
+
+    joint = np.asarray(counts, dtype=float)
+    joint /= joint.sum()
+    p_label, p_value = joint.sum(0), joint.sum(1, keepdims=True)
+    h_label = -sum(p * math.log(p) for p in p_label if p > 0)
+    nz = joint > 0
+    mutual = float((joint[nz] * np.log(joint[nz] / (p_value * p_label)[nz])).sum())
+    return mutual / h_label if h_label > 0 else 0.0
+
+
+def leakage_verdict(values: list[dict], label_order: list[str], label_totals: dict[str, int], v: float) -> tuple[str, dict, str]:
+    """`leaky`, `associated` or `weak`, the pinned rows per label, and the reason in words.
+
+    A column leaks when it nearly determines the label on a substantial share of rows:
+      a value *pins* a label when at least PURE_SHARE (90%) of its rows, and at least MIN_VALUE_ROWS
+      of them, carry that label, and that label is held by at most half of all rows. The last
+      condition is what "far above its base rate" means here: a value that is 96% `0` where 71% of all
+      rows are `0` changes no answer (it is an association); a value that is 92% `1` where 29% of
+      rows are `1` reverses the answer a reader would give without it.
+      The column is `leaky` when the rows its pinning values get right are at least
+      PINNED_LABEL_SHARE (10%) of that label's rows, or when its overall association is large
+      (bias-corrected Cramér's V >= 0.5, which also catches a column that pins a majority label
+      on a large share of rows). Otherwise it is `associated` (V >= 0.1) or `weak`.
+    """
+    total = sum(label_totals.values())
+    pinned = {}
+    for value in values:
+        top = value["top_label"]
+        if value["rows"] >= MIN_VALUE_ROWS and value["top_share"] >= PURE_SHARE and label_totals[top] <= total / 2:
+            value["pins_label"] = True
+            pinned.setdefault(top, {"rows": 0, "label_rows": label_totals[top], "values": []})
+            pinned[top]["rows"] += value["label_counts"][top]
+            pinned[top]["values"].append(value["value"])
+    for label, p in pinned.items():
+        p["share"] = round(p["rows"] / p["label_rows"], 4)
+    strong = {label: p for label, p in pinned.items() if p["share"] >= PINNED_LABEL_SHARE}
+    if strong:
+        words = []
+        for label, p in strong.items():
+            shown = ", ".join(f"{x['value']} ({x['label_counts'][label]}/{x['rows']} = {x['top_share']:.0%} {label})"
+                              for x in values if x.get("pins_label") and x["top_label"] == label)
+            words.append(f"{shown} pin {label}: {p['rows']} of the {p['label_rows']} rows labelled {label} ({p['share']:.0%})")
+        return "leaky", pinned, "; ".join(words)
+    if v >= LEAKY_CRAMERS_V:
+        return "leaky", pinned, f"Cramér's V {v:.2f} >= {LEAKY_CRAMERS_V}: the column largely determines the label"
+    purest = max((x for x in values if x["rows"] >= MIN_VALUE_ROWS), key=lambda x: x["top_share"], default=None)
+    closest = ""
+    if purest is not None and purest["top_share"] >= PURE_SHARE:
+        share = label_totals[purest["top_label"]] / total
+        closest = (f"; its purest value, {purest['value']} ({purest['top_share']:.0%} {purest['top_label']}), "
+                   f"pins nothing because {share:.0%} of all rows are {purest['top_label']}")
+    elif pinned:
+        closest = "; " + ", ".join(f"values pinning {label} hold only {p['share']:.0%} of its rows" for label, p in pinned.items())
+    verdict = "associated" if v >= ASSOCIATED_CRAMERS_V else "weak"
+    return verdict, pinned, f"Cramér's V {v:.2f}{closest}"
+
+
+def audit_column(name: str, raw_values: list, feature, labels: list[str | None], label_order: list[str]) -> dict:
+    """Per value: rows, label counts and share; overall association; the verdict."""
+    distinct = {json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in raw_values if not is_missing(v)}
+    if len(distinct) < 2:
+        return {"column": name, "kind": "constant", "distinct": len(distinct), "verdict": "constant",
+                "reason": "one value in every row: carries no information"}
+    if is_identifier(raw_values, feature):
+        return {"column": name, "kind": "identifier", "distinct": len(distinct), "verdict": "identifier",
+                "reason": "a different value in every row: an identifier (or free text), not scored as a feature"}
+    numeric = is_numeric_type(feature) and len(distinct) > MAX_CATEGORIES
+    names = value_names(numeric_bins(raw_values) if numeric else raw_values)
+    keep = [i for i, y in enumerate(labels) if y is not None]
+    names = pool_rare_values([names[i] for i in keep])
+    kept_labels = [labels[i] for i in keep]
+    order, counts = contingency(names, kept_labels, label_order)
+    label_totals = {label: kept_labels.count(label) for label in label_order}
+    values = []
+    for value, row in zip(order, counts):
+        top = max(range(len(row)), key=lambda j: row[j])
+        values.append({"value": value, "rows": sum(row), "label_counts": dict(zip(label_order, row)),
+                       "top_label": label_order[top], "top_share": round(row[top] / sum(row), 4), "pins_label": False})
+    v = cramers_v(counts)
+    verdict, pinned, reason = leakage_verdict(values, label_order, label_totals, v)
+    return {
+        "column": name,
+        "kind": f"numeric, {len(order)} quantile bins" if numeric else "categorical",
+        "distinct": len(distinct),
+        "verdict": verdict,
+        "reason": reason,
+        "cramers_v": round(v, 4),
+        "uncertainty_coefficient": round(uncertainty_coefficient(counts), 4),
+        "pinned": pinned,
+        "values": values,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Recommendations: what to pass to train_modernbert.py / train_roberta.py
+# ---------------------------------------------------------------------------
+def recommendations(report: dict, args) -> dict:
+    leaky = [c["column"] for c in report["leakage"]["columns"] if c["verdict"] == "leaky"]
+    identifiers = [c["column"] for c in report["leakage"]["columns"] if c["verdict"] == "identifier"]
+    flags = [{"flag": "--drop-columns", "value": ",".join(leaky),
+              "why": f"leaky: {', '.join(leaky)} would let the model read the label instead of the text" if leaky
+              else "no column was found to leak the label"}]
+    if identifiers:
+        flags.append({"flag": "--id-column", "value": "id" if "id" in identifiers else identifiers[0],
+                      "why": "unique per row: names rows in splits.csv and errors.csv"})
+    max_length = report["lengths"]["max_length"]
+    if max_length:
+        cap = f"; capped at the model's {max_length['model_max_length']} tokens" if max_length["capped_by_model"] else ""
+        flags.append({"flag": "--max-length", "value": str(max_length["suggested"]),
+                      "why": f"{max_length['covers_95']} tokens read 95% of rows whole and {max_length['covers_99']} read 99%{cap}; "
+                             "longer rows become overlapping windows"})
+    split = report["labels"]["split"]
+    warnings = []
+    if split["too_small"]:
+        warnings.append(f"too few rows for a stratified train/validation/test split: {split['too_small']} "
+                        f"(each class needs {split['rows_needed_per_class']} at --validation-size {VALIDATION_SIZE} and "
+                        f"--test-size {TEST_SIZE}); add rows, merge rare classes or raise those sizes")
+    else:
+        flags.append({"flag": "--max-samples", "value": f">= {split['min_max_samples']}",
+                      "why": f"smaller smoke runs leave a class with under 2 rows in validation or test "
+                             f"(each class needs {split['rows_needed_per_class']} rows)"})
+    for column, found in report["duplicates"]["exact"].items():
+        if found["conflicting_groups"]:
+            warnings.append(f"{found['conflicting_groups']} groups of identical {column} carry different labels "
+                            f"({found['conflicting_rows']} rows): check those labels")
+    command = ["uv run train_modernbert.py"]
+    if args.dataset != DATASET_ID:
+        command.append(f"--dataset {args.dataset}")
+    if args.text_columns != TEXT_COLUMNS:
+        command.append(f"--text-columns {','.join(args.text_columns)}")
+    if args.label_column != LABEL_COLUMN:
+        command.append(f"--label-column {args.label_column}")
+    command += [f"{f['flag']} {f['value'] or chr(39) * 2}" for f in flags if f["flag"] in ("--drop-columns", "--id-column", "--max-length")]
+    return {"flags": flags, "warnings": warnings, "command": " ".join(command)}
+
+
+# ---------------------------------------------------------------------------
+# Report: Markdown and picture
+# ---------------------------------------------------------------------------
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+
+
+def render_markdown(report: dict) -> str:
+    s, lab, lengths, dup, leak, rec = (report[k] for k in ("schema", "labels", "lengths", "duplicates", "leakage", "recommendations"))
+    out = [f"# Dataset report: {report['dataset']}", "",
+           f"Text: {' + '.join(report['text_columns'])}; label: `{report['label_column']}`.", "",
+           "## Schema and size", "",
+           f"{s['rows']:,} rows; splits: {', '.join(f'{k} {v:,}' for k, v in s['splits'].items())}.", ""]
+    out += markdown_table(["Column", "Type", "Missing", "Empty", "Distinct"],
+                          [[f"`{c['name']}`", c["type"], c["missing"], c["empty"], f"{c['distinct']:,}"] for c in s["columns"]])
+    out += ["", "## Labels", ""]
+    out += markdown_table(["Label", "Rows", "Share", "Class weight"],
+                          [[c["label"], f"{c['rows']:,}", f"{c['share']:.1%}", f"{c['weight']:.3f}"] for c in lab["classes"]])
+    out += ["", f"Class weights: {lab['weight_formula']}, as the training scripts use them."
+            + (f" {lab['missing']} rows have no label." if lab["missing"] else ""), ""]
+    out += ["## Text length", ""]
+    for unit in ("chars", "tokens"):
+        if not lengths[unit]:
+            continue
+        limits = unit == "tokens"
+        header = ["Text", "Rows", "p50", "p90", "p95", "p99", "Max"] + ([f"> {n:,}" for n in TOKEN_LIMITS] if limits else [])
+        rows = [[f"`{name}`", f"{x['rows']:,}"] + [f"{x[k]:,}" for k in ("p50", "p90", "p95", "p99", "max")]
+                + ([f"{x[f'over_{n}']['share']:.1%}" for n in TOKEN_LIMITS] if limits else []) for name, x in lengths[unit].items()]
+        out += [f"In {'characters' if unit == 'chars' else 'tokens of ' + report['tokenizer'] + ' (special tokens included)'}:", ""]
+        out += markdown_table(header, rows) + [""]
+    out += [lengths["note"], ""]
+    if lengths["max_length"]:
+        m = lengths["max_length"]
+        out += [f"`--max-length` {m['covers_95']:,} reads 95% of inputs whole, {m['covers_99']:,} reads 99%.", ""]
+    out += ["## Duplicates", "", dup["normalisation"], ""]
+    out += markdown_table(["Text", "Groups", "Rows", "Conflicting groups", "Case-folded: groups / rows"],
+                          [[f"`{name}`", x["groups"], x["rows"], x["conflicting_groups"], f"{x['casefold_groups']} / {x['casefold_rows']}"]
+                           for name, x in dup["exact"].items()])
+    near = dup["near"]
+    out += ["", f"Near-duplicates ({near['method']}):", ""]
+    out += markdown_table(["Text", "Groups", "Rows", "Similar pairs", "Conflicting groups"],
+                          [[f"`{name}`", x["groups"], x["rows"], x["pairs"], x["conflicting_groups"]] for name, x in near["columns"].items()])
+    g = dup["split_groups"]
+    out += ["", f"The training scripts keep rows that share any input column's text in one split: {g['rows']:,} rows in {g['groups']:,} such groups.", ""]
+    examples = [(name, e) for name, x in dup["exact"].items() for e in x["examples"][:3]]
+    if examples:
+        out += ["Largest exact-duplicate groups:", ""]
+        out += [f"- `{name}`, {e['rows']} rows, labels {e['labels']}: \"{e['text'][:70]}...\"" for name, e in examples] + [""]
+    out += ["## Leakage audit", "", leak["rule"], ""]
+    out += markdown_table(["Column", "Kind", "Verdict", "Cramér's V", "Theil's U", "Why"],
+                          [[f"`{c['column']}`", c["kind"], f"**{c['verdict']}**" if c["verdict"] == "leaky" else c["verdict"],
+                            f"{c['cramers_v']:.3f}" if "cramers_v" in c else "", f"{c['uncertainty_coefficient']:.3f}" if "cramers_v" in c else "",
+                            c["reason"]] for c in leak["columns"]])
+    for c in leak["columns"]:
+        if "values" in c:
+            labels = list(c["values"][0]["label_counts"]) if c["values"] else []
+            out += ["", f"`{c['column']}` per value:", ""]
+            out += markdown_table(["Value", "Rows"] + [f"label {y}" for y in labels] + ["Purest label"],
+                                  [[x["value"], f"{x['rows']:,}"] + [f"{x['label_counts'][y]:,} ({x['label_counts'][y] / x['rows']:.0%})" for y in labels]
+                                   + [f"{x['top_label']} {x['top_share']:.0%}{' (pins it)' if x['pins_label'] else ''}"] for x in c["values"][:12]])
+            if len(c["values"]) > 12:
+                out.append(f"| ... {len(c['values']) - 12} more values in the JSON | |")
+    out += ["", "## Recommendations for train_modernbert.py / train_roberta.py", ""]
+    out += [f"- `{f['flag']} {f['value'] or chr(39) * 2}`: {f['why']}" for f in rec["flags"]]
+    out += [f"- Warning: {w}" for w in rec["warnings"]]
+    out += ["", "```bash", rec["command"], "```", ""]
+    return "\n".join(out)
+
+
+def plot_lengths(lengths: list[int], labels: list[str | None], unit: str, marks: dict[str, int], path: Path) -> None:
+    """Histogram of input lengths per label on a log scale, with the percentile marks as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    values = np.asarray(lengths, dtype=float)
+    bins = np.geomspace(max(values.min(), 1), values.max() + 1, 40)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    for label in sorted_labels(labels):
+        mine = values[[y == label for y in labels]]
+        ax.hist(mine, bins=bins, histtype="step", linewidth=1.8, label=f"label {label} ({len(mine):,} rows)")
+    for i, (name, x) in enumerate(marks.items()):
+        ax.axvline(x, color="0.3", linestyle="--", linewidth=1)
+        ax.annotate(f"{name} {x:,}", (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12 - 12 * i),
+                    textcoords="offset points", fontsize=8, color="0.2")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"input length ({unit}, log scale)")
+    ax.set_ylabel("rows")
+    ax.set_title(f"Input length per label ({len(values):,} rows)")
+    ax.legend(loc="upper left", fontsize=8, frameon=False, bbox_to_anchor=(0, 0.85))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    started = time.time()
+    timings: dict[str, float] = {}
+    from huggingface_hub import get_token
+
+    token = get_token()  # HF_TOKEN or the stored login; never logged or written
+
+    # 1. Load the data exactly as the training scripts do; fail early on wrong column names.
+    tick = time.time()
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise UserError("--plot needs matplotlib, which this environment lacks: run the script with "
+                        "`uv run explore_dataset.py ...` (it installs what the header lists) or `pip install matplotlib`.")
+    tokenizer = load_tokenizer(args.tokenizer, token) if args.tokenizer else None
+    table = load_table(args.dataset, token)
+    check_columns(table, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
+    labels = label_strings(table, args.label_column)
+    balance = label_balance(labels)
+    if len(balance["classes"]) < 2:
+        raise UserError(f"--label-column {args.label_column}: every labelled row has the label "
+                        f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes.")
+    balance["split"] = split_warnings(balance)
+    schema = {"rows": len(table), "splits": split_sizes(args.dataset, len(table), token), "columns": describe_columns(table)}
+    identifiers = [c for c in table.column_names if c not in args.text_columns + [args.label_column] and is_identifier(table[c], table.features[c])]
+    ids_column = "id" if "id" in identifiers else next(iter(identifiers), None)  # names rows in the examples
+    timings["load"] = time.time() - tick
+    logger.info("%d rows; labels %s", len(table), {c["label"]: c["rows"] for c in balance["classes"]})
+
+    # 2. Text length in characters, and in tokens when a tokenizer is given.
+    tick = time.time()
+    texts = {c: [None if is_missing(v) or is_empty(v) else str(v) for v in table[c]] for c in args.text_columns}
+    texts["input_text"] = [t or None for t in build_texts(table, args.text_columns)]
+    chars = {name: length_summary([len(t) for t in column if t]) for name, column in texts.items()}
+    tokens, max_length = None, None
+    if tokenizer is not None:
+        tokens = {name: length_summary(count_tokens(tokenizer, [t for t in column if t]), TOKEN_LIMITS) for name, column in texts.items()}
+        model_max = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
+        max_length = covering_max_length(tokens["input_text"], model_max)
+    timings["lengths"] = time.time() - tick
+    logger.info("Lengths measured in %.1f s", timings["lengths"])
+
+    # 3. Duplicates: exact after whitespace normalisation (case folding reported beside it), then near.
+    tick = time.time()
+    ids = [str(v) for v in table[ids_column]] if ids_column else [str(i) for i in range(len(table))]
+    shown = {name: [t or "" for t in column] for name, column in texts.items()}
+    exact = {}
+    for name, column in texts.items():
+        exact[name] = describe_groups(exact_duplicate_groups(column), labels, ids, shown[name])
+        folded = exact_duplicate_groups(column, casefold=True)
+        exact[name].update(casefold_groups=len(folded), casefold_rows=sum(len(g) for g in folded))
+    near = {}
+    for name, column in texts.items():
+        groups, pairs = near_duplicate_groups(column, args.near_duplicate_threshold)
+        near[name] = {**describe_groups(groups, labels, ids, shown[name]), "pairs": pairs}
+    grouped = split_groups(table, args.text_columns)
+    duplicates = {
+        "normalisation": "Exact duplicates: texts equal after collapsing runs of whitespace to one space and stripping the ends "
+                         "(case kept, as the training scripts group them); the case-folded counts fold case too. "
+                         "`input_text` is the text columns joined as the training scripts join them.",
+        "exact": exact,
+        "near": {"method": f"MinHash of word {SHINGLE_WORDS}-grams, {MINHASH_BANDS} LSH bands x {MINHASH_ROWS} hashes, "
+                           f"candidates checked exactly; Jaccard >= {args.near_duplicate_threshold}; texts not identical after whitespace normalisation",
+                 "threshold": args.near_duplicate_threshold, "shingle_words": SHINGLE_WORDS,
+                 "hashes": MINHASH_BANDS * MINHASH_ROWS, "bands": MINHASH_BANDS, "columns": near},
+        "split_groups": {"groups": len(grouped), "rows": sum(len(g) for g in grouped)},
+    }
+    timings["duplicates"] = time.time() - tick
+    logger.info("Duplicates found in %.1f s", timings["duplicates"])
+
+    # 4. Leakage: every other column against the label.
+    tick = time.time()
+    label_order = [c["label"] for c in balance["classes"]]
+    audited = [c for c in table.column_names if c not in args.text_columns and c != args.label_column]
+    leakage = {
+        "rule": (f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it and that label is "
+                 f"held by at most half of all rows. A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of "
+                 f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
+                 f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
+                 f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier."),
+        "columns": [audit_column(c, table[c], table.features[c], labels, label_order) for c in audited],
+    }
+    timings["leakage"] = time.time() - tick
+    for c in leakage["columns"]:
+        logger.info("Column %s: %s (%s)", c["column"], c["verdict"], c["reason"])
+
+    # 5. Write the report: JSON, the same facts as Markdown, and optionally the picture.
+    report = {
+        "dataset": args.dataset, "text_columns": args.text_columns, "label_column": args.label_column, "tokenizer": args.tokenizer,
+        "schema": schema, "labels": balance,
+        "lengths": {"chars": chars, "tokens": tokens, "max_length": max_length,
+                    "note": "Percentiles are observed lengths: p95 is the smallest length that 95% of non-empty rows do not exceed."
+                            + ("" if tokens else " Pass --tokenizer (the model you will train) for lengths in tokens and a --max-length.")},
+        "duplicates": duplicates, "leakage": leakage,
+    }
+    report["recommendations"] = recommendations(report, args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    markdown = render_markdown(report)
+    if args.plot:
+        unit = "tokens" if tokens else "characters"
+        lengths = count_tokens(tokenizer, [t for t in texts["input_text"] if t]) if tokens else [len(t) for t in texts["input_text"] if t]
+        summary = (tokens or chars)["input_text"]
+        plot_lengths(lengths, [y for y, t in zip(labels, texts["input_text"]) if t], unit,
+                     {"p95": summary["p95"], "p99": summary["p99"]}, args.output.with_suffix(".png"))
+    timings["total"] = time.time() - started
+    report["timings"] = {k: round(v, 2) for k, v in timings.items()}
+    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.output.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    written = [args.output, args.output.with_suffix(".md")] + ([args.output.with_suffix(".png")] if args.plot else [])
+    logger.info("Wrote %s in %.1f s", ", ".join(str(p) for p in written), timings["total"])
+    return 0
+
+
+def run(argv=None) -> None:
+    try:
+        sys.exit(main(argv))
+    except UserError as err:
+        logger.error("%s", err)
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,421 @@
+"""predict.py end to end on tiny models and synthetic data: labels, threshold, windows, shards, resume, push.
+
+The Hub is replaced by a fake that records calls; one test runs the script through `uv run` like a user.
+"""
+
+import json
+import os
+import subprocess
+import types
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import FILLER, ROOT, import_script, make_rows, write_csv
+
+ADDED = ["predicted_label", "score", "threshold"]
+
+
+@pytest.fixture(scope="module")
+def pr():
+    return import_script("predict.py")
+
+
+@pytest.fixture(scope="module")
+def rows():
+    data = make_rows()
+    data[7]["chapter_text"] = data[7]["section_text"] = ""  # a row with no text: kept, not scored
+    return data
+
+
+@pytest.fixture(scope="module")
+def laws(rows, tmp_path_factory):
+    return write_csv(tmp_path_factory.mktemp("predict-data") / "laws.csv", rows)
+
+
+def read_table(path: Path) -> dict:
+    """The output as columns; CSV read as strings, like a user opening it."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pydict()
+    import csv
+
+    with path.open(newline="") as f:
+        records = list(csv.DictReader(f))
+    return {k: [r[k] for r in records] for k in records[0]}
+
+
+def as_float(values) -> np.ndarray:
+    return np.array([np.nan if v in (None, "") else float(v) for v in values])
+
+
+def check_labels(out: dict, names: list[str], threshold: float) -> int:
+    """Every label follows from its score and the threshold; returns the flagged count."""
+    scores, thresholds = as_float(out["score"]), as_float(out["threshold"])
+    scored = ~np.isnan(scores)
+    assert np.all(thresholds[scored] == pytest.approx(threshold))
+    expected = [names[1] if s >= threshold else names[0] for s in scores[scored]]
+    assert [label for label, ok in zip(out["predicted_label"], scored) if ok] == expected
+    flagged = sum(label == names[1] for label in out["predicted_label"])
+    assert flagged == int((scores[scored] >= threshold).sum())
+    return flagged
+
+
+def save_variant(tiny: Path, folder: Path, threshold: float | None = None, num_labels: int = 2, metrics: dict | None = None) -> Path:
+    """A copy of a tiny model, with a training run's decision_threshold and label names (or more labels)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if num_labels == 2:
+        model = AutoModelForSequenceClassification.from_pretrained(tiny)
+        model.config.id2label, model.config.label2id = {0: "no_jim_crow", 1: "jim_crow"}, {"no_jim_crow": 0, "jim_crow": 1}
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=num_labels)
+    if threshold is not None:
+        model.config.decision_threshold = threshold
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(folder)
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def threshold_between_scores(scores) -> float:
+    """A cut-off in the widest gap between the middle half of the scores: about half the rows are
+    flagged, and no score sits so close to it that float noise could move a row across."""
+    s = np.sort(scores)
+    lo, hi = len(s) // 4, 3 * len(s) // 4
+    i = lo + int(np.argmax(np.diff(s[lo:hi + 1])))
+    return float((s[i] + s[i + 1]) / 2)
+
+
+def count_scored_rows(pr, monkeypatch, fail_on_call: int | None = None) -> list[int]:
+    """Spy on predict_probs: the number of texts of each call; optionally fail on one call (a timeout)."""
+    calls = []
+    real = pr.predict_probs
+
+    def spy(model, tokenizer, texts, *args, **kwargs):
+        calls.append(len(texts))
+        if fail_on_call is not None and len(calls) == fail_on_call:
+            raise RuntimeError("simulated timeout")
+        return real(model, tokenizer, texts, *args, **kwargs)
+
+    monkeypatch.setattr(pr, "predict_probs", spy)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def batch64(pr, tiny_models, laws, tmp_path_factory):
+    out = tmp_path_factory.mktemp("batch64") / "flagged.parquet"
+    assert pr.main(["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out),
+                    "--batch-size", "64", "--shard-size", "50"]) == 0
+    return read_table(out)
+
+
+# --- end to end -----------------------------------------------------------------
+def test_every_row_kept_in_order_with_three_added_columns(batch64, rows):
+    assert list(batch64) == list(rows[0]) + ADDED
+    for column in rows[0]:
+        assert batch64[column] == [None if r[column] == "" else r[column] for r in rows]
+    assert batch64["score"][7] is None and batch64["predicted_label"][7] is None  # no text: no score
+    flagged = check_labels(batch64, ["LABEL_0", "LABEL_1"], 0.5)  # no tuned threshold recorded: 0.5
+    assert flagged == sum(s is not None and s >= 0.5 for s in batch64["score"])
+
+
+def test_batch_size_does_not_change_scores_or_labels(pr, batch64, tiny_models, laws, tmp_path):
+    out = tmp_path / "flagged.csv"
+    assert pr.main(["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--batch-size", "1"]) == 0
+    one = read_table(out)
+    assert one["id"] == batch64["id"] and one["predicted_label"] == [v or "" for v in batch64["predicted_label"]]
+    np.testing.assert_allclose(as_float(one["score"]), as_float(batch64["score"]), atol=1e-5)
+
+
+def test_threshold_comes_from_the_config_and_flags_match_scores(pr, batch64, tiny_models, laws, tmp_path, caplog):
+    scores = np.array([s for s in batch64["score"] if s is not None])
+    tuned = threshold_between_scores(scores)
+    model = save_variant(tiny_models["bert"], tmp_path / "tuned", threshold=tuned)
+    out = tmp_path / "flagged.csv"
+    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(out), "--shard-size", "32"]) == 0
+    labelled = read_table(out)
+    flagged = check_labels(labelled, ["no_jim_crow", "jim_crow"], tuned)
+    assert 0 < flagged < len(scores)
+    assert flagged == int((scores >= tuned).sum())  # the same scores as the untuned run: only the cut-off moved
+    assert f"Flagged {flagged} of 120 rows as jim_crow" in caplog.text and "config.json decision_threshold" in caplog.text
+    # --threshold overrides the tuned one
+    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(out), "--overwrite", "--threshold", "0"]) == 0
+    assert check_labels(read_table(out), ["no_jim_crow", "jim_crow"], 0.0) == len(scores)
+
+
+def test_settings_come_from_the_training_record(pr, tiny_models):
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(tiny_models["roberta"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models["roberta"])
+    record = {"hyperparameters": {"max_length": 64, "stride": 16}, "threshold": {"value": 0.37}}
+    assert pr.window_settings(None, None, config, tokenizer, record)[:2] == (64, 16)
+    assert pr.window_settings(None, None, config, tokenizer, {})[:2] == (128, 32)  # min(130 - 2 positions, tokenizer 128)
+    assert pr.window_settings(4096, 8, config, tokenizer, record)[:2] == (128, 8)  # clamped to what the model reads
+    with pytest.raises(pr.UserError, match="below half"):
+        pr.window_settings(64, 40, config, tokenizer, {})
+    assert pr.resolve_threshold(None, config, record)[0] == 0.37
+    assert pr.resolve_threshold(None, config, {}) == (0.5, pr.resolve_threshold(None, config, {})[1])
+    assert pr.resolve_threshold(0.9, config, record)[0] == 0.9
+    config.decision_threshold = 0.42
+    assert pr.resolve_threshold(None, config, record)[0] == 0.42  # config.json wins over metrics.json
+
+
+def test_text_columns_and_windows_default_to_the_training_run(pr, tiny_models, laws, tmp_path, monkeypatch):
+    metrics = {"text_columns": ["section_text"], "hyperparameters": {"max_length": 48, "stride": 8}}
+    model = save_variant(tiny_models["bert"], tmp_path / "trained", metrics=metrics)
+    seen = []
+    real = pr.tokenize_windows
+
+    def spy(tokenizer, texts, max_length, stride, labels=None):
+        seen.append((texts[0], max_length, stride))
+        return real(tokenizer, texts, max_length, stride, labels)
+
+    monkeypatch.setattr(pr, "tokenize_windows", spy)
+    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(tmp_path / "o.csv"), "--max-samples", "5"]) == 0
+    assert seen[0][1:] == (48, 8)
+    assert seen[0][0] == make_rows()[0]["section_text"]  # section_text only: no chapter title in front
+
+
+def test_more_than_two_labels_take_the_most_probable_without_threshold(pr, tiny_models, laws, tmp_path):
+    model = save_variant(tiny_models["bert"], tmp_path / "three", num_labels=3)
+    out = tmp_path / "flagged.parquet"
+    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(out), "--threshold", "0.9"]) == 0
+    labelled = read_table(out)
+    scored = [i for i, s in enumerate(labelled["score"]) if s is not None]
+    assert all(labelled["threshold"][i] is None for i in range(120))
+    assert all(labelled["score"][i] >= 1 / 3 for i in scored)
+    assert set(labelled["predicted_label"][i] for i in scored) <= {"LABEL_0", "LABEL_1", "LABEL_2"}
+
+
+# --- long texts -------------------------------------------------------------------
+class KeywordModel:
+    """A stand-in classifier: positive when a window contains the signal token, else negative.
+    With it, a long text's score shows exactly which of its tokens were read."""
+
+    def __init__(self, config, signal: int):
+        import torch
+
+        self.config, self.signal, self.weight = config, signal, torch.nn.Parameter(torch.zeros(1))
+
+    def parameters(self):
+        return iter([self.weight])
+
+    def eval(self):
+        return self
+
+    def to(self, device):
+        return self
+
+    def __call__(self, input_ids, attention_mask=None, **kwargs):
+        import torch
+
+        hit = (input_ids == self.signal).any(dim=1).float() * 20 - 10
+        return types.SimpleNamespace(logits=torch.stack([torch.zeros_like(hit), hit], dim=1))
+
+
+def test_long_text_is_read_whole_as_windows_not_truncated(pr, tiny_models, tmp_path, monkeypatch):
+    from transformers import AutoConfig, AutoTokenizer
+
+    folder = tiny_models["bert"]
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    signal = tokenizer.convert_tokens_to_ids(tokenizer.tokenize("colored")[0])
+    filler = " ".join(FILLER * 10)
+    assert signal not in tokenizer(filler)["input_ids"]
+    long_text = filler + " the colored school"  # the signal sits only at the very end
+    truncated = tokenizer(long_text, truncation=True, max_length=128)["input_ids"]
+    assert signal not in truncated  # so a truncating scorer would call it negative
+    data = write_csv(tmp_path / "long.csv", [
+        {"id": "short_pos", "chapter_text": "", "section_text": "the colored school"},
+        {"id": "long_pos", "chapter_text": "", "section_text": long_text},
+        {"id": "long_neg", "chapter_text": "", "section_text": filler},
+    ])
+    windows = []
+    real = pr.tokenize_windows
+
+    def spy(tok, texts, max_length, stride, labels=None):
+        result = real(tok, texts, max_length, stride, labels)
+        windows.extend(np.bincount(result["row"], minlength=len(texts)).tolist())
+        return result
+
+    monkeypatch.setattr(pr, "tokenize_windows", spy)
+    monkeypatch.setattr(pr, "load_model", lambda name, token: KeywordModel(AutoConfig.from_pretrained(folder), signal))
+    out = tmp_path / "out.parquet"
+    assert pr.main(["--model", str(folder), "--dataset", str(data), "--output", str(out), "--batch-size", "2"]) == 0
+    labelled = read_table(out)
+    by_id = dict(zip(labelled["id"], labelled["score"]))
+    assert by_id["short_pos"] > 0.99 and by_id["long_pos"] > 0.99 and by_id["long_neg"] < 0.01
+    assert windows[0] == 1 and min(windows[1:]) > 1  # both long texts became several windows of 128 tokens
+
+
+# --- shards and resume --------------------------------------------------------------
+def test_resume_skips_finished_shards_after_a_timeout(pr, tiny_models, laws, tmp_path, monkeypatch):
+    out, work = tmp_path / "flagged.csv", tmp_path / "work"
+    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--shard-size", "40", "--work-dir", str(work)]
+    count_scored_rows(pr, monkeypatch, fail_on_call=3)
+    with pytest.raises(RuntimeError, match="simulated timeout"):
+        pr.main(args)  # killed while scoring the third shard
+    assert sorted(p.name for p in work.glob("shard-*.parquet")) == ["shard-00000.parquet", "shard-00001.parquet"]
+    assert not out.exists()
+    # mark the first shard: if --resume recomputed it, the sentinel scores would be gone
+    first = work / "shard-00000.parquet"
+    table = pq.read_table(first)
+    sentinel = table.set_column(table.schema.get_field_index("score"), "score", pa.array([0.123456] * table.num_rows))
+    pq.write_table(sentinel.replace_schema_metadata(table.schema.metadata), first)
+
+    with pytest.raises(pr.UserError, match="--resume"):
+        pr.main(args)  # shards there, no --resume: refuse rather than guess
+    with pytest.raises(pr.UserError, match="other settings.*threshold"):
+        pr.main(args + ["--resume", "--threshold", "0.3"])  # another threshold would mix two runs' labels
+    calls = count_scored_rows(pr, monkeypatch)
+    assert pr.main(args + ["--resume"]) == 0
+    assert sum(calls) == 40  # only the third shard was scored
+    labelled = read_table(out)
+    assert labelled["id"] == [r["id"] for r in make_rows()]
+    assert as_float(labelled["score"][:40]).tolist() == [0.123456] * 40
+    assert not work.exists()
+
+
+# --- fail fast ------------------------------------------------------------------------
+@pytest.mark.parametrize("extra,message", [
+    (["--dataset", "missing/laws.csv", "--output", "o.csv"], "no such file"),
+    (["--text-columns", "body", "--output", "o.csv"], r"\['body'\] not in the dataset\. Its columns are: id, source"),
+    (["--output", "o.xlsx"], "cannot write files ending in '.xlsx'"),
+    (["--output", "exists.csv"], "already exists.*--overwrite"),
+    (["--output-dataset", "me/flagged"], "needs a token"),
+])
+def test_user_errors_come_before_the_model_is_loaded(pr, laws, tmp_path, monkeypatch, extra, message):
+    import huggingface_hub
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exists.csv").write_text("id\n1\n")
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    for loader in ("load_config", "load_tokenizer", "load_model"):
+        monkeypatch.setattr(pr, loader, lambda *a, **k: pytest.fail("the model was loaded before the input was checked"))
+    argv = ["--model", "no/model", "--dataset", str(laws), *extra]
+    with pytest.raises(pr.UserError, match=message):
+        pr.main(argv)
+    monkeypatch.setattr("sys.argv", ["predict.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        pr.run()
+    assert exit_info.value.code == 2
+
+
+# --- push -------------------------------------------------------------------------------
+class FakeHub:
+    """Stands in for huggingface_hub.HfApi: records every call and keeps the uploaded files."""
+
+    def __init__(self, files: dict | None = None):
+        self.calls, self.files = [], dict(files or {})
+
+    def whoami(self):
+        self.calls.append("whoami")
+        return {"name": "tester"}
+
+    def create_repo(self, repo_id, repo_type=None, private=False, exist_ok=False):
+        self.calls.append(f"create_repo {repo_id} {repo_type} private={private}")
+
+    def list_repo_files(self, repo_id, repo_type=None):
+        return list(self.files)
+
+    def upload_file(self, path_or_fileobj, path_in_repo, repo_id, repo_type=None, commit_message=None):
+        self.calls.append(f"upload {path_in_repo}")
+        self.files[path_in_repo] = Path(path_or_fileobj).read_bytes()
+
+    def hf_hub_download(self, repo_id, filename, repo_type=None, local_dir=None):
+        self.calls.append(f"download {filename}")
+        path = Path(local_dir) / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.files[filename])
+        return str(path)
+
+    def delete_folder(self, path_in_repo, repo_id, repo_type=None, commit_message=None):
+        self.calls.append(f"delete {path_in_repo}")
+        self.files = {k: v for k, v in self.files.items() if not k.startswith(path_in_repo + "/")}
+
+
+def shard_rows(files: dict) -> dict:
+    import io
+
+    tables = [pq.read_table(io.BytesIO(files[name])) for name in sorted(files) if name.startswith("data/")]
+    return pa.concat_tables(tables).to_pydict()
+
+
+@pytest.fixture
+def fake_hub(pr, monkeypatch):
+    import huggingface_hub
+
+    hub = FakeHub()
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake_token")
+    monkeypatch.setattr(pr, "hub_api", lambda token: hub)
+    real = pr.load_model
+    monkeypatch.setattr(pr, "load_model", lambda *a: (hub.calls.append("load_model"), real(*a))[1])
+    return hub
+
+
+def test_push_checks_first_then_uploads_shards_and_a_card(pr, fake_hub, batch64, tiny_models, laws, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tuned = threshold_between_scores(np.array([s for s in batch64["score"] if s is not None]))
+    model = save_variant(tiny_models["bert"], tmp_path / "jim-crow-tiny", threshold=tuned)
+    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output-dataset", "me/laws-flagged",
+                    "--private", "--shard-size", "50"]) == 0
+    calls = fake_hub.calls
+    assert calls[:2] == ["whoami", "create_repo me/laws-flagged dataset private=True"]
+    assert calls.index("load_model") < calls.index("upload data/shard-00000.parquet")
+    assert calls[-4:] == ["upload data/shard-00000.parquet", "upload data/shard-00001.parquet",
+                          "upload data/shard-00002.parquet", "upload README.md"]  # the card last
+    pushed = shard_rows(fake_hub.files)
+    assert list(pushed)[:6] == list(make_rows()[0]) and pushed["id"] == [r["id"] for r in make_rows()]
+    flagged = check_labels(pushed, ["no_jim_crow", "jim_crow"], tuned)
+    assert 0 < flagged < 119
+    card = fake_hub.files["README.md"].decode()
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert {"jim-crow", "model-predictions"} <= set(meta["tags"]) and meta["task_categories"] == ["text-classification"]
+    assert meta["configs"][0]["data_files"][0]["path"] == "data/*.parquet"
+    assert f"**{flagged} of 120 rows" in card and f"at threshold {tuned:.4f}" in card
+    assert "`jim-crow-tiny` (a local model folder)" in card and "candidates for expert review" in card
+    assert "| `jim_crow` | " + str(flagged) + " |" in card and "| (none: no text to read) | 1 |" in card
+    assert "hf_fake_token" not in card and not (tmp_path / "laws-flagged.shards").exists()
+
+    # the same command again would mix two runs in the repo: it must say --resume or --overwrite
+    with pytest.raises(pr.UserError, match="already holds 3 data file"):
+        pr.main(["--model", str(model), "--dataset", str(laws), "--output-dataset", "me/laws-flagged"])
+
+
+def test_resume_on_a_fresh_machine_takes_finished_shards_from_the_repo(pr, fake_hub, tiny_models, laws, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/laws-flagged", "--shard-size", "50"]
+    count_scored_rows(pr, monkeypatch, fail_on_call=2)
+    with pytest.raises(RuntimeError):
+        pr.main(args)  # the job times out after pushing its first shard ...
+    assert [n for n in fake_hub.files] == ["data/shard-00000.parquet"]
+    import shutil
+
+    shutil.rmtree(tmp_path / "laws-flagged.shards")  # ... and its disk is wiped
+    calls = count_scored_rows(pr, monkeypatch)
+    assert pr.main(args + ["--resume"]) == 0
+    assert sum(calls) == 70  # shards 2 and 3 only
+    assert "download data/shard-00000.parquet" in fake_hub.calls
+    assert fake_hub.calls.count("upload data/shard-00000.parquet") == 1
+    assert shard_rows(fake_hub.files)["id"] == [r["id"] for r in make_rows()]
+    assert "of 120 rows" in fake_hub.files["README.md"].decode()
+
+
+# --- like a user ------------------------------------------------------------------------
+def test_script_runs_through_uv_run_like_a_user(tiny_models, laws, tmp_path):
+    """`uv run predict.py` resolves the PEP 723 header in its own environment: the header is tested too."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("VIRTUAL_ENV", None)
+    out = tmp_path / "flagged.parquet"
+    proc = subprocess.run(["uv", "run", "--quiet", str(ROOT / "predict.py"), "--model", str(tiny_models["modernbert"]),
+                           "--dataset", str(laws), "--output", str(out), "--max-samples", "30", "--shard-size", "16"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    labelled = read_table(out)
+    assert labelled["id"] == [r["id"] for r in make_rows()[:30]]
+    flagged = check_labels(labelled, ["LABEL_0", "LABEL_1"], 0.5)
+    assert f"Flagged {flagged} of 30 rows" in proc.stderr and "rows/s" in proc.stderr

@@ -1,0 +1,172 @@
+"""End to end: the training scripts on tiny models and synthetic data, in-process and through `uv run`."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, make_rows, write_csv
+
+FAST = ["--max-length", "64", "--stride", "16", "--epochs", "2", "--batch-size", "8", "--learning-rate", "1e-3"]
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def card_metadata(readme: Path) -> dict:
+    text = readme.read_text()
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def check_output_dir(out: Path, rows: list[dict], base_model: str):
+    """What lands in --output-dir after a run on make_rows() data: the checks shared by every e2e test."""
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md", "metrics.json", "splits.csv", "errors.csv"):
+        assert (out / name).is_file(), name
+    assert not (out / "checkpoints").exists()  # removed after training: never uploaded
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "no_jim_crow", "1": "jim_crow"}
+    assert config["label2id"] == {"no_jim_crow": 0, "jim_crow": 1}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert config["decision_threshold"] == pytest.approx(metrics["threshold"]["value"])
+    test = metrics["test"]
+    for key in ("f1", "precision", "recall", "accuracy", "roc_auc"):
+        assert 0.0 <= test[key] <= 1.0, key
+        lo, hi = test["intervals_95"].get(key, (0, 1))
+        assert lo <= test[key] <= hi
+    assert sum(map(sum, test["confusion_matrix"])) == test["n"] == metrics["split_sizes"]["test"]
+    # the source column leaks the label: it is dropped and said to be dropped
+    assert metrics["text_columns"] == ["chapter_text", "section_text"]
+    assert [d["name"] for d in metrics["dropped_columns"]] == ["source"]
+    paschal = next(s for s in metrics["dropped_columns"][0]["shares"] if s["value"] == "paschal")
+    assert paschal["share"] == 1.0 and paschal["count"] == sum(r["source"] == "paschal" for r in rows)
+    # splits: every row once, disjoint, the planted duplicates together
+    splits = read_csv(out / "splits.csv")
+    assert sorted(s["id"] for s in splits) == sorted(r["id"] for r in rows)
+    where = {s["id"]: s["split"] for s in splits}
+    assert len({where["law_0001"], where["law_0011"], where["law_0021"]}) == 1
+    assert {k: sum(v == k for v in where.values()) for k in ("train", "validation", "test")} == metrics["split_sizes"]
+    # class weights recomputed from the training split: w_c = N / (K n_c)
+    label = {r["id"]: int(r["jim_crow"]) for r in rows}
+    train = [label[i] for i, s in where.items() if s == "train"]
+    n, pos = len(train), sum(train)
+    assert metrics["class_weights"] == pytest.approx({"no_jim_crow": n / (2 * (n - pos)), "jim_crow": n / (2 * pos)})
+    # errors.csv: exactly the misclassified test rows
+    errors = read_csv(out / "errors.csv")
+    cm = test["confusion_matrix"]
+    assert len(errors) == metrics["errors"]["count"] == cm[0][1] + cm[1][0]
+    assert all(where[e["id"]] == "test" and e["true_label"] != e["predicted_label"] for e in errors)
+    assert metrics["rows"]["longer_than_one_window"] > 0  # the synthetic long rows were windowed
+    assert len(metrics["validation_history"]) == 2 and metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]]
+    assert metrics["baseline"]["n"] == test["n"]
+    for key in ("data_load", "model_load", "tokenization", "training", "evaluation"):
+        assert metrics["timings"][key] >= 0
+    # the card: metadata for the Hub, numbers from this run
+    meta = card_metadata(out / "README.md")
+    assert meta["pipeline_tag"] == "text-classification" and meta["library_name"] == "transformers"
+    assert {"legal", "glam", "jim-crow", "north-carolina", "history"} <= set(meta["tags"])
+    reported = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert reported == {k: round(test[k], 4) for k in ("f1", "precision", "recall", "accuracy", "roc_auc")}
+    card = (out / "README.md").read_text()
+    assert f"{test['f1']:.3f}" in card and base_model not in meta.get("base_model", "")
+    return metrics
+
+
+def test_modernbert_trains_end_to_end_in_process(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch):
+    seen_texts = []
+    original = trainer_module.tokenize_windows
+    monkeypatch.setattr(trainer_module, "tokenize_windows", lambda tok, texts, *a, **k: seen_texts.extend(texts) or original(tok, texts, *a, **k))
+    out = tmp_path / "out"
+    code = trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["modernbert"]), "--no-push",
+                                "--output-dir", str(out), *FAST])
+    assert code == 0
+    rows = make_rows()
+    check_output_dir(out, rows, str(tiny_models["modernbert"]))
+    # the model never saw the source column's values
+    assert seen_texts and not any("paschal" in t or "project experts" in t for t in seen_texts)
+
+
+def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_models, laws_csv, tmp_path):
+    from transformers import pipeline
+
+    out = tmp_path / "out"
+    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push",
+                         "--output-dir", str(out), "--max-samples", "80", "--epochs", "1", *FAST[:4]])
+    classifier = pipeline("text-classification", model=str(out), top_k=None)
+    result = classifier(["That the white and colored races shall be taught in separate schools."])
+    assert {r["label"] for r in result[0]} == {"no_jim_crow", "jim_crow"}
+    assert sum(r["score"] for r in result[0]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_seeds_repeat_the_run_and_report_mean_and_std(trainer_module, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--seeds", "2",
+                         "--output-dir", str(out), "--max-samples", "80", "--epochs", "1", *FAST[:4]])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seeds"]["n"] == 2 and metrics["seeds"]["seeds"] == [42, 43]
+    f1s = [r["test"]["f1"] for r in metrics["runs"]]
+    assert metrics["seeds"]["summary"]["f1"]["values"] == f1s
+    assert metrics["seeds"]["summary"]["f1"]["mean"] == pytest.approx(sum(f1s) / 2)
+    assert metrics["test"] == metrics["runs"][0]["test"]  # the published model is the first seed's
+    assert not (out / "seed_runs").exists()
+    assert "Across 2 seeds" in (out / "README.md").read_text()
+
+
+def test_holdout_column_trains_once_per_value_and_never_uses_it_as_input(trainer_module, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--holdout-column", "source",
+                         "--output-dir", str(out), "--epochs", "1", *FAST[:4]])
+    metrics = json.loads((out / "metrics.json").read_text())
+    groups = {g["value"]: g for g in metrics["holdout"]["groups"]}
+    rows = make_rows()
+    assert set(groups) == {"paschal", "project experts"}
+    assert groups["paschal"]["rows"] == groups["paschal"]["positives"] == sum(r["source"] == "paschal" for r in rows)
+    assert groups["paschal"]["summary"].startswith("recall")  # one label only: no F1
+    assert groups["project experts"]["summary"].startswith("F1")
+    assert groups["paschal"]["train_rows"] + groups["paschal"]["rows"] <= len(rows)
+    assert metrics["text_columns"] == ["chapter_text", "section_text"]
+    assert "Held-out `source`" in (out / "README.md").read_text()
+
+
+def test_three_classes_train_end_to_end(trainer_module, tiny_models, tmp_path):
+    rows = make_rows(90)
+    for i, r in enumerate(rows):
+        r["topic"] = ["roads", "schools", "courts"][i % 3]
+    data = write_csv(tmp_path / "three.csv", rows)
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(data), "--model", str(tiny_models["bert"]), "--no-push", "--label-column", "topic",
+                                "--output-dir", str(out), "--epochs", "1", *FAST[:4]]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["labels"] == ["courts", "roads", "schools"]
+    assert metrics["class_weights"] == pytest.approx({"courts": 1.0, "roads": 1.0, "schools": 1.0}, rel=0.1)
+    assert set(metrics["test"]["per_class"]) == {"courts", "roads", "schools"}
+    assert len(metrics["test"]["confusion_matrix"]) == 3 and metrics["threshold"] is None
+    card = (out / "README.md").read_text()
+    assert "| courts |" in card and "Macro F1" in card and "jim-crow" not in card_metadata(out / "README.md")["tags"]
+
+
+def run_script_with_uv(script: str, model: Path, data: Path, out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(["uv", "run", "--quiet", str(ROOT / script), "--dataset", str(data), "--model", str(model),
+                           "--no-push", "--output-dir", str(out), *FAST],
+                          cwd=out.parent, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.parametrize("script,kind", [("train_modernbert.py", "modernbert"), ("train_roberta.py", "roberta")])
+def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_csv, tmp_path):
+    """`uv run script.py` resolves the PEP 723 header in its own environment: the header is tested too."""
+    out = tmp_path / "out"
+    proc = run_script_with_uv(script, tiny_models[kind], laws_csv, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]))
+    assert "Dropped column 'source' before anything else" in proc.stderr
+    assert "No GPU found: training on the CPU" in proc.stderr
+    assert json.loads((out / "config.json").read_text())["model_type"] == kind
+    assert metrics["hyperparameters"]["max_length"] == 64

@@ -1,0 +1,241 @@
+"""Pure pieces of the training scripts: labels, duplicates, splits, weights, windows, metrics."""
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import make_rows, train_tokenizer
+
+
+@pytest.fixture(scope="module")
+def t(trainer_module):
+    return trainer_module
+
+
+# --- labels -----------------------------------------------------------------
+def test_binary_int_labels_get_named_after_the_column(t):
+    ids, names = t.encode_labels([0, 1, 1, 0], "jim_crow", None, None)
+    assert names == ["no_jim_crow", "jim_crow"] and ids == [0, 1, 1, 0]
+
+
+def test_string_labels_use_sorted_values(t):
+    ids, names = t.encode_labels(["road", "school", "court", "road"], "topic", None, None)
+    assert names == ["court", "road", "school"] and ids == [1, 2, 0, 1]
+
+
+def test_classlabel_names_are_kept_and_label_names_override(t):
+    assert t.encode_labels([1, 0], "y", ["neg", "pos"], None) == ([1, 0], ["neg", "pos"])
+    assert t.encode_labels([1, 0], "y", None, ["ok", "flag"])[1] == ["ok", "flag"]
+    with pytest.raises(t.UserError, match="gives 3 names"):
+        t.encode_labels([1, 0], "y", None, ["a", "b", "c"])
+
+
+def test_integer_valued_floats_are_classes_but_real_floats_are_refused(t):
+    assert t.encode_labels([0.0, 1.0, 1.0], "jim_crow", None, None)[0] == [0, 1, 1]
+    with pytest.raises(t.UserError, match="regression"):
+        t.encode_labels([0.2, 1.7, 3.1], "score", None, None)
+
+
+def test_one_class_is_refused(t):
+    with pytest.raises(t.UserError, match="at least two classes"):
+        t.encode_labels([1, 1, 1], "jim_crow", None, None)
+
+
+# --- duplicates and splits ----------------------------------------------------
+class Table(dict):
+    """The two things duplicate_groups needs from a datasets.Dataset: len() and column access."""
+
+    def __len__(self):
+        return len(next(iter(self.values())))
+
+
+def test_duplicate_groups_join_rows_sharing_any_normalised_text(t):
+    table = Table(chapter=["A", "A", "B", "C", "D"], section=["x  y", "z", "x y", "w", "v"])
+    groups = t.duplicate_groups(table, ["chapter", "section"])
+    assert groups[0] == groups[1] == groups[2]  # 0-1 share a chapter, 0-2 a section (whitespace differs)
+    assert len({groups[0], groups[3], groups[4]}) == 3
+
+
+def test_grouped_split_is_stratified_disjoint_reproducible_and_keeps_groups(t):
+    rows = make_rows(200)
+    labels = [r["jim_crow"] for r in rows]
+    groups = t.duplicate_groups(Table(section=[r["section_text"] for r in rows]), ["section"])
+    split = t.grouped_split(labels, groups, 0.1, 0.1, seed=3)
+    assert split == t.grouped_split(labels, groups, 0.1, 0.1, seed=3)
+    assert split != t.grouped_split(labels, groups, 0.1, 0.1, seed=4)
+    everything = split["train"] + split["validation"] + split["test"]
+    assert sorted(everything) == list(range(200))
+    for part in split.values():  # each split holds 25-35% positives, like the whole (30%)
+        assert 0.25 <= np.mean([labels[i] for i in part]) <= 0.35
+        assert 15 <= len(part) or part is split["train"]
+    where = {i: name for name, part in split.items() for i in part}
+    dup = [i for i, r in enumerate(rows) if "hereby repealed." in r["section_text"] and r["section_text"].startswith("That all")]
+    assert len(dup) == 3 and len({where[i] for i in dup}) == 1
+
+
+def test_class_weights_are_inverse_frequency(t):
+    w = t.class_weights([0] * 70 + [1] * 30, 2)
+    assert w == pytest.approx([100 / (2 * 70), 100 / (2 * 30)])
+    assert sum(wc * n for wc, n in zip(w, (70, 30))) == pytest.approx(100)  # classes carry equal total weight
+    assert t.class_weights([0, 1, 1, 2, 2, 2], 3) == pytest.approx([2.0, 1.0, 2 / 3])
+
+
+def test_too_few_rows_of_a_class_names_the_numbers(t):
+    class Args:
+        validation_size, test_size, max_samples = 0.1, 0.1, 50
+    with pytest.raises(t.UserError) as err:
+        t.check_class_sizes([0] * 45 + [1] * 5, ["no", "yes"], Args, 1000)
+    msg = str(err.value)
+    assert "'yes': 5" in msg and "at least 20" in msg and "--max-samples 200" in msg
+
+
+# --- windows --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer(model_max_length=128)
+
+
+def test_a_text_three_windows_long_gives_three_overlapping_windows_with_its_label(t, tokenizer):
+    words = [f"w{i}" for i in range(40)]
+    tokenizer.add_tokens(words)  # one token per word, so the arithmetic below is exact
+    max_length, stride = 16, 4  # 14 content tokens per window, 4 shared: 14 + 10 + 10 >= 34 > 14 + 10
+    text = " ".join(words[:34])
+    win = t.tokenize_windows(tokenizer, ["short text", text], max_length, stride, labels=[0, 1])
+    rows = win["row"]
+    assert rows == [0, 1, 1, 1]
+    assert win["labels"] == [0, 1, 1, 1]
+    bodies = [tokenizer.convert_ids_to_tokens(ids)[1:-1] for ids in win["input_ids"][1:]]
+    assert [len(b) for b in bodies] == [14, 14, 14]
+    assert bodies[0][-4:] == bodies[1][:4] and bodies[1][-4:] == bodies[2][:4]  # overlap of `stride` tokens
+    assert bodies[0][0] == "w0" and bodies[2][-1] == "w33"  # nothing lost at either end
+    assert all(len(ids) <= max_length for ids in win["input_ids"])
+
+
+def test_aggregation_gives_one_prediction_per_row(t):
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    rows = [0, 0, 0, 1]
+    top = t.aggregate_windows(probs, rows, 2, "max")
+    mean = t.aggregate_windows(probs, rows, 2, "mean")
+    assert top.shape == mean.shape == (2, 2)
+    assert top[0] == pytest.approx([0.2, 0.8]) and top[1] == pytest.approx([0.7, 0.3])
+    assert mean[0] == pytest.approx([1.7 / 3, 1.3 / 3])
+    three = t.aggregate_windows(np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]), [0, 0], 1, "max")
+    assert three.sum() == pytest.approx(1) and three.argmax() == 2
+
+
+def test_a_signal_only_in_the_last_window_reaches_the_row_score(t, tokenizer):
+    """A fixed scoring function stands in for the model: a window scores 0.9 when it holds 'colored'."""
+    import torch
+
+    flag_id = tokenizer.convert_tokens_to_ids("colored")
+    assert flag_id != tokenizer.unk_token_id
+
+    class Scorer(torch.nn.Module):
+        config = type("C", (), {"num_labels": 2})()
+
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, attention_mask, **_):
+            hit = ((input_ids == flag_id) & attention_mask.bool()).any(1).float()
+            p = 0.1 + 0.8 * hit
+            return type("O", (), {"logits": torch.stack([torch.log(1 - p), torch.log(p)], 1)})()
+
+    long_text = " ".join(["the commissioners may levy a tax"] * 40) + " for the colored school"
+    probs, window_probs, window_rows = t.predict_probs(Scorer(), tokenizer, [long_text], 32, 8, 4, return_windows=True)
+    assert len(window_rows) > 3
+    assert window_probs[0][1] == pytest.approx(0.1) and window_probs[-1][1] == pytest.approx(0.9)  # only the end sees it
+    assert probs.shape == (1, 2) and probs[0, 1] == pytest.approx(0.9)
+    truncated = t.predict_probs(Scorer(), tokenizer, [long_text[:200]], 32, 8, 4)
+    assert truncated[0, 1] == pytest.approx(0.1)  # what truncation would have reported
+
+
+# --- metrics ------------------------------------------------------------------
+def test_threshold_matches_brute_force_search(t):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = rng.integers(0, 2, 60)
+        scores = np.round(np.clip(y * 0.3 + rng.random(60) * 0.7, 0, 1), 2)  # rounding makes ties
+        threshold, f1 = t.tune_threshold(y, scores)
+        best = max(2 * ((scores >= c) & (y == 1)).sum() / ((scores >= c).sum() + (y == 1).sum()) for c in np.unique(scores))
+        assert f1 == pytest.approx(best)
+        pred = scores >= threshold
+        assert 2 * (pred & (y == 1)).sum() / (pred.sum() + (y == 1).sum()) == pytest.approx(best)
+
+
+def test_metrics_match_hand_counts(t):
+    y = [1, 1, 1, 0, 0, 0, 0, 0]
+    probs = np.array([[0.1, 0.9], [0.4, 0.6], [0.8, 0.2], [0.3, 0.7], [0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.95, 0.05]])
+    m = t.classification_metrics(y, probs, ["no", "yes"], 0.5)
+    assert m["confusion_matrix"] == [[4, 1], [1, 2]]
+    assert (m["precision"], m["recall"], m["accuracy"]) == pytest.approx((2 / 3, 2 / 3, 6 / 8))
+    assert m["f1"] == pytest.approx(2 / 3) and m["n"] == 8
+    assert m["roc_auc"] == pytest.approx(12 / 15)  # 5 + 4 + 3 of 15 positive-negative pairs ranked right
+    assert t.classification_metrics(y, probs, ["no", "yes"], 0.65)["confusion_matrix"] == [[4, 1], [2, 1]]
+
+
+def test_multiclass_metrics_are_macro_with_per_class(t):
+    y = [0, 1, 2, 2]
+    probs = np.eye(3)[[0, 1, 2, 1]]
+    m = t.classification_metrics(y, probs, ["a", "b", "c"])
+    assert m["accuracy"] == 0.75 and set(m["per_class"]) == {"a", "b", "c"}
+    assert m["per_class"]["c"]["recall"] == 0.5 and m["f1"] == pytest.approx(np.mean([1, 2 / 3, 2 / 3]))
+
+
+def test_bootstrap_intervals_contain_the_estimate_and_repeat_with_the_seed(t):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 150)
+    pred = np.where(rng.random(150) < 0.8, y, 1 - y)
+    a = t.bootstrap_intervals(y, pred, seed=7)
+    assert a == t.bootstrap_intervals(y, pred, seed=7) and a != t.bootstrap_intervals(y, pred, seed=8)
+    point = t.classification_metrics(y, np.eye(2)[pred], ["n", "p"])
+    for key in ("f1", "precision", "recall", "accuracy"):
+        lo, hi = a[key]
+        assert lo < point[key] < hi and hi - lo < 0.3
+
+
+def test_baseline_beats_chance_and_sees_only_training_rows(t, monkeypatch):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rows = make_rows(200)
+    texts, labels = [r["section_text"] for r in rows], [r["jim_crow"] for r in rows]
+    split = t.grouped_split(labels, list(range(200)), 0.15, 0.15, seed=0)
+    fitted = []
+    original = TfidfVectorizer.fit_transform
+    monkeypatch.setattr(TfidfVectorizer, "fit_transform", lambda self, x, y=None: fitted.append(list(x)) or original(self, x, y))
+    result = t.tfidf_baseline(texts, labels, split, ["no", "yes"], seed=0)
+    assert fitted == [[texts[i] for i in split["train"]]]
+    assert result["train_rows"] == len(split["train"]) and result["n"] == len(split["test"])
+    assert result["f1"] > 0.9  # chance F1 for 30% positives is about 0.46
+
+
+def test_holdout_split_keeps_the_held_out_group_and_its_duplicates_out_of_training(t):
+    labels = [1, 1, 0, 0, 0, 1, 0, 0, 1, 0] * 6
+    source = ["paschal", "paschal"] + ["experts"] * 8
+    source = source * 6
+    groups = list(range(60))
+    groups[2] = groups[0]  # an experts row duplicates a paschal row
+    split = t.holdout_split(labels, groups, source, "paschal", 0.2, seed=0)
+    assert sorted(split["test"]) == [i for i, s in enumerate(source) if s == "paschal"]
+    training = set(split["train"]) | set(split["validation"])
+    assert not training & set(split["test"]) and 2 not in training
+    assert len(training) == 60 - 12 - 1
+
+
+def test_min_rows_per_class(t):
+    assert t.min_rows_per_class(0.1, 0.1) == 20
+    assert t.min_rows_per_class(0.2, 0.25) == 10
+
+
+def test_summarise_seeds(t):
+    runs = [{"seed": s, "test": {"f1": f, "accuracy": 0.9}} for s, f in ((1, 0.8), (2, 0.9))]
+    out = t.summarise_seeds(runs)
+    assert out["n"] == 2 and out["summary"]["f1"]["mean"] == pytest.approx(0.85)
+    assert out["summary"]["f1"]["std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+
+
+@pytest.mark.parametrize("name,expected", [("data/laws.csv", True), ("./x", True), ("/abs/dir", True),
+                                           ("biglam/on_the_books", False), ("a/b/c", True), ("laws.parquet", True)])
+def test_local_paths_and_hub_ids_are_told_apart(t, name, expected):
+    assert t.looks_like_local_path(name) is expected
