@@ -225,15 +225,14 @@ def is_empty(value) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def describe_columns(table) -> list[dict]:
+def describe_columns(columns: dict[str, list], features) -> list[dict]:
     """Type, missing (null) values, empty strings and distinct values of every column."""
     out = []
-    for name in table.column_names:
-        values = table[name]
+    for name, values in columns.items():
         hashable = [v if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True) for v in values]
         out.append({
             "name": name,
-            "type": column_type(table.features[name]),
+            "type": column_type(features[name]),
             "missing": sum(is_missing(v) for v in values),
             "empty": sum(is_empty(v) for v in values),
             "distinct": len({v for v in hashable if not is_missing(v)}),
@@ -241,11 +240,10 @@ def describe_columns(table) -> list[dict]:
     return out
 
 
-def label_strings(table, label_column: str) -> list[str | None]:
+def label_strings(values: list, feature, label_column: str) -> list[str | None]:
     """The label of each row as text: a ClassLabel's name, 1.0 read as 1, missing as None."""
-    feature = table.features[label_column]
     out = []
-    for value in table[label_column]:
+    for value in values:
         if is_missing(value) or is_empty(value):
             out.append(None)
         elif hasattr(feature, "names"):
@@ -281,12 +279,15 @@ def rows_needed_per_class(validation_size: float = VALIDATION_SIZE, test_size: f
 
 
 def label_balance(labels: list[str | None]) -> dict:
-    counts = {label: labels.count(label) for label in sorted_labels(labels)}
+    from collections import Counter
+
+    found = Counter(labels)
+    counts = {label: found[label] for label in sorted_labels(labels)}
     total = sum(counts.values())
     weights = class_weights(counts)
     return {
         "rows_with_label": total,
-        "missing": labels.count(None),
+        "missing": found[None],
         "classes": [{"label": label, "rows": n, "share": round(n / total, 4), "weight": round(weights[label], 4)}
                     for label, n in counts.items()],
         "weight_formula": "w_c = N / (K * n_c)",
@@ -309,9 +310,9 @@ def split_warnings(balance: dict) -> dict:
 # ---------------------------------------------------------------------------
 # Text length
 # ---------------------------------------------------------------------------
-def nearest_rank(sorted_values, q: int) -> int:
-    """The q-th percentile as an observed value: the smallest length that q% of rows do not exceed."""
-    return int(sorted_values[max(-(-q * len(sorted_values) // 100), 1) - 1])
+def nearest_rank(sorted_values, q: int):
+    """The q-th percentile as an observed value: the smallest value that q% of rows do not exceed."""
+    return sorted_values[max(-(-q * len(sorted_values) // 100), 1) - 1]
 
 
 def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
@@ -320,7 +321,7 @@ def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
         return {"rows": 0}
     values = sorted(lengths)
     out = {"rows": len(values), "mean": round(sum(values) / len(values), 1)}
-    out.update({f"p{q}": nearest_rank(values, q) for q in PERCENTILES})
+    out.update({f"p{q}": int(nearest_rank(values, q)) for q in PERCENTILES})
     out["max"] = values[-1]
     for limit in limits:
         over = sum(v > limit for v in values)
@@ -329,6 +330,7 @@ def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
 
 
 def load_tokenizer(name: str, token: str | None):
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # only the tokenizer is needed: no torch, no warning about it
     from transformers import AutoTokenizer
 
     try:
@@ -368,8 +370,9 @@ def covering_max_length(token_summary: dict, model_max_length: int | None) -> di
 # Duplicates: exact (after normalisation) and near (MinHash + LSH, sub-quadratic)
 # ---------------------------------------------------------------------------
 def normalise_whitespace(text: str) -> str:
-    """Runs of whitespace become one space, ends stripped; the key train_*.py group duplicates by."""
-    return re.sub(r"\s+", " ", text).strip()
+    """Runs of whitespace become one space, ends stripped: the key train_*.py group duplicates by
+    (they write it re.sub(r"\s+", " ", text).strip(); str.split() splits on the same characters, faster)."""
+    return " ".join(text.split())
 
 
 def label_counts(rows, labels) -> dict[str, int]:
@@ -384,7 +387,8 @@ def describe_groups(groups: list[list[int]], labels, ids, texts) -> dict:
     """Counts and the largest examples for a list of row groups (each of 2+ rows)."""
     groups = sorted(groups, key=lambda g: (-len(g), g[0]))
     conflicting = [g for g in groups if len(label_counts(g, labels)) > 1]
-    show = conflicting[:EXAMPLES] + [g for g in groups if g not in conflicting][:max(EXAMPLES - len(conflicting), 0)]
+    agreeing = [g for g in groups if len(label_counts(g, labels)) <= 1]
+    show = conflicting[:EXAMPLES] + agreeing[:max(EXAMPLES - len(conflicting), 0)]  # conflicts first: they need a look
     return {
         "groups": len(groups),
         "rows": sum(len(g) for g in groups),
@@ -431,15 +435,20 @@ def members(components: list[int]) -> list[list[int]]:
 def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
     """The set of word `size`-grams of each text (lower-cased words), each packed into one uint64:
     exact while the vocabulary has fewer than 2**(64 // size) words. A shorter text is one shingle."""
+    from itertools import chain
+
     import numpy as np
 
-    vocab, bits, out = {}, 64 // size, []
-    for text in texts:
-        ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in re.findall(r"\w+", text.lower())), dtype=np.uint64)
-        ids = np.concatenate([ids, np.zeros(max(size - len(ids), 0), dtype=np.uint64)])
-        packed = np.zeros(len(ids) - size + 1, dtype=np.uint64)
-        for k in range(size):
-            packed = (packed << np.uint64(bits)) | ids[k:len(ids) - size + 1 + k]
+    words = [re.findall(r"\w+", text.lower()) or [text] for text in texts]
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(chain.from_iterable(words)), start=1)}  # 0 pads short texts
+    bits, out = np.uint64(64 // size), []
+    for text_words in words:
+        ids = np.fromiter(map(vocab.__getitem__, text_words), dtype=np.uint64, count=len(text_words))
+        if len(ids) < size:
+            ids = np.concatenate([ids, np.zeros(size - len(ids), dtype=np.uint64)])
+        packed = ids[:len(ids) - size + 1]
+        for k in range(1, size):
+            packed = (packed << bits) | ids[k:len(ids) - size + 1 + k]
         out.append(np.unique(packed))
     return out
 
@@ -455,10 +464,13 @@ def mix64(x):
 
 def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, chunk: int = 1 << 15):
     """One row of `num_hashes` minimum hashes per text: two texts agree on a given hash with a
-    probability equal to the Jaccard similarity of their shingle sets. Works through chunks of texts."""
+    probability equal to the Jaccard similarity of their shingle sets. Each shingle is mixed once,
+    then each of the hash functions is a cheap multiply-add (odd multiplier, arithmetic mod 2**64)."""
     import numpy as np
 
-    salts = np.random.default_rng(seed).integers(0, np.iinfo(np.uint64).max, size=num_hashes, dtype=np.uint64)
+    rng = np.random.default_rng(seed)
+    multipliers = rng.integers(0, np.iinfo(np.uint64).max, size=num_hashes, dtype=np.uint64) | np.uint64(1)
+    addends = rng.integers(0, np.iinfo(np.uint64).max, size=num_hashes, dtype=np.uint64)
     signatures = np.empty((len(shingle_sets), num_hashes), dtype=np.uint64)
     start = 0
     while start < len(shingle_sets):
@@ -468,7 +480,8 @@ def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, ch
             end += 1
         flat = np.concatenate(shingle_sets[start:end])
         offsets = np.cumsum([0] + [len(s) for s in shingle_sets[start:end - 1]])
-        signatures[start:end] = np.minimum.reduceat(mix64(flat[:, None] ^ salts[None, :]), offsets, axis=0)
+        hashed = mix64(flat)[:, None] * multipliers[None, :] + addends[None, :]
+        signatures[start:end] = np.minimum.reduceat(hashed, offsets, axis=0)
         start = end
     return signatures
 
@@ -524,14 +537,14 @@ def near_duplicate_groups(texts: list[str | None], threshold: float) -> tuple[li
     return groups, len(similar)
 
 
-def split_groups(table, text_columns: list[str]) -> list[list[int]]:
+def split_groups(text_columns: list[list[str | None]]) -> list[list[int]]:
     """Rows that share the whitespace-normalised text of any input column: the groups train_*.py keep
     inside one split, so that no text is trained on and then tested on."""
     pairs = []
-    for column in text_columns:
-        for rows in exact_duplicate_groups([None if is_missing(v) else str(v) for v in table[column]]):
+    for texts in text_columns:
+        for rows in exact_duplicate_groups(texts):
             pairs.extend((rows[0], r) for r in rows[1:])
-    return members(connected_groups(len(table), pairs))
+    return members(connected_groups(len(text_columns[0]), pairs))
 
 
 # ---------------------------------------------------------------------------
@@ -558,13 +571,13 @@ def numeric_bins(values: list, bins: int = NUMERIC_BINS) -> list[str]:
     """Each value's quantile bin, named by the smallest and largest value in it ("1-75"); missing stays missing."""
     import numpy as np
 
-    present = np.array([v for v in values if not is_missing(v)], dtype=float)
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf"))
+    present = np.sort(np.array([v for v in values if not is_missing(v)], dtype=float))
+    edges = np.unique([nearest_rank(present, 100 * k // bins) for k in range(1, bins)])  # upper ends of bins 1..bins-1
     index = {v: int(np.searchsorted(edges, v, side="left")) for v in set(present.tolist())}
     low, high = {}, {}
     for v, i in index.items():
         low[i], high[i] = min(low.get(i, v), v), max(high.get(i, v), v)
-    names = {i: f"{format_number(low[i])}-{format_number(high[i])}" for i in low}
+    names = {i: format_number(low[i]) if low[i] == high[i] else f"{format_number(low[i])}-{format_number(high[i])}" for i in low}
     return [None if is_missing(v) else names[index[float(v)]] for v in values]
 
 
@@ -585,9 +598,10 @@ def pool_rare_values(names: list[str]) -> list[str]:
 
 def contingency(values: list[str], labels: list[str], label_order: list[str]) -> tuple[list[str], list[list[int]]]:
     """Rows per (value, label), values ordered by their row count."""
+    column_of = {label: j for j, label in enumerate(label_order)}
     table = {}
     for v, y in zip(values, labels):
-        table.setdefault(v, [0] * len(label_order))[label_order.index(y)] += 1
+        table.setdefault(v, [0] * len(label_order))[column_of[y]] += 1
     order = sorted(table, key=lambda v: (-sum(table[v]), v))
     return order, [table[v] for v in order]
 
@@ -651,7 +665,7 @@ def leakage_verdict(values: list[dict], label_order: list[str], label_totals: di
     if strong:
         words = []
         for label, p in strong.items():
-            shown = ", ".join(f"{x['value']} ({x['label_counts'][label]}/{x['rows']} = {x['top_share']:.0%} {label})"
+            shown = ", ".join(f"{x['value']} ({x['label_counts'][label]}/{x['rows']} {label})"
                               for x in values if x.get("pins_label") and x["top_label"] == label)
             words.append(f"{shown} pin {label}: {p['rows']} of the {p['label_rows']} rows labelled {label} ({p['share']:.0%})")
         return "leaky", pinned, "; ".join(words)
@@ -659,12 +673,13 @@ def leakage_verdict(values: list[dict], label_order: list[str], label_totals: di
         return "leaky", pinned, f"Cramér's V {v:.2f} >= {LEAKY_CRAMERS_V}: the column largely determines the label"
     purest = max((x for x in values if x["rows"] >= MIN_VALUE_ROWS), key=lambda x: x["top_share"], default=None)
     closest = ""
-    if purest is not None and purest["top_share"] >= PURE_SHARE:
-        share = label_totals[purest["top_label"]] / total
-        closest = (f"; its purest value, {purest['value']} ({purest['top_share']:.0%} {purest['top_label']}), "
-                   f"pins nothing because {share:.0%} of all rows are {purest['top_label']}")
-    elif pinned:
-        closest = "; " + ", ".join(f"values pinning {label} hold only {p['share']:.0%} of its rows" for label, p in pinned.items())
+    if pinned:
+        closest = "; " + "; ".join(f"{', '.join(p['values'])} pin {label}, but on only {p['rows']} of its {p['label_rows']} rows "
+                                   f"({p['share']:.0%})" for label, p in pinned.items())
+    elif purest is not None and purest["top_share"] >= PURE_SHARE:
+        top = purest["top_label"]
+        closest = (f"; its purest value, {purest['value']} ({purest['label_counts'][top]}/{purest['rows']} {top}), "
+                   f"pins nothing because {label_totals[top] / total:.0%} of all rows are {top}")
     verdict = "associated" if v >= ASSOCIATED_CRAMERS_V else "weak"
     return verdict, pinned, f"Cramér's V {v:.2f}{closest}"
 
@@ -672,9 +687,9 @@ def leakage_verdict(values: list[dict], label_order: list[str], label_totals: di
 def audit_column(name: str, raw_values: list, feature, labels: list[str | None], label_order: list[str]) -> dict:
     """Per value: rows, label counts and share; overall association; the verdict."""
     distinct = {json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in raw_values if not is_missing(v)}
-    if len(distinct) < 2:
+    if len(set(value_names(raw_values))) < 2:  # being missing is a value too: it can leak
         return {"column": name, "kind": "constant", "distinct": len(distinct), "verdict": "constant",
-                "reason": "one value in every row: carries no information"}
+                "reason": "the same value (or none) in every row: carries no information"}
     if is_identifier(raw_values, feature):
         return {"column": name, "kind": "identifier", "distinct": len(distinct), "verdict": "identifier",
                 "reason": "a different value in every row: an identifier (or free text), not scored as a feature"}
@@ -684,7 +699,7 @@ def audit_column(name: str, raw_values: list, feature, labels: list[str | None],
     names = pool_rare_values([names[i] for i in keep])
     kept_labels = [labels[i] for i in keep]
     order, counts = contingency(names, kept_labels, label_order)
-    label_totals = {label: kept_labels.count(label) for label in label_order}
+    label_totals = dict(zip(label_order, (sum(column) for column in zip(*counts))))
     values = []
     for value, row in zip(order, counts):
         top = max(range(len(row)), key=lambda j: row[j])
@@ -694,7 +709,7 @@ def audit_column(name: str, raw_values: list, feature, labels: list[str | None],
     verdict, pinned, reason = leakage_verdict(values, label_order, label_totals, v)
     return {
         "column": name,
-        "kind": f"numeric, {len(order)} quantile bins" if numeric else "categorical",
+        "kind": f"numeric, {len(set(order) - {'(missing)', '(other)'})} quantile bins" if numeric else "categorical",
         "distinct": len(distinct),
         "verdict": verdict,
         "reason": reason,
@@ -718,7 +733,9 @@ def recommendations(report: dict, args) -> dict:
         flags.append({"flag": "--id-column", "value": "id" if "id" in identifiers else identifiers[0],
                       "why": "unique per row: names rows in splits.csv and errors.csv"})
     max_length = report["lengths"]["max_length"]
-    if max_length:
+    if not max_length:
+        flags.append({"flag": "--max-length", "value": None, "why": "run this report with --tokenizer <the model you will train> to measure it"})
+    else:
         cap = f"; capped at the model's {max_length['model_max_length']} tokens" if max_length["capped_by_model"] else ""
         flags.append({"flag": "--max-length", "value": str(max_length["suggested"]),
                       "why": f"{max_length['covers_95']} tokens read 95% of rows whole and {max_length['covers_99']} read 99%{cap}; "
@@ -733,10 +750,10 @@ def recommendations(report: dict, args) -> dict:
         flags.append({"flag": "--max-samples", "value": f">= {split['min_max_samples']}",
                       "why": f"smaller smoke runs leave a class with under 2 rows in validation or test "
                              f"(each class needs {split['rows_needed_per_class']} rows)"})
-    for column, found in report["duplicates"]["exact"].items():
-        if found["conflicting_groups"]:
-            warnings.append(f"{found['conflicting_groups']} groups of identical {column} carry different labels "
-                            f"({found['conflicting_rows']} rows): check those labels")
+    conflicts = report["duplicates"]["exact"]["input_text"]  # one column alone may repeat (an act's title) and rightly differ
+    if conflicts["conflicting_groups"]:
+        warnings.append(f"{conflicts['conflicting_groups']} groups of rows with the same input text carry different labels "
+                        f"({conflicts['conflicting_rows']} rows): check those labels; the training scripts keep each group in one split")
     command = ["uv run train_modernbert.py"]
     if args.dataset != DATASET_ID:
         command.append(f"--dataset {args.dataset}")
@@ -744,7 +761,8 @@ def recommendations(report: dict, args) -> dict:
         command.append(f"--text-columns {','.join(args.text_columns)}")
     if args.label_column != LABEL_COLUMN:
         command.append(f"--label-column {args.label_column}")
-    command += [f"{f['flag']} {f['value'] or chr(39) * 2}" for f in flags if f["flag"] in ("--drop-columns", "--id-column", "--max-length")]
+    command += [f"{f['flag']} {f['value'] or chr(39) * 2}" for f in flags
+                if f["flag"] in ("--drop-columns", "--id-column", "--max-length") and f["value"] is not None]
     return {"flags": flags, "warnings": warnings, "command": " ".join(command)}
 
 
@@ -776,7 +794,7 @@ def render_markdown(report: dict) -> str:
         limits = unit == "tokens"
         header = ["Text", "Rows", "p50", "p90", "p95", "p99", "Max"] + ([f"> {n:,}" for n in TOKEN_LIMITS] if limits else [])
         rows = [[f"`{name}`", f"{x['rows']:,}"] + [f"{x[k]:,}" for k in ("p50", "p90", "p95", "p99", "max")]
-                + ([f"{x[f'over_{n}']['share']:.1%}" for n in TOKEN_LIMITS] if limits else []) for name, x in lengths[unit].items()]
+                + ([f"{x[f'over_{n}']['share']:.1%}" for n in TOKEN_LIMITS] if limits else []) for name, x in lengths[unit].items() if x["rows"]]
         out += [f"In {'characters' if unit == 'chars' else 'tokens of ' + report['tokenizer'] + ' (special tokens included)'}:", ""]
         out += markdown_table(header, rows) + [""]
     out += [lengths["note"], ""]
@@ -806,13 +824,14 @@ def render_markdown(report: dict) -> str:
         if "values" in c:
             labels = list(c["values"][0]["label_counts"]) if c["values"] else []
             out += ["", f"`{c['column']}` per value:", ""]
-            out += markdown_table(["Value", "Rows"] + [f"label {y}" for y in labels] + ["Purest label"],
+            out += markdown_table(["Value", "Rows"] + [f"label {y}" for y in labels] + ["Majority label"],
                                   [[x["value"], f"{x['rows']:,}"] + [f"{x['label_counts'][y]:,} ({x['label_counts'][y] / x['rows']:.0%})" for y in labels]
-                                   + [f"{x['top_label']} {x['top_share']:.0%}{' (pins it)' if x['pins_label'] else ''}"] for x in c["values"][:12]])
+                                   + [f"{x['top_label']}{' (pinned)' if x['pins_label'] else ''}"] for x in c["values"][:12]])
             if len(c["values"]) > 12:
-                out.append(f"| ... {len(c['values']) - 12} more values in the JSON | |")
+                out += ["", f"... and {len(c['values']) - 12} more values in the JSON."]
     out += ["", "## Recommendations for train_modernbert.py / train_roberta.py", ""]
-    out += [f"- `{f['flag']} {f['value'] or chr(39) * 2}`: {f['why']}" for f in rec["flags"]]
+    out += [f"- `{f['flag']}`: {f['why']}" if f["value"] is None else f"- `{f['flag']} {f['value'] or chr(39) * 2}`: {f['why']}"
+            for f in rec["flags"]]
     out += [f"- Warning: {w}" for w in rec["warnings"]]
     out += ["", "```bash", rec["command"], "```", ""]
     return "\n".join(out)
@@ -837,6 +856,9 @@ def plot_lengths(lengths: list[int], labels: list[str | None], unit: str, marks:
         ax.annotate(f"{name} {x:,}", (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12 - 12 * i),
                     textcoords="offset points", fontsize=8, color="0.2")
     ax.set_xscale("log")
+    ticks = [m * 10 ** e for e in range(7) for m in (1, 2, 5) if bins[0] <= m * 10 ** e <= bins[-1]]
+    ax.set_xticks(ticks, [f"{x:,}" for x in ticks])
+    ax.minorticks_off()
     ax.set_xlabel(f"input length ({unit}, log scale)")
     ax.set_ylabel("rows")
     ax.set_title(f"Input length per label ({len(values):,} rows)")
@@ -864,28 +886,36 @@ def main(argv=None) -> int:
         raise UserError("--plot needs matplotlib, which this environment lacks: run the script with "
                         "`uv run explore_dataset.py ...` (it installs what the header lists) or `pip install matplotlib`.")
     tokenizer = load_tokenizer(args.tokenizer, token) if args.tokenizer else None
+    if tokenizer is not None:
+        logger.info("Loaded the tokenizer %s in %.1f s", args.tokenizer, time.time() - tick)
     table = load_table(args.dataset, token)
     check_columns(table, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
-    labels = label_strings(table, args.label_column)
+    columns = table.to_dict()  # plain lists, read once: each table[column] would read the data again
+    labels = label_strings(columns[args.label_column], table.features[args.label_column], args.label_column)
     balance = label_balance(labels)
     if len(balance["classes"]) < 2:
         raise UserError(f"--label-column {args.label_column}: every labelled row has the label "
                         f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes.")
     balance["split"] = split_warnings(balance)
-    schema = {"rows": len(table), "splits": split_sizes(args.dataset, len(table), token), "columns": describe_columns(table)}
-    identifiers = [c for c in table.column_names if c not in args.text_columns + [args.label_column] and is_identifier(table[c], table.features[c])]
+    schema = {"rows": len(table), "splits": split_sizes(args.dataset, len(table), token), "columns": describe_columns(columns, table.features)}
+    identifiers = [c for c in table.column_names if c not in args.text_columns + [args.label_column] and is_identifier(columns[c], table.features[c])]
     ids_column = "id" if "id" in identifiers else next(iter(identifiers), None)  # names rows in the examples
     timings["load"] = time.time() - tick
     logger.info("%d rows; labels %s", len(table), {c["label"]: c["rows"] for c in balance["classes"]})
 
     # 2. Text length in characters, and in tokens when a tokenizer is given.
     tick = time.time()
-    texts = {c: [None if is_missing(v) or is_empty(v) else str(v) for v in table[c]] for c in args.text_columns}
+    texts = {c: [None if is_missing(v) or is_empty(v) else str(v) for v in columns[c]] for c in args.text_columns}
     texts["input_text"] = [t or None for t in build_texts(table, args.text_columns)]
+    if not any(texts["input_text"]):
+        raise UserError(f"--text-columns {','.join(args.text_columns)}: every row is empty there; nothing to read.")
     chars = {name: length_summary([len(t) for t in column if t]) for name, column in texts.items()}
     tokens, max_length = None, None
+    input_lengths = [len(t) for t in texts["input_text"] if t]  # for the picture: tokens when we have them
     if tokenizer is not None:
-        tokens = {name: length_summary(count_tokens(tokenizer, [t for t in column if t]), TOKEN_LIMITS) for name, column in texts.items()}
+        counted = {name: count_tokens(tokenizer, [t for t in column if t]) for name, column in texts.items()}
+        tokens = {name: length_summary(lengths, TOKEN_LIMITS) for name, lengths in counted.items()}
+        input_lengths = counted["input_text"]
         model_max = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
         max_length = covering_max_length(tokens["input_text"], model_max)
     timings["lengths"] = time.time() - tick
@@ -893,7 +923,7 @@ def main(argv=None) -> int:
 
     # 3. Duplicates: exact after whitespace normalisation (case folding reported beside it), then near.
     tick = time.time()
-    ids = [str(v) for v in table[ids_column]] if ids_column else [str(i) for i in range(len(table))]
+    ids = [str(v) for v in columns[ids_column]] if ids_column else [str(i) for i in range(len(table))]
     shown = {name: [t or "" for t in column] for name, column in texts.items()}
     exact = {}
     for name, column in texts.items():
@@ -904,7 +934,7 @@ def main(argv=None) -> int:
     for name, column in texts.items():
         groups, pairs = near_duplicate_groups(column, args.near_duplicate_threshold)
         near[name] = {**describe_groups(groups, labels, ids, shown[name]), "pairs": pairs}
-    grouped = split_groups(table, args.text_columns)
+    grouped = split_groups([texts[c] for c in args.text_columns])
     duplicates = {
         "normalisation": "Exact duplicates: texts equal after collapsing runs of whitespace to one space and stripping the ends "
                          "(case kept, as the training scripts group them); the case-folded counts fold case too. "
@@ -929,7 +959,7 @@ def main(argv=None) -> int:
                  f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
                  f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
                  f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier."),
-        "columns": [audit_column(c, table[c], table.features[c], labels, label_order) for c in audited],
+        "columns": [audit_column(c, columns[c], table.features[c], labels, label_order) for c in audited],
     }
     timings["leakage"] = time.time() - tick
     for c in leakage["columns"]:
@@ -948,10 +978,10 @@ def main(argv=None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(report)
     if args.plot:
-        unit = "tokens" if tokens else "characters"
-        lengths = count_tokens(tokenizer, [t for t in texts["input_text"] if t]) if tokens else [len(t) for t in texts["input_text"] if t]
+        short = "/".join(Path(args.tokenizer).parts[-2:]) if tokens and Path(args.tokenizer).is_dir() else args.tokenizer
+        unit = f"tokens of {short}" if tokens else "characters"
         summary = (tokens or chars)["input_text"]
-        plot_lengths(lengths, [y for y, t in zip(labels, texts["input_text"]) if t], unit,
+        plot_lengths(input_lengths, [y for y, t in zip(labels, texts["input_text"]) if t], unit,
                      {"p95": summary["p95"], "p99": summary["p99"]}, args.output.with_suffix(".png"))
     timings["total"] = time.time() - started
     report["timings"] = {k: round(v, 2) for k, v in timings.items()}

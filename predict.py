@@ -752,6 +752,8 @@ def main(argv=None) -> int:
     check_columns(table, {"--text-columns": text_columns})
     check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
     num_rows = min(len(table), args.max_samples or len(table))
+    if not num_rows:
+        raise UserError(f"--dataset {args.dataset} has no rows: nothing to label.")
     if args.max_samples:
         logger.info("--max-samples %d: labelling the first %d of %d rows", args.max_samples, num_rows, len(table))
     timings["data_load"] = time.time() - tick

@@ -73,6 +73,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 # What the scripts were built and tested for; a user's own data overrides these with flags.
@@ -196,7 +197,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--seed", type=int, default=42, help="seed for the split, the initialisation and the bootstrap (default: 42)")
     train.add_argument("--seeds", type=int, default=1, help="repeat split + training with this many seeds (seed, seed+1, ...) and report mean +- std; the pushed model is the first seed's (default: 1)")
     train.add_argument("--holdout-column", default=None, help="also train once per value of this column, testing on that value's rows (e.g. source); used for grouping only, never as input (default: off)")
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir/checkpoints (default: start fresh)")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir/checkpoints, else from the Hub repo's last-checkpoint/ (default: start fresh)")
+    train.add_argument("--push-checkpoints", action="store_true", help="push each epoch's checkpoint to the Hub repo's last-checkpoint/ while training, so a killed job can --resume (default: off)")
     out = p.add_argument_group("output")
     out.add_argument("--output-dir", default=None, help=f"where the model, card and metrics are written (default: ./{REPO_NAME})")
     out.add_argument("--card-template", default=None, help=f"Jinja model card template (default: {CARD_TEMPLATE_FILE} beside the script, else the copy embedded in it)")
@@ -239,7 +241,13 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
             class_names = [f"no_{label_column}", label_column]
         else:
             class_names = [str(v) for v in unique]
-        ids = [unique.index(v) for v in values] if len(unique) < 50 else [{u: i for i, u in enumerate(unique)}[v] for v in values]
+        if len(unique) > 100:
+            raise UserError(
+                f"--label-column {label_column}: has {len(unique)} distinct values, which looks like an id or a measurement, "
+                "not classes. Pick the column that holds the classes."
+            )
+        index = {u: i for i, u in enumerate(unique)}
+        ids = [index[v] for v in values]
     else:
         ids = list(values)
     if given:
@@ -315,7 +323,7 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
     """Stratified train/validation/test row indices in which every duplicate group stays in one split.
 
     Groups are split (stratified by their majority label), then expanded back to rows."""
-    from collections import Counter, defaultdict
+    from collections import defaultdict
 
     from sklearn.model_selection import train_test_split
 
@@ -323,13 +331,10 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
     for row, g in enumerate(groups):
         members[g].append(row)
     group_ids = list(members)
-    group_label = [Counter(labels[r] for r in members[g]).most_common(1)[0][0] for g in group_ids]
-    rest, test = train_test_split(group_ids, test_size=test_size, stratify=group_label, random_state=seed)
-    rest_label = [group_label[group_ids.index(g)] for g in rest] if len(group_ids) < 5000 else [
-        dict(zip(group_ids, group_label))[g] for g in rest
-    ]
+    group_label = {g: Counter(labels[r] for r in members[g]).most_common(1)[0][0] for g in group_ids}
+    rest, test = train_test_split(group_ids, test_size=test_size, stratify=[group_label[g] for g in group_ids], random_state=seed)
     train, validation = train_test_split(
-        rest, test_size=validation_size / (1 - test_size), stratify=rest_label, random_state=seed
+        rest, test_size=validation_size / (1 - test_size), stratify=[group_label[g] for g in rest], random_state=seed
     )
     return {name: sorted(r for g in part for r in members[g]) for name, part in
             (("train", train), ("validation", validation), ("test", test))}
@@ -560,7 +565,8 @@ def load_model(model_name: str, names: list[str], token: str | None):
     return model, tokenizer
 
 
-def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path, token, timings: dict):
+def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path, token, timings: dict,
+                       resume_from: str | None = None, push_to: str | None = None):
     """Fine-tune one model on split["train"], select it on split["validation"], and return it with
     everything measured on validation and test. This is the whole training story."""
     import numpy as np
@@ -627,6 +633,12 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         report_to="none",
         seed=seed,
         data_seed=seed,
+        # --push-checkpoints: the Trainer uploads each checkpoint to <repo>/last-checkpoint. It reads the
+        # token from the environment; passing hub_token would pickle it into training_args.bin.
+        push_to_hub=push_to is not None,
+        hub_model_id=push_to,
+        hub_strategy="checkpoint",
+        hub_private_repo=args.private or None,
     )
     trainer = ordered_eval_trainer()(
         model=model,
@@ -638,13 +650,12 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
-    resume = args.resume and any((output_dir / "checkpoints").glob("checkpoint-*"))
-    if args.resume and not resume:
-        logger.warning("--resume: no checkpoint in %s; starting from the beginning.", output_dir / "checkpoints")
     logger.info("Training on %d windows from %d rows (%s, precision %s)", len(train_ds), len(part["train"][0]),
                 "GPU " + torch.cuda.get_device_name() if cuda else "CPU", "bf16" if bf16 else "fp16" if fp16 else "fp32")
     tick = time.time()
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    if resume_from:
+        logger.info("Resuming from %s", resume_from)
+    trainer.train(resume_from_checkpoint=resume_from)
     timings["training"] = timings.get("training", 0) + time.time() - tick
 
     history = [
@@ -752,7 +763,7 @@ def render_card(facts: dict, template: str) -> str:
         widget=[{"text": t} for t in WIDGET_EXAMPLES] if on_the_books else None,
     )
     metric_rows = [
-        {"label": label, "value": test[key], "interval": test.get("intervals_95", {}).get(key),
+        {"label": label, "value": test[key], "interval": (test.get("intervals_95") or {}).get(key),
          "at_half": (facts.get("test_at_half") or {}).get(key), "baseline": (facts.get("baseline") or {}).get(key)}
         for key, label in METRIC_LABELS if key in test
     ]
@@ -804,8 +815,12 @@ def preflight_push(args, token: str | None):
 
 
 def is_transient(err: Exception) -> bool:
+    """Worth retrying: network failures, timeouts, rate limits and server errors; not 401/403/404 or a full disk."""
     status = getattr(getattr(err, "response", None), "status_code", None)
-    return status is None and isinstance(err, (ConnectionError, TimeoutError, OSError)) or status in (408, 429, 500, 502, 503, 504)
+    if status is not None:
+        return status in (408, 429, 500, 502, 503, 504)
+    network = any(c.__name__ in ("TransportError", "RequestError", "ConnectionError", "Timeout") for c in type(err).__mro__)
+    return network or isinstance(err, (ConnectionError, TimeoutError))
 
 
 def push_folder(api, repo_id: str, folder: Path, attempts: int = 3, wait_s: float = 10.0) -> None:
@@ -862,6 +877,25 @@ def verify_push(api, repo_id: str, folder: Path, texts: list[str], local_probs, 
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
+def find_checkpoint(args, api, repo_id: str | None) -> str | None:
+    """--resume: the newest checkpoint in --output-dir/checkpoints, else the Hub repo's last-checkpoint/
+    (written by --push-checkpoints). None, with a warning, when there is neither."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    local = args.output_dir / "checkpoints"
+    found = get_last_checkpoint(str(local)) if local.is_dir() else None
+    if found is None and api is not None:
+        try:
+            api.snapshot_download(repo_id=repo_id, allow_patterns=["last-checkpoint/*"], local_dir=str(local / "hub"))
+            if (local / "hub" / "last-checkpoint" / "trainer_state.json").is_file():
+                found = str(local / "hub" / "last-checkpoint")
+        except Exception as err:
+            logger.warning("--resume: could not fetch last-checkpoint/ from %s (%s)", repo_id, type(err).__name__)
+    if found is None:
+        logger.warning("--resume: no checkpoint in %s%s; starting from the beginning.", local, " or on the Hub" if api else "")
+    return found
+
+
 def library_versions() -> dict:
     from importlib.metadata import version
 
@@ -951,7 +985,7 @@ def main(argv=None) -> int:
     missing_drop = [c for c in args.drop_columns if c not in table.column_names]
     if missing_drop:
         logger.warning("--drop-columns: %s not in the dataset; nothing to drop there.", missing_drop)
-    drop = [c for c in args.drop_columns if c in table.column_names and c != args.holdout_column]
+    drop = [c for c in args.drop_columns if c in table.column_names]
     dropped = describe_dropped(table, drop, args.label_column)
     holdout_values = table[args.holdout_column] if args.holdout_column else None
     keep = args.text_columns + [args.label_column] + ([args.id_column] if args.id_column in table.column_names else [])
@@ -983,11 +1017,8 @@ def main(argv=None) -> int:
     holdout_values = [holdout_values[i] for i in usable] if holdout_values is not None else None
     ids = [str(v) for v in table[args.id_column]] if args.id_column in table.column_names else [str(i) for i in usable]
     groups = duplicate_groups(table, args.text_columns)
-    group_sizes = {}
-    for g in groups:
-        group_sizes[g] = group_sizes.get(g, 0) + 1
-    dup_groups = sum(1 for n in group_sizes.values() if n > 1)
-    dup_rows = sum(n for n in group_sizes.values() if n > 1)
+    group_sizes = Counter(groups).values()
+    dup_groups, dup_rows = sum(n > 1 for n in group_sizes), sum(n for n in group_sizes if n > 1)
     logger.info("%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)",
                 len(texts), {n: all_labels.count(i) for i, n in enumerate(names)}, dup_rows, dup_groups)
     timings["data_load"] = time.time() - tick
@@ -1001,6 +1032,8 @@ def main(argv=None) -> int:
     hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
     precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16" if ALLOW_FP16 else "fp32") if torch.cuda.is_available() else "fp32"
 
+    resume_from = find_checkpoint(args, api, repo_id) if args.resume else None
+
     # 2. Train and evaluate, once per seed. The first seed's model is the one published,
     #    fixed before any test score is looked at.
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -1010,7 +1043,8 @@ def main(argv=None) -> int:
         logger.info("Seed %d split: %s", seed, {k: len(v) for k, v in split.items()})
         run_dir = args.output_dir if n == 0 else args.output_dir / "seed_runs" / f"seed_{seed}"
         trainer, tokenizer, result, test_probs, test_pred = train_and_evaluate(
-            args, texts, all_labels, names, split, seed, run_dir, token, timings)
+            args, texts, all_labels, names, split, seed, run_dir, token, timings,
+            resume_from=resume_from if n == 0 else None, push_to=repo_id if n == 0 and args.push_checkpoints and api else None)
         result["baseline"] = tfidf_baseline(texts, all_labels, split, names, seed)
         logger.info("Seed %d: test F1 %.3f (threshold %.3f); TF-IDF baseline %.3f", seed, result["test"]["f1"],
                     result.get("threshold", {}).get("value", 0.5), result["baseline"]["f1"])
@@ -1018,8 +1052,9 @@ def main(argv=None) -> int:
             first_split, first_probs, first_pred = split, test_probs, test_pred
             if "threshold" in result:
                 trainer.model.config.decision_threshold = result["threshold"]["value"]
-            trainer.save_model(str(args.output_dir))
             model = trainer.model
+            model.save_pretrained(args.output_dir)  # not trainer.save_model: with --push-checkpoints it would push a placeholder card
+            tokenizer.save_pretrained(args.output_dir)
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         if n > 0:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -1128,11 +1163,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def run() -> None:
+def run(argv=None) -> None:
+    """Entry point: a UserError becomes a one-paragraph message and exit code 2, without a traceback."""
     try:
-        sys.exit(main())
+        sys.exit(main(argv))
     except UserError as err:
-        logging.getLogger("train").error("%s", err)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
@@ -1329,7 +1364,7 @@ Please credit the data: *On the Books: Jim Crow and Algorithms of Resistance*, U
 {% raw %}```bibtex
 @misc{onthebooks,
   title = {On the Books: Jim Crow and Algorithms of Resistance},
-  author = {{University of North Carolina at Chapel Hill Libraries}},
+  institution = {University of North Carolina at Chapel Hill Libraries},
   year = {2020},
   url = {https://onthebooks.lib.unc.edu/}
 }

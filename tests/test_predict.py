@@ -4,6 +4,7 @@ The Hub is replaced by a fake that records calls; one test runs the script throu
 """
 
 import json
+import logging
 import os
 import subprocess
 import types
@@ -71,7 +72,7 @@ def save_variant(tiny: Path, folder: Path, threshold: float | None = None, num_l
         model = AutoModelForSequenceClassification.from_pretrained(tiny)
         model.config.id2label, model.config.label2id = {0: "no_jim_crow", 1: "jim_crow"}, {"no_jim_crow": 0, "jim_crow": 1}
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=num_labels)
+        model = AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=num_labels, ignore_mismatched_sizes=True)
     if threshold is not None:
         model.config.decision_threshold = threshold
     model.save_pretrained(folder)
@@ -135,6 +136,7 @@ def test_threshold_comes_from_the_config_and_flags_match_scores(pr, batch64, tin
     scores = np.array([s for s in batch64["score"] if s is not None])
     tuned = threshold_between_scores(scores)
     model = save_variant(tiny_models["bert"], tmp_path / "tuned", threshold=tuned)
+    caplog.set_level(logging.INFO, logger="predict")
     out = tmp_path / "flagged.csv"
     assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(out), "--shard-size", "32"]) == 0
     labelled = read_table(out)

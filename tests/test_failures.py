@@ -1,0 +1,286 @@
+"""Fail fast, lose nothing, leak nothing: bad input, the push path (against a fake Hub), resume, the token."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_rows, write_csv
+
+FAST = ["--max-length", "64", "--stride", "16", "--epochs", "1", "--batch-size", "8", "--learning-rate", "1e-3", "--max-samples", "80"]
+FAKE_TOKEN = "hf_FAKEtokenFORtests0123456789abcdefXYZ"
+
+
+@pytest.fixture
+def no_model_load(trainer_module, monkeypatch):
+    """Any bad-input case must stop before a model is loaded."""
+    def forbidden(*a, **k):
+        raise AssertionError("a model was loaded before the input was checked")
+    monkeypatch.setattr(trainer_module, "load_model", forbidden)
+    monkeypatch.setattr(trainer_module, "train_and_evaluate", forbidden)
+
+
+def fails_fast(trainer_module, capsys, argv, *expected):
+    start = time.time()
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.run([*argv, "--no-push"] if "--push" not in argv else [a for a in argv if a != "--push"])
+    elapsed = time.time() - start
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "Traceback" not in err
+    for text in expected:
+        assert text in err, (text, err[-1500:])
+    assert elapsed < 20, f"took {elapsed:.1f} s to fail"
+    return err
+
+
+def with_rows(tmp_path, rows, name="data.csv"):
+    return str(write_csv(tmp_path / name, rows))
+
+
+def test_missing_dataset_path(trainer_module, no_model_load, capsys, tmp_path):
+    fails_fast(trainer_module, capsys, ["--dataset", str(tmp_path / "nope.csv")], "no such file or folder", "nope.csv")
+
+
+def test_unknown_hub_dataset(trainer_module, no_model_load, capsys):
+    fails_fast(trainer_module, capsys, ["--dataset", "nobody-here/no-such-dataset"], "could not load it from the Hugging Face Hub",
+               "https://huggingface.co/datasets/nobody-here/no-such-dataset", "HF_TOKEN")
+
+
+def test_unsupported_file_type(trainer_module, no_model_load, capsys, tmp_path):
+    (tmp_path / "laws.xlsx").write_text("x")
+    fails_fast(trainer_module, capsys, ["--dataset", str(tmp_path / "laws.xlsx")], "cannot read files ending in '.xlsx'")
+
+
+def test_missing_label_column_lists_the_real_columns(trainer_module, no_model_load, capsys, laws_csv):
+    fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--label-column", "label"],
+               "--label-column: column(s) ['label'] not in the dataset", "id, source, jim_crow, type, chapter_text, section_text")
+
+
+def test_missing_text_column(trainer_module, no_model_load, capsys, laws_csv):
+    fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--text-columns", "section_text,body"],
+               "--text-columns: column(s) ['body'] not in the dataset", "section_text")
+
+
+def test_one_class(trainer_module, no_model_load, capsys, tmp_path):
+    rows = [{**r, "jim_crow": 1} for r in make_rows(40)]
+    fails_fast(trainer_module, capsys, ["--dataset", with_rows(tmp_path, rows)], "every row has the label ['1']")
+
+
+def test_float_labels_look_like_regression(trainer_module, no_model_load, capsys, tmp_path):
+    rows = [{**r, "jim_crow": 0.37 * i} for i, r in enumerate(make_rows(40))]
+    fails_fast(trainer_module, capsys, ["--dataset", with_rows(tmp_path, rows)], "regression target")
+
+
+def test_empty_texts_are_dropped_and_counted_or_refused_when_nothing_is_left(trainer_module, no_model_load, capsys, tmp_path, caplog,
+                                                                               tiny_models):
+    rows = [{**r, "chapter_text": "", "section_text": ""} for r in make_rows(40)]
+    fails_fast(trainer_module, capsys, ["--dataset", with_rows(tmp_path, rows)], "No row has both text")
+    rows = make_rows(120)
+    for r in rows[:7]:
+        r["chapter_text"] = r["section_text"] = ""
+    with pytest.raises(AssertionError, match="a model was loaded"):  # gets past the data checks
+        trainer_module.main(["--dataset", with_rows(tmp_path, rows, "some_empty.csv"), "--no-push", "--model", str(tiny_models["bert"]),
+                             "--output-dir", str(tmp_path / "out")])
+    assert "Dropped 7 of 120 rows with empty text or no label" in caplog.text
+
+
+def test_too_few_rows_for_the_split_gives_the_numbers(trainer_module, no_model_load, capsys, laws_csv):
+    err = fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--max-samples", "30"],
+                     "Too few rows for a stratified train/validation/test split", "each class needs at least 20 rows")
+    assert "--max-samples 69 or more" in err  # 20 rows of a class that is 29% of the data
+
+
+def test_unknown_model(trainer_module, no_model_load, capsys, laws_csv):
+    fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--model", "nobody-here/no-such-model"],
+               "--model nobody-here/no-such-model: not found locally or on the Hub")
+
+
+def test_max_length_is_clamped_to_the_model(trainer_module, tiny_models, caplog):
+    _, length = trainer_module.check_model(str(tiny_models["roberta"]), 4096, None)
+    assert length == 128  # 130 positions, minus RoBERTa's 2 offset
+    _, length = trainer_module.check_model(str(tiny_models["modernbert"]), 100000, None)
+    assert length == 128 and "--max-length 100000 is more than" in caplog.text
+
+
+def test_push_without_token_fails_before_anything(trainer_module, no_model_load, capsys, laws_csv, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
+    fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--push"], "needs a token with write access", "--no-push")
+
+
+# --- a fake Hub at the HfApi boundary ----------------------------------------------
+class FakeHub:
+    """Records every call; stores uploads in a folder; can fail the first N uploads or always."""
+
+    def __init__(self, root: Path, events: list, fail_uploads: int = 0, error=ConnectionError):
+        self.remote, self.events, self.fail_uploads, self.error = root / "remote", events, fail_uploads, error
+        self.remote.mkdir(parents=True, exist_ok=True)
+        self.tokens = []
+
+    def __call__(self, token=None, **_):  # stands in for the HfApi class
+        self.tokens.append(token)
+        return self
+
+    def whoami(self, **_):
+        self.events.append("whoami")
+        return {"name": "tester"}
+
+    def create_repo(self, repo_id, private=False, exist_ok=False, **_):
+        self.events.append(("create_repo", repo_id, private))
+
+    def _maybe_fail(self, what):
+        self.events.append(what)
+        if self.fail_uploads:
+            self.fail_uploads -= 1
+            raise self.error("simulated network failure")
+
+    def upload_folder(self, repo_id, folder_path, ignore_patterns=(), **_):
+        import fnmatch
+
+        self._maybe_fail("upload_folder")
+        for f in Path(folder_path).rglob("*"):
+            rel = f.relative_to(folder_path).as_posix()
+            if f.is_file() and not any(fnmatch.fnmatch(rel, p) for p in ignore_patterns):
+                (self.remote / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, self.remote / rel)
+
+    def upload_file(self, path_or_fileobj, path_in_repo, repo_id, **_):
+        self._maybe_fail(("upload_file", path_in_repo))
+        shutil.copy(path_or_fileobj, self.remote / path_in_repo)
+
+    def snapshot_download(self, repo_id, local_dir, allow_patterns=None, **_):
+        self.events.append("snapshot_download")
+        shutil.copytree(self.remote, local_dir, dirs_exist_ok=True)
+        return local_dir
+
+
+@pytest.fixture
+def fake_hub(trainer_module, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    events = []
+    hub = FakeHub(tmp_path, events)
+    monkeypatch.setattr(huggingface_hub, "HfApi", hub)
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    monkeypatch.setattr(trainer_module.time, "sleep", lambda s: events.append(("sleep", s)))
+    original = trainer_module.train_and_evaluate
+    monkeypatch.setattr(trainer_module, "train_and_evaluate", lambda *a, **k: events.append("train") or original(*a, **k))
+    return hub
+
+
+def test_push_checks_first_uploads_model_then_card_and_verifies(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out),
+                                "--private", *FAST]) == 0
+    events = fake_hub.events
+    assert events[:3] == ["whoami", ("create_repo", "tester/" + trainer_module.REPO_NAME, True), "train"]
+    assert events[3:] == ["upload_folder", ("upload_file", "README.md"), "snapshot_download"]
+    assert fake_hub.tokens == [FAKE_TOKEN]
+    remote = fake_hub.remote
+    for name in ("model.safetensors", "config.json", "README.md", "metrics.json", "splits.csv", "errors.csv"):
+        assert (remote / name).is_file(), name
+    assert (remote / "README.md").read_bytes() == (out / "README.md").read_bytes()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["push"]["config_and_card_match"] and metrics["push"]["rows_checked"] > 0
+    assert metrics["push"]["max_probability_gap"] < 1e-3
+
+
+def test_transient_upload_errors_are_retried(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
+    fake_hub.fail_uploads = 2
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), *FAST]) == 0
+    uploads = [e for e in fake_hub.events if e == "upload_folder"]
+    sleeps = [e for e in fake_hub.events if isinstance(e, tuple) and e[0] == "sleep"]
+    assert len(uploads) == 3 and len(sleeps) == 2
+    assert (fake_hub.remote / "README.md").is_file()
+
+
+def test_failed_upload_keeps_everything_and_says_how_to_finish(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, capsys):
+    fake_hub.fail_uploads = 99
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.run(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), *FAST])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"hf upload tester/{trainer_module.REPO_NAME} {out} ." in err and "Nothing local was deleted" in err
+    for name in ("model.safetensors", "config.json", "README.md", "metrics.json", "splits.csv", "errors.csv"):
+        assert (out / name).is_file(), name
+    assert not (fake_hub.remote / "README.md").exists()  # the card never went up without the model
+
+
+def test_permanent_upload_errors_are_not_retried(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
+    fake_hub.fail_uploads, fake_hub.error = 99, PermissionError
+    with pytest.raises(trainer_module.UserError, match="Uploading the model files"):
+        trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(tmp_path / "o"), *FAST])
+    assert fake_hub.events.count("upload_folder") == 1
+
+
+def test_token_never_appears_in_output_or_files(trainer_module, tiny_models, laws_csv, tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push",
+                                "--output-dir", str(out), *FAST]) == 0
+    captured = capfd.readouterr()
+    assert FAKE_TOKEN not in captured.out + captured.err
+    files = [f for f in out.rglob("*") if f.is_file()]
+    assert len(files) >= 7
+    for f in files:
+        assert FAKE_TOKEN.encode() not in f.read_bytes(), f
+
+
+def test_token_never_reaches_the_hub(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
+    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(tmp_path / "o"), *FAST])
+    for f in fake_hub.remote.rglob("*"):
+        assert not f.is_file() or FAKE_TOKEN.encode() not in f.read_bytes(), f
+
+
+def test_resume_continues_from_the_last_local_checkpoint(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, caplog):
+    caplog.set_level("INFO", logger="train")
+    out = tmp_path / "out"
+    real_rmtree = shutil.rmtree
+    monkeypatch.setattr(trainer_module.shutil, "rmtree", lambda p, **k: None if str(p).endswith("checkpoints") else real_rmtree(p, **k))
+    args = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out), *FAST[:4], "--max-samples", "80"]
+    trainer_module.main([*args, "--epochs", "1", "--batch-size", "8"])  # as if the job had been killed after epoch 1
+    assert list((out / "checkpoints").glob("checkpoint-*"))
+    trainer_module.main([*args, "--epochs", "2", "--batch-size", "8", "--resume"])
+    assert "Resuming from" in caplog.text
+    history = json.loads((out / "metrics.json").read_text())["validation_history"]
+    assert [h["epoch"] for h in history] == [1.0, 2.0]  # epoch 1 came from the checkpoint, epoch 2 was trained
+
+
+def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fake_hub, tmp_path):
+    ckpt = fake_hub.remote / "last-checkpoint"
+    ckpt.mkdir()
+    (ckpt / "trainer_state.json").write_text("{}")
+
+    class Args:
+        output_dir = tmp_path / "out"
+
+    found = trainer_module.find_checkpoint(Args, fake_hub, "tester/repo")
+    assert found == str(tmp_path / "out" / "checkpoints" / "hub" / "last-checkpoint")
+
+
+def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch):
+    import transformers
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(self, *a, **k):
+        seen.update(push=self.args.push_to_hub, strategy=self.args.hub_strategy, repo=self.args.hub_model_id, token=self.args.hub_token)
+        raise Stop
+
+    monkeypatch.setattr(transformers.Trainer, "train", spy)
+    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)  # would call the Hub
+    args = type("A", (), dict(model=str(tiny_models["bert"]), max_length=64, stride=16, epochs=1, learning_rate=1e-3,
+                              batch_size=8, private=False))
+    rows = make_rows(60)
+    texts, labels = [r["section_text"] for r in rows], [r["jim_crow"] for r in rows]
+    split = {"train": list(range(40)), "validation": list(range(40, 50)), "test": list(range(50, 60))}
+    with pytest.raises(Stop):
+        trainer_module.train_and_evaluate(args, texts, labels, ["no", "yes"], split, 0, tmp_path, None, {}, push_to="me/repo")
+    assert seen == {"push": True, "strategy": "checkpoint", "repo": "me/repo", "token": None}
