@@ -371,7 +371,7 @@ def covering_max_length(token_summary: dict, model_max_length: int | None) -> di
 # ---------------------------------------------------------------------------
 def normalise_whitespace(text: str) -> str:
     """Runs of whitespace become one space, ends stripped: the key train_*.py group duplicates by
-    (they write it re.sub(r"\s+", " ", text).strip(); str.split() splits on the same characters, faster)."""
+    (they use a regular expression; str.split() splits on the same whitespace characters, faster)."""
     return " ".join(text.split())
 
 
@@ -659,29 +659,39 @@ def leakage_verdict(values: list[dict], label_order: list[str], label_totals: di
             pinned.setdefault(top, {"rows": 0, "label_rows": label_totals[top], "values": []})
             pinned[top]["rows"] += value["label_counts"][top]
             pinned[top]["values"].append(value["value"])
-    for label, p in pinned.items():
+    for p in pinned.values():
         p["share"] = round(p["rows"] / p["label_rows"], 4)
     strong = {label: p for label, p in pinned.items() if p["share"] >= PINNED_LABEL_SHARE}
     if strong:
         words = []
         for label, p in strong.items():
-            shown = ", ".join(f"{x['value']} ({x['label_counts'][label]}/{x['rows']} {label})"
+            shown = ", ".join(f"{x['value']} ({x['label_counts'][label]}/{x['rows']})"
                               for x in values if x.get("pins_label") and x["top_label"] == label)
-            words.append(f"{shown} pin {label}: {p['rows']} of the {p['label_rows']} rows labelled {label} ({p['share']:.0%})")
+            words.append(f"values that pin label {label}: {shown}; they hold {p['rows']} of the {p['label_rows']} rows "
+                         f"labelled {label} ({p['share']:.0%})")
         return "leaky", pinned, "; ".join(words)
     if v >= LEAKY_CRAMERS_V:
         return "leaky", pinned, f"Cramér's V {v:.2f} >= {LEAKY_CRAMERS_V}: the column largely determines the label"
     purest = max((x for x in values if x["rows"] >= MIN_VALUE_ROWS), key=lambda x: x["top_share"], default=None)
     closest = ""
     if pinned:
-        closest = "; " + "; ".join(f"{', '.join(p['values'])} pin {label}, but on only {p['rows']} of its {p['label_rows']} rows "
+        closest = "; " + "; ".join(f"{', '.join(p['values'])} pin label {label}, but hold only {p['rows']} of its {p['label_rows']} rows "
                                    f"({p['share']:.0%})" for label, p in pinned.items())
     elif purest is not None and purest["top_share"] >= PURE_SHARE:
         top = purest["top_label"]
-        closest = (f"; its purest value, {purest['value']} ({purest['label_counts'][top]}/{purest['rows']} {top}), "
-                   f"pins nothing because {label_totals[top] / total:.0%} of all rows are {top}")
+        closest = (f"; its purest value, {purest['value']} ({purest['label_counts'][top]}/{purest['rows']} labelled {top}), "
+                   f"pins nothing because {label_totals[top] / total:.0%} of all rows are labelled {top}")
     verdict = "associated" if v >= ASSOCIATED_CRAMERS_V else "weak"
     return verdict, pinned, f"Cramér's V {v:.2f}{closest}"
+
+
+def leakage_rule() -> str:
+    """The verdict rule in words, for the report."""
+    return (f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it and that label is "
+            f"held by at most half of all rows. A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of "
+            f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
+            f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
+            f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier.")
 
 
 def audit_column(name: str, raw_values: list, feature, labels: list[str | None], label_order: list[str]) -> dict:
@@ -752,8 +762,8 @@ def recommendations(report: dict, args) -> dict:
                              f"(each class needs {split['rows_needed_per_class']} rows)"})
     conflicts = report["duplicates"]["exact"]["input_text"]  # one column alone may repeat (an act's title) and rightly differ
     if conflicts["conflicting_groups"]:
-        warnings.append(f"{conflicts['conflicting_groups']} groups of rows with the same input text carry different labels "
-                        f"({conflicts['conflicting_rows']} rows): check those labels; the training scripts keep each group in one split")
+        warnings.append(f"rows with the same input text carry different labels (groups: {conflicts['conflicting_groups']}, "
+                        f"rows: {conflicts['conflicting_rows']}): check those labels; the training scripts keep each group in one split")
     command = ["uv run train_modernbert.py"]
     if args.dataset != DATASET_ID:
         command.append(f"--dataset {args.dataset}")
@@ -813,7 +823,7 @@ def render_markdown(report: dict) -> str:
     out += ["", f"The training scripts keep rows that share any input column's text in one split: {g['rows']:,} rows in {g['groups']:,} such groups.", ""]
     examples = [(name, e) for name, x in dup["exact"].items() for e in x["examples"][:3]]
     if examples:
-        out += ["Largest exact-duplicate groups:", ""]
+        out += ["Exact-duplicate groups, those with conflicting labels first, then the largest:", ""]
         out += [f"- `{name}`, {e['rows']} rows, labels {e['labels']}: \"{e['text'][:70]}...\"" for name, e in examples] + [""]
     out += ["## Leakage audit", "", leak["rule"], ""]
     out += markdown_table(["Column", "Kind", "Verdict", "Cramér's V", "Theil's U", "Why"],
@@ -953,14 +963,7 @@ def main(argv=None) -> int:
     tick = time.time()
     label_order = [c["label"] for c in balance["classes"]]
     audited = [c for c in table.column_names if c not in args.text_columns and c != args.label_column]
-    leakage = {
-        "rule": (f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it and that label is "
-                 f"held by at most half of all rows. A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of "
-                 f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
-                 f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
-                 f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier."),
-        "columns": [audit_column(c, columns[c], table.features[c], labels, label_order) for c in audited],
-    }
+    leakage = {"rule": leakage_rule(), "columns": [audit_column(c, columns[c], table.features[c], labels, label_order) for c in audited]}
     timings["leakage"] = time.time() - tick
     for c in leakage["columns"]:
         logger.info("Column %s: %s (%s)", c["column"], c["verdict"], c["reason"])

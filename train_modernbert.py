@@ -640,13 +640,24 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         hub_strategy="checkpoint",
         hub_private_repo=args.private or None,
     )
+    # Count real and padded tokens in training batches: padding is compute spent on nothing.
+    pad = DataCollatorWithPadding(tokenizer)
+    tokens = {"real": 0, "computed": 0}
+
+    def collate(features):
+        batch = pad(features)
+        if model.training:
+            tokens["real"] += int(batch["attention_mask"].sum())
+            tokens["computed"] += batch["attention_mask"].numel()
+        return batch
+
     trainer = ordered_eval_trainer()(
         model=model,
         args=training_args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=collate,
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
@@ -656,7 +667,12 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     if resume_from:
         logger.info("Resuming from %s", resume_from)
     trainer.train(resume_from_checkpoint=resume_from)
-    timings["training"] = timings.get("training", 0) + time.time() - tick
+    train_seconds = time.time() - tick
+    timings["training"] = timings.get("training", 0) + train_seconds
+    tokens["padding_efficiency"] = tokens["real"] / max(tokens["computed"], 1)
+    tokens["real_tokens_per_second"] = tokens["real"] / train_seconds  # per-epoch validation included in the time
+    logger.info("Training took %.0f s: %d real tokens in %d computed (padding efficiency %.2f), %.0f real tokens/s",
+                train_seconds, tokens["real"], tokens["computed"], tokens["padding_efficiency"], tokens["real_tokens_per_second"])
 
     history = [
         {"epoch": round(e["epoch"], 2), **{k[len("eval_"):]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)}}
@@ -675,7 +691,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     test_true = part["test"][1]
     test_probs, _, test_win_rows = predict_probs(model, tokenizer, part["test"][0], args.max_length, args.stride, batch,
                                                  return_windows=True)
-    result = {"seed": seed, "validation_history": history, "best_epoch": best_epoch,
+    result = {"seed": seed, "tokens": tokens, "validation_history": history, "best_epoch": best_epoch,
               "class_weights": dict(zip(names, weights)), "window_aggregation_validation_f1": aggregation,
               "validation": classification_metrics(val_true, val_probs, names)}
     threshold = 0.5
@@ -894,6 +910,14 @@ def find_checkpoint(args, api, repo_id: str | None) -> str | None:
     if found is None:
         logger.warning("--resume: no checkpoint in %s%s; starting from the beginning.", local, " or on the Hub" if api else "")
     return found
+
+
+def attention_path(model) -> str:
+    """Which attention kernel ran. ModernBERT in transformers 5.x uses SDPA by default; its padding-free
+    path (FlashAttention-2 + DataCollatorWithFlattening) packs a batch into one row, which the
+    sequence-classification head would pool across texts, so this pipeline keeps SDPA and makes
+    padding small with length-grouped batches instead."""
+    return getattr(model.config, "_attn_implementation", None) or "eager"
 
 
 def library_versions() -> dict:
@@ -1115,6 +1139,7 @@ def main(argv=None) -> int:
         "aggregation": WINDOW_AGGREGATION, "class_weights": first["class_weights"],
         "seeds": summarise_seeds(runs) if len(runs) > 1 else None, "holdout": holdout,
         "hyperparameters": hyperparameters, "hardware": hardware, "precision": precision,
+        "attention": attention_path(model), "padding_efficiency": first["tokens"]["padding_efficiency"],
         "versions": versions, "command": command, "script_url": SCRIPT_URL,
     }
     metrics = {
@@ -1129,6 +1154,7 @@ def main(argv=None) -> int:
         "validation": first["validation"], "window_aggregation": {"used": WINDOW_AGGREGATION, "validation_f1": first["window_aggregation_validation_f1"]},
         "threshold": first.get("threshold"), "test": first["test"], "test_at_0.5": first.get("test_at_0.5"),
         "baseline": first["baseline"], "errors": {"count": len(errors), "file": "errors.csv"},
+        "training_tokens": first["tokens"], "attention": facts["attention"],
         "seeds": facts["seeds"], "runs": runs if len(runs) > 1 else None, "holdout": holdout,
         "environment": {"hardware": hardware, "precision": precision, "versions": versions, "card_template": template_source},
         "command": command,
@@ -1332,7 +1358,7 @@ This is the honest worst case for a collection labelled by a different process t
 
 The loss is cross-entropy with inverse-frequency class weights computed on the training split, w_c = N / (K · n_c): {% for n, w in class_weights.items() %}`{{ n }}` {{ "%.3f" | format(w) }}{{ ", " if not loop.last }}{% endfor %}. Training batches group texts of similar length and are padded per batch.
 
-- **Hardware**: {{ hardware }}; precision {{ precision }}.
+- **Hardware**: {{ hardware }}; precision {{ precision }}; attention {{ attention }}{% if padding_efficiency %}; {{ "%.0f" | format(100 * padding_efficiency) }}% of the tokens computed in training batches were real text, not padding{% endif %}.
 - **Wall time**: {{ "%.0f" | format(wall_time) }} s in all{% if timings %} ({% for k, v in timings.items() %}{{ k.replace("_", " ") }} {{ "%.1f" | format(v) }} s{{ ", " if not loop.last }}{% endfor %}){% endif %}.
 - **Libraries**: {% for k, v in versions.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}.
 

@@ -29,7 +29,7 @@ FACTS = {
                 {"epoch": 2.0, "loss": 0.22, "f1": 0.95, "precision": 0.94, "recall": 0.96, "accuracy": 0.97, "roc_auc": 0.99}],
     "best_epoch": 2.0, "errors_count": 6, "long_rows": 31, "max_length": 1024, "stride": 256, "aggregation": "max",
     "class_weights": {"no_jim_crow": 0.7012, "jim_crow": 1.7421}, "seeds": None, "holdout": None,
-    "hyperparameters": {"epochs": 4, "learning rate": 5e-05}, "hardware": "NVIDIA L4", "precision": "bf16",
+    "hyperparameters": {"epochs": 4, "learning rate": 5e-05}, "hardware": "NVIDIA L4", "precision": "bf16", "attention": "sdpa", "padding_efficiency": 0.934,
     "versions": {"transformers": "5.24.0", "torch": "2.15.0"}, "command": "uv run train_modernbert.py",
     "script_url": None, "wall_time": 201.3, "timings": {"training": 61.2, "model_load": 12.0},
 }
@@ -93,6 +93,7 @@ def test_card_numbers_are_the_run_numbers(trainer_module, template):
     assert "6 of 176 test rows were misclassified" in body and "31 of 1785 texts" in body
     assert "487 rows in 170 groups" in body
     assert "uv run train_modernbert.py" in body and "NVIDIA L4" in body and "bf16" in body
+    assert "attention sdpa; 93% of the tokens computed in training batches were real text" in body
     assert "warner2024modernbert" in body and "onthebooks" in body
 
 

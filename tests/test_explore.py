@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from conftest import ROOT, import_script, train_tokenizer, write_csv
@@ -166,7 +165,7 @@ def test_recommendations_map_to_training_flags(report, planted_csv):
     assert flags == {"--drop-columns": "annotator", "--id-column": "id", "--max-length": "112", "--max-samples": ">= 72"}
     assert r["recommendations"]["command"] == (f"uv run train_modernbert.py --dataset {planted_csv} --text-columns title,body "
                                                "--label-column label --drop-columns annotator --id-column id --max-length 112")
-    assert any("1 groups of rows with the same input text carry different labels (3 rows)" in w for w in r["recommendations"]["warnings"])
+    assert any("rows with the same input text carry different labels (groups: 1, rows: 3)" in w for w in r["recommendations"]["warnings"])
     assert "| `annotator` | categorical | **leaky** |" in markdown
     assert "--drop-columns annotator --id-column id --max-length 112" in markdown
 

@@ -65,6 +65,9 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str):
     assert metrics["rows"]["longer_than_one_window"] > 0  # the synthetic long rows were windowed
     assert len(metrics["validation_history"]) == 2 and metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]]
     assert metrics["baseline"]["n"] == test["n"]
+    tokens = metrics["training_tokens"]
+    assert 0 < tokens["real"] <= tokens["computed"] and tokens["padding_efficiency"] == pytest.approx(tokens["real"] / tokens["computed"])
+    assert metrics["attention"] in ("sdpa", "eager")  # the CPU fallback: no FlashAttention-2 here
     for key in ("data_load", "model_load", "tokenization", "training", "evaluation"):
         assert metrics["timings"][key] >= 0
     # the card: metadata for the Hub, numbers from this run
