@@ -572,7 +572,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     import numpy as np
     import torch
     from datasets import Dataset
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+    from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
     set_seed(seed)
     tick = time.time()
@@ -581,8 +581,8 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
 
     tick = time.time()
     part = {name: ([texts[i] for i in rows], [labels[i] for i in rows]) for name, rows in split.items()}
-    train_windows = tokenize_windows(tokenizer, *part["train"][:1], args.max_length, args.stride, part["train"][1])
-    val_windows = tokenize_windows(tokenizer, *part["validation"][:1], args.max_length, args.stride, part["validation"][1])
+    train_windows = tokenize_windows(tokenizer, part["train"][0], args.max_length, args.stride, part["train"][1])
+    val_windows = tokenize_windows(tokenizer, part["validation"][0], args.max_length, args.stride, part["validation"][1])
     # Evaluation runs in dataset order (see OrderedEvalTrainer), so sort validation windows by
     # length once: batches are then length-grouped and still map back to their rows.
     val_order = np.argsort([-len(x) for x in val_windows["input_ids"]], kind="stable")
@@ -962,8 +962,10 @@ def holdout_split(labels, groups, holdout_values, value, validation_size: float,
     first_label = {}
     for i in rest:
         first_label.setdefault(groups[i], labels[i])
-    train_g, val_g = train_test_split(rest_groups, test_size=validation_size, random_state=seed,
-                                      stratify=[first_label[g] for g in rest_groups])
+    strata = [first_label[g] for g in rest_groups]
+    if min(Counter(strata).values()) < 2:  # a class too rare to stratify once this group is held out
+        strata = None
+    train_g, val_g = train_test_split(rest_groups, test_size=validation_size, random_state=seed, stratify=strata)
     val_g = set(val_g)
     return {"train": [i for i in rest if groups[i] not in val_g], "validation": [i for i in rest if groups[i] in val_g], "test": test}
 
