@@ -303,7 +303,7 @@ def window_settings(max_length: int | None, stride: int | None, config, tokenize
     if max_length is not None:
         source = "--max-length"
     elif trained.get("max_length"):
-        max_length, source = int(trained["max_length"]), "the training run (metrics.json)"
+        max_length, source = int(trained["max_length"]), "what the training run used"
     else:
         max_length, source = limit, "the model's limit"
     if max_length > limit:
@@ -328,12 +328,12 @@ def resolve_threshold(requested: float | None, config, record: dict) -> tuple[fl
                            requested, config.num_labels)
         return None, f"none: the model has {config.num_labels} labels, so each row gets its most probable label"
     if requested is not None:
-        return float(requested), "--threshold"
+        return float(requested), "set with --threshold"
     if getattr(config, "decision_threshold", None) is not None:
-        return float(config.decision_threshold), "tuned on validation when the model was trained (config.json decision_threshold)"
+        return float(config.decision_threshold), "tuned on validation when the model was trained, read from its config.json"
     tuned = (record.get("threshold") or {}).get("value")
     if tuned is not None:
-        return float(tuned), "tuned on validation when the model was trained (metrics.json)"
+        return float(tuned), "tuned on validation when the model was trained, read from its metrics.json"
     return DEFAULT_THRESHOLD, f"the default {DEFAULT_THRESHOLD}: the model records no tuned threshold"
 
 

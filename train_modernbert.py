@@ -766,7 +766,7 @@ def render_card(facts: dict, template: str) -> str:
     ]
     on_the_books = facts["on_the_books"]
     card_data = ModelCardData(
-        model_name=facts["repo_id"].split("/")[-1],
+        model_name=facts["repo_id"].rstrip("/").split("/")[-1],
         base_model=facts["base_model"] if facts["base_model_on_hub"] else None,
         datasets=[dataset_name] if facts["dataset_on_hub"] else None,
         language="en",
@@ -1002,7 +1002,7 @@ def main(argv=None) -> int:
 
     # 1. Everything that can fail does so now, before a model is downloaded or trained.
     api, repo_id = (None, None) if args.no_push else preflight_push(args, token)
-    repo_id = repo_id or args.hub_model_id or args.output_dir.name
+    repo_id = repo_id or args.hub_model_id or str(args.output_dir)  # with --no-push the card points at the local folder
     template, template_source = read_template(args.card_template)
     tick = time.time()
     table = load_table(args.dataset, token)

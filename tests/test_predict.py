@@ -143,7 +143,7 @@ def test_threshold_comes_from_the_config_and_flags_match_scores(pr, batch64, tin
     flagged = check_labels(labelled, ["no_jim_crow", "jim_crow"], tuned)
     assert 0 < flagged < len(scores)
     assert flagged == int((scores >= tuned).sum())  # the same scores as the untuned run: only the cut-off moved
-    assert f"Flagged {flagged} of 120 rows as jim_crow" in caplog.text and "config.json decision_threshold" in caplog.text
+    assert f"Flagged {flagged} of 120 rows as jim_crow" in caplog.text and "read from its config.json" in caplog.text
     # --threshold overrides the tuned one
     assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(out), "--overwrite", "--threshold", "0"]) == 0
     assert check_labels(read_table(out), ["no_jim_crow", "jim_crow"], 0.0) == len(scores)

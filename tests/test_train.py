@@ -101,6 +101,17 @@ def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_m
     out = tmp_path / "out"
     trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push",
                          "--output-dir", str(out), "--max-samples", "80", "--epochs", "1", *FAST[:4]])
+    # the card's own usage snippet runs as written (with --no-push it points at the local folder)
+    card = (out / "README.md").read_text()
+    snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
+    assert f'model="{out}"' in snippet
+    namespace = {}
+    exec(compile(snippet, "card-snippet", "exec"), namespace)
+    flagged = namespace["flag"](["That the white and colored races shall be taught in separate schools."])
+    threshold = json.loads((out / "config.json").read_text())["decision_threshold"]
+    assert namespace["THRESHOLD"] == pytest.approx(threshold, abs=1e-4)
+    assert 0 <= flagged[0][0] <= 1 and flagged[0][1] == (flagged[0][0] >= namespace["THRESHOLD"])
+
     classifier = pipeline("text-classification", model=str(out), top_k=None)
     result = classifier(["That the white and colored races shall be taught in separate schools."])
     assert {r["label"] for r in result[0]} == {"no_jim_crow", "jim_crow"}
