@@ -773,7 +773,7 @@ def render_card(facts: dict, template: str) -> str:
         license=MODEL_LICENSE,
         library_name="transformers",
         pipeline_tag="text-classification",
-        tags=(DOMAIN_TAGS if on_the_books else []) + [ARCHITECTURE_TAG, "text-classification"],
+        tags=(DOMAIN_TAGS if on_the_books else []) + [facts["architecture"], "text-classification"],
         metrics=[key for key, _ in METRIC_LABELS if key in test],
         eval_results=results,
         widget=[{"text": t} for t in WIDGET_EXAMPLES] if on_the_books else None,
@@ -785,17 +785,17 @@ def render_card(facts: dict, template: str) -> str:
     ]
     card = ModelCard.from_template(
         card_data, template_str=template, metric_rows=metric_rows, widget_examples=WIDGET_EXAMPLES,
-        model_citation=MODEL_CITATION, model_short=MODEL_NAME + " (this model)", confusion=test["confusion_matrix"],
+        model_short=facts["model_name"] + " (this model)", confusion=test["confusion_matrix"],
         per_class=test.get("per_class"), intervals=test.get("intervals_95"), bootstrap_resamples=BOOTSTRAP_RESAMPLES,
         **facts,
     )
     return str(card)
 
 
-def card_title(on_the_books: bool, names: list[str]) -> str:
+def card_title(model_name: str, on_the_books: bool, names: list[str]) -> str:
     if on_the_books:
-        return f"{MODEL_NAME} Jim Crow law classifier for North Carolina session laws (On the Books)"
-    return f"{MODEL_NAME} text classifier: {', '.join(names)}"
+        return f"{model_name} Jim Crow law classifier for North Carolina session laws (On the Books)"
+    return f"{model_name} text classifier: {', '.join(names)}"
 
 
 # ---------------------------------------------------------------------------
@@ -1048,7 +1048,8 @@ def main(argv=None) -> int:
     logger.info("%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)",
                 len(texts), {n: all_labels.count(i) for i, n in enumerate(names)}, dup_rows, dup_groups)
     timings["data_load"] = time.time() - tick
-    _, args.max_length = check_model(args.model, args.max_length, token)
+    config, args.max_length = check_model(args.model, args.max_length, token)
+    preset_model = args.model == MODEL_ID  # the presets' name and citation describe only that model
 
     import torch
 
@@ -1120,7 +1121,9 @@ def main(argv=None) -> int:
     }
     command = "uv run " + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + list(sys.argv[1:] if argv is None else argv))
     facts = {
-        "repo_id": repo_id, "title": card_title(on_the_books, names), "on_the_books": on_the_books, "binary": binary,
+        "repo_id": repo_id, "on_the_books": on_the_books, "binary": binary,
+        "model_name": MODEL_NAME if preset_model else Path(args.model).name, "architecture": config.model_type or ARCHITECTURE_TAG,
+        "model_citation": MODEL_CITATION if preset_model else None,
         "base_model": args.model, "base_model_on_hub": not Path(args.model).exists(),
         "base_model_link": f"`{Path(args.model).name}` (a local model folder)" if Path(args.model).exists()
         else f"[{args.model}](https://huggingface.co/{args.model})",
@@ -1161,6 +1164,7 @@ def main(argv=None) -> int:
         "environment": {"hardware": hardware, "precision": precision, "versions": versions, "card_template": template_source},
         "command": command,
     }
+    facts["title"] = card_title(facts["model_name"], on_the_books, names)
     facts.update(wall_time=time.time() - started, timings={k: round(v, 1) for k, v in timings.items()})
     metrics["card"] = facts  # every fact on the card, so it can be re-rendered with render_card(metrics["card"], template)
     (args.output_dir / "README.md").write_text(render_card(facts, template), encoding="utf-8")
@@ -1399,11 +1403,15 @@ Please credit the data: *On the Books: Jim Crow and Algorithms of Resistance*, U
 ```{% endraw %}
 
 {% endif -%}
+{% if model_citation -%}
 The base model:
 
 ```bibtex
 {{ model_citation }}
 ```
+{%- else -%}
+The base model: {{ base_model_link }}; please cite it as its authors ask.
+{%- endif %}
 '''
 
 if __name__ == "__main__":

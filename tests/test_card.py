@@ -11,7 +11,8 @@ TEST = {"f1": 0.9412, "precision": 0.9231, "recall": 0.96, "accuracy": 0.9659, "
         "confusion_matrix": [[122, 4], [2, 48]], "n": 176,
         "intervals_95": {"f1": [0.897, 0.976], "precision": [0.85, 0.99], "recall": [0.9, 1.0], "accuracy": [0.94, 0.99]}}
 FACTS = {
-    "repo_id": "someone/on-the-books-jim-crow-modernbert", "title": "A title", "on_the_books": True, "binary": True,
+    "repo_id": "someone/on-the-books-jim-crow-modernbert", "title": "A title", "model_name": "ModernBERT-base",
+    "architecture": "modernbert", "model_citation": "@misc{warner2024modernbert,\n  title = {Smarter, Better, Faster, Longer}\n}", "on_the_books": True, "binary": True,
     "base_model": "answerdotai/ModernBERT-base", "base_model_on_hub": True,
     "base_model_link": "[answerdotai/ModernBERT-base](https://huggingface.co/answerdotai/ModernBERT-base)",
     "dataset": "biglam/on_the_books", "dataset_on_hub": True, "dataset_url": "https://huggingface.co/datasets/biglam/on_the_books",
@@ -126,8 +127,17 @@ def test_generic_dataset_card_makes_no_jim_crow_claims(trainer_module, template)
 
 
 def test_roberta_card_names_roberta(roberta_module, template):
-    meta, body = split_card(roberta_module.render_card({**FACTS, "base_model": "FacebookAI/roberta-base"}, template))
+    facts = {**FACTS, "base_model": "FacebookAI/roberta-base", "architecture": "roberta", "model_citation": roberta_module.MODEL_CITATION}
+    meta, body = split_card(roberta_module.render_card(facts, template))
     assert "roberta" in meta["tags"] and meta["license"] == "mit" and "liu2019roberta" in body
+
+
+def test_card_for_another_base_model_cites_no_preset_paper(trainer_module, template):
+    facts = {**FACTS, "model_name": "all-MiniLM-L6-v2", "architecture": "bert", "model_citation": None}
+    meta, body = split_card(trainer_module.render_card(facts, template))
+    assert "bert" in meta["tags"] and "modernbert" not in meta["tags"]
+    assert "warner2024modernbert" not in body and "please cite it as its authors ask" in body
+    assert "| all-MiniLM-L6-v2 (this model) |" in body
 
 
 def test_template_falls_back_to_the_embedded_copy(trainer_module, tmp_path, monkeypatch):
