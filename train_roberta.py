@@ -292,21 +292,25 @@ def min_rows_per_class(validation_size: float, test_size: float) -> int:
     return int(-(-2 // min(validation_size, test_size)))
 
 
-def check_class_sizes(labels: list[int], names: list[str], args, total_rows: int) -> None:
+def check_class_sizes(labels: list[int], names: list[str], args, all_labels: list[int]) -> None:
+    """Every class needs enough rows for the three-way split. With --max-samples, say which subset size works."""
     need = min_rows_per_class(args.validation_size, args.test_size)
     counts = {n: labels.count(i) for i, n in enumerate(names)}
     small = {n: c for n, c in counts.items() if c < need}
-    if small:
-        share = min(c for c in counts.values()) / len(labels)
-        fix = (
-            f"Use --max-samples {int(-(-need // share))} or more (the full data has {total_rows} rows), or larger --validation-size/--test-size."
-            if args.max_samples
-            else "Add rows of those classes, merge rare classes, or use larger --validation-size/--test-size."
-        )
-        raise UserError(
-            f"Too few rows for a stratified train/validation/test split: {small} "
-            f"(each class needs at least {need} rows at validation {args.validation_size} / test {args.test_size}). {fix}"
-        )
+    if not small:
+        return
+    full = [all_labels.count(i) for i in range(len(names))]
+    if args.max_samples and min(full) >= need:
+        n = int(-(-need * len(all_labels) // min(full)))  # the smallest size whose stratified share reaches `need`
+        while min(Counter(all_labels[i] for i in stratified_subset(all_labels, n, args.seed)).values()) < need:
+            n += 1
+        fix = f"Use --max-samples {n} or more (the full data has {len(all_labels)} rows), or larger --validation-size/--test-size."
+    else:
+        fix = "Add rows of those classes, merge rare classes, or use larger --validation-size/--test-size."
+    raise UserError(
+        f"Too few rows for a stratified train/validation/test split: {small} "
+        f"(each class needs at least {need} rows at validation {args.validation_size} / test {args.test_size}). {fix}"
+    )
 
 
 def stratified_subset(labels: list[int], n: int, seed: int) -> list[int]:
@@ -1033,11 +1037,12 @@ def main(argv=None) -> int:
     feature = table.features[args.label_column]
     class_names = feature.names if hasattr(feature, "names") else None
     all_labels, names = encode_labels([raw_labels[i] for i in usable], args.label_column, class_names, args.label_names)
+    every_label = all_labels
     if args.max_samples:
         chosen = stratified_subset(all_labels, args.max_samples, args.seed)
         logger.info("--max-samples %d: a stratified subset of %d rows", args.max_samples, len(chosen))
         usable, all_labels = [usable[i] for i in chosen], [all_labels[i] for i in chosen]
-    check_class_sizes(all_labels, names, args, len(texts))
+    check_class_sizes(all_labels, names, args, every_label)
     table = table.select(usable)
     texts = [texts[i] for i in usable]
     holdout_values = [holdout_values[i] for i in usable] if holdout_values is not None else None

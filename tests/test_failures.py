@@ -86,10 +86,15 @@ def test_empty_texts_are_dropped_and_counted_or_refused_when_nothing_is_left(tra
     assert "Dropped 7 of 120 rows with empty text or no label" in caplog.text
 
 
-def test_too_few_rows_for_the_split_gives_the_numbers(trainer_module, no_model_load, capsys, laws_csv):
+def test_too_few_rows_for_the_split_gives_the_numbers(trainer_module, no_model_load, capsys, laws_csv, tiny_models, tmp_path):
     err = fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--max-samples", "30"],
                      "Too few rows for a stratified train/validation/test split", "each class needs at least 20 rows")
-    assert "--max-samples 69 or more" in err  # 20 rows of a class that is 29% of the data
+    suggested = int(err.split("--max-samples ")[1].split()[0])
+    assert suggested == 73  # 33 of the 120 rows are positive: 20 / (33/120) = 72.7
+    # and the suggestion works: the data checks pass and the run reaches the model
+    with pytest.raises(AssertionError, match="a model was loaded"):
+        trainer_module.main(["--dataset", str(laws_csv), "--max-samples", str(suggested), "--no-push", "--model", str(tiny_models["bert"]),
+                             "--output-dir", str(tmp_path / "out")])
 
 
 def test_unknown_model(trainer_module, no_model_load, capsys, laws_csv):

@@ -82,11 +82,16 @@ def test_class_weights_are_inverse_frequency(t):
 
 def test_too_few_rows_of_a_class_names_the_numbers(t):
     class Args:
-        validation_size, test_size, max_samples = 0.1, 0.1, 50
+        validation_size, test_size, max_samples, seed = 0.1, 0.1, 50, 0
+    full = [0] * 900 + [1] * 100
     with pytest.raises(t.UserError) as err:
-        t.check_class_sizes([0] * 45 + [1] * 5, ["no", "yes"], Args, 1000)
+        t.check_class_sizes([0] * 45 + [1] * 5, ["no", "yes"], Args, full)
     msg = str(err.value)
-    assert "'yes': 5" in msg and "at least 20" in msg and "--max-samples 200" in msg
+    assert "'yes': 5" in msg and "at least 20" in msg and "--max-samples 200 or more" in msg
+    t.check_class_sizes([0] * 180 + [1] * 20, ["no", "yes"], Args, full)  # 200 is enough
+    Args.max_samples = None
+    with pytest.raises(t.UserError, match="Add rows of those classes"):
+        t.check_class_sizes([0] * 45 + [1] * 5, ["no", "yes"], Args, [0] * 45 + [1] * 5)
 
 
 # --- windows --------------------------------------------------------------------
