@@ -1256,18 +1256,20 @@ print(classifier(["{{ widget_examples[0] }}"], truncation=True))
 ```
 {%- endif %}
 
-Over a whole dataset, in batches:
+Over a whole dataset, in batches, with the input built as in training ({% for c in text_columns %}`{{ c }}`{{ " then " if not loop.last }}{% endfor %}, joined by a blank line):
 
 ```python
 from datasets import load_dataset
 from transformers.pipelines.pt_utils import KeyDataset
 
 laws = load_dataset("csv", data_files="laws.csv", split="train")  # or a Hub dataset id
+laws = laws.map(lambda row: {"text": "\n\n".join(str(row[c]).strip() for c in {{ text_columns | tojson }} if row[c])})
 for row, result in zip(laws, classifier(KeyDataset(laws, "text"), batch_size=32, truncation=True)):
-    ...
+    {% if binary %}score = next(s["score"] for s in result if s["label"] == "{{ positive_label }}")
+    print(row.get("id"), round(score, 3), score >= THRESHOLD){% else %}print(row.get("id"), max(result, key=lambda s: s["score"])["label"]){% endif %}
 ```
 
-With `truncation=True` the pipeline reads only the start of a text that is longer than the model's limit. In training and evaluation, texts longer than {{ max_length }} tokens were read whole, as overlapping windows of {{ max_length }} tokens ({{ stride }} shared), and each text was scored by its {{ "most positive window" if aggregation == "max" else "mean window score" }}. Score long texts the same way (the training script's `predict_probs` function does it).
+With `truncation=True` the pipeline reads only the start of a text that is longer than the model's limit. In training and evaluation, texts longer than {{ max_length }} tokens were read whole, as overlapping windows of {{ max_length }} tokens ({{ stride }} shared), and each text was scored by its {{ "most positive window" if aggregation == "max" else "mean window score" }}. Score long texts the same way: the project's `predict.py` labels a whole corpus with the same windows and threshold, or use the training script's `predict_probs` function.
 
 ## Intended use and out of scope
 

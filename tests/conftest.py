@@ -53,7 +53,7 @@ def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
         rows.append({"id": f"law_{i:04d}", "source": source, "jim_crow": label, "type": rng.choice(["public laws", "private laws"]),
                      "chapter_text": f"CHAPTER {i} AN ACT CONCERNING {'RACES' if label else 'COUNTIES'} NUMBER {i}",
                      "section_text": text})
-    for i in (1, 11, 21):  # a duplicate group (same section text, same label)
+    for i in (i for i in (1, 11, 21) if i < n):  # a duplicate group (same section text, same label)
         rows[i]["section_text"] = "That all laws and clauses of laws in conflict with this act are hereby repealed."
         rows[i]["jim_crow"] = 0
         rows[i]["source"] = "project experts"

@@ -95,7 +95,7 @@ def test_modernbert_trains_end_to_end_in_process(trainer_module, tiny_models, la
     assert seen_texts and not any("paschal" in t or "project experts" in t for t in seen_texts)
 
 
-def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_models, laws_csv, tmp_path):
+def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys):
     from transformers import pipeline
 
     out = tmp_path / "out"
@@ -111,6 +111,14 @@ def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_m
     threshold = json.loads((out / "config.json").read_text())["decision_threshold"]
     assert namespace["THRESHOLD"] == pytest.approx(threshold, abs=1e-4)
     assert 0 <= flagged[0][0] <= 1 and flagged[0][1] == (flagged[0][0] >= namespace["THRESHOLD"])
+    # the card's batch snippet too: it reads laws.csv from the working directory and prints one line per row
+    batch_snippet = card.split("```python\n", 2)[2].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "laws.csv", make_rows(12))
+    capsys.readouterr()
+    exec(compile(batch_snippet, "card-batch-snippet", "exec"), namespace)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 12 and printed[0].startswith("law_0000 ")
 
     classifier = pipeline("text-classification", model=str(out), top_k=None)
     result = classifier(["That the white and colored races shall be taught in separate schools."])
