@@ -665,8 +665,9 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
-    logger.info("Training on %d windows from %d rows (%s, precision %s)", len(train_ds), len(part["train"][0]),
-                "GPU " + torch.cuda.get_device_name() if cuda else "CPU", "bf16" if bf16 else "fp16" if fp16 else "fp32")
+    logger.info("Training on %d windows from %d rows (%s, precision %s, attention %s)", len(train_ds), len(part["train"][0]),
+                "GPU " + torch.cuda.get_device_name() if cuda else "CPU", "bf16" if bf16 else "fp16" if fp16 else "fp32",
+                attention_path(model))
     tick = time.time()
     if resume_from:
         logger.info("Resuming from %s", resume_from)

@@ -190,5 +190,6 @@ def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_
     metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]))
     assert "Dropped column 'source' before anything else" in proc.stderr
     assert "No GPU found: training on the CPU" in proc.stderr
+    assert "(CPU, precision fp32, attention sdpa)" in proc.stderr  # the path that ran is said
     assert json.loads((out / "config.json").read_text())["model_type"] == kind
     assert metrics["hyperparameters"]["max_length"] == 64
