@@ -34,8 +34,8 @@ NEGATIVE = [
     "the board shall meet on the first monday of each month at the courthouse",
     "the sum of five hundred dollars is appropriated for the county home",
 ]
-FILLER = ("and that all laws and clauses of laws in conflict with this act are hereby repealed "
-          "this act shall be in force from and after its ratification").split()
+FILLER = ("whereas the general assembly thinks it right to settle the duties of the county officers "
+          "the provisions below apply to every township from the day the act is ratified").split()
 
 
 def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
@@ -54,7 +54,7 @@ def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
                      "chapter_text": f"CHAPTER {i} AN ACT CONCERNING {'RACES' if label else 'COUNTIES'} NUMBER {i}",
                      "section_text": text})
     for i in (i for i in (1, 11, 21) if i < n):  # a duplicate group (same section text, same label)
-        rows[i]["section_text"] = "That all laws and clauses of laws in conflict with this act are hereby repealed."
+        rows[i]["section_text"] = "That the earlier acts on this subject are repealed, and this act shall take effect at once."
         rows[i]["jim_crow"] = 0
         rows[i]["source"] = "project experts"
     return rows
@@ -68,11 +68,12 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def train_tokenizer(model_max_length: int):
+def train_tokenizer(model_max_length: int, extra_words: tuple[str, ...] = ()):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     corpus = POSITIVE + NEGATIVE + [" ".join(FILLER)] + [r["chapter_text"] + " " + r["section_text"] for r in make_rows(60)]
+    corpus += [" ".join(extra_words)] * 20  # words a test needs as single tokens
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

@@ -68,7 +68,7 @@ def planted_csv(tmp_path_factory):
 def word_tokenizer(tmp_path_factory):
     """The conftest tokenizer (lower-cases; every word in WORDS is one token), saved as a folder."""
     folder = tmp_path_factory.mktemp("tokenizer")
-    tokenizer = train_tokenizer(model_max_length=512)
+    tokenizer = train_tokenizer(model_max_length=512, extra_words=tuple(WORDS))
     assert all(tokenizer.tokenize(w) == [w] for w in WORDS)
     tokenizer.save_pretrained(folder)
     return folder
