@@ -612,6 +612,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
     fp16 = cuda and not bf16 and ALLOW_FP16
+    precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
     training_args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=args.epochs,
@@ -666,8 +667,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         compute_loss_func=weighted_loss,
     )
     logger.info("Training on %d windows from %d rows (%s, precision %s, attention %s)", len(train_ds), len(part["train"][0]),
-                "GPU " + torch.cuda.get_device_name() if cuda else "CPU", "bf16" if bf16 else "fp16" if fp16 else "fp32",
-                attention_path(model))
+                "GPU " + torch.cuda.get_device_name() if cuda else "CPU", precision, attention_path(model))
     tick = time.time()
     if resume_from:
         logger.info("Resuming from %s", resume_from)
@@ -696,7 +696,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     test_true = part["test"][1]
     test_probs, _, test_win_rows = predict_probs(model, tokenizer, part["test"][0], args.max_length, args.stride, batch,
                                                  return_windows=True)
-    result = {"seed": seed, "tokens": tokens, "validation_history": history, "best_epoch": best_epoch,
+    result = {"seed": seed, "precision": precision, "tokens": tokens, "validation_history": history, "best_epoch": best_epoch,
               "class_weights": dict(zip(names, weights)), "window_aggregation_validation_f1": aggregation,
               "validation": classification_metrics(val_true, val_probs, names)}
     threshold = 0.5
@@ -1063,7 +1063,6 @@ def main(argv=None) -> int:
         logger.warning("No GPU found: training on the CPU. That works but is slow for a full run; "
                        "try --max-samples 200 --epochs 1 first, or run on hf jobs with --flavor l4x1.")
     hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
-    precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16" if ALLOW_FP16 else "fp32") if torch.cuda.is_available() else "fp32"
 
     resume_from = find_checkpoint(args, api, repo_id) if args.resume else None
 
@@ -1149,7 +1148,7 @@ def main(argv=None) -> int:
         "errors_count": len(errors), "long_rows": long_rows, "max_length": args.max_length, "stride": args.stride,
         "aggregation": WINDOW_AGGREGATION, "class_weights": first["class_weights"],
         "seeds": summarise_seeds(runs) if len(runs) > 1 else None, "holdout": holdout,
-        "hyperparameters": hyperparameters, "hardware": hardware, "precision": precision,
+        "hyperparameters": hyperparameters, "hardware": hardware, "precision": first["precision"],
         "attention": attention_path(model), "padding_efficiency": first["tokens"]["padding_efficiency"],
         "versions": versions, "command": command, "script_url": SCRIPT_URL,
     }
@@ -1167,7 +1166,7 @@ def main(argv=None) -> int:
         "baseline": first["baseline"], "errors": {"count": len(errors), "file": "errors.csv"},
         "training_tokens": first["tokens"], "attention": facts["attention"],
         "seeds": facts["seeds"], "runs": runs if len(runs) > 1 else None, "holdout": holdout,
-        "environment": {"hardware": hardware, "precision": precision, "versions": versions, "card_template": template_source},
+        "environment": {"hardware": hardware, "precision": first["precision"], "versions": versions, "card_template": template_source},
         "command": command,
     }
     facts["title"] = card_title(facts["model_name"], on_the_books, names)
