@@ -25,6 +25,9 @@ On Hugging Face Jobs (an L4, pushes to <your user>/on-the-books-jim-crow-modernb
 
     hf jobs uv run --flavor l4x1 --secrets HF_TOKEN --timeout 1h train_modernbert.py
 
+Add `--with kernels` to train without padding: transformers then fetches a prebuilt FlashAttention-2
+kernel from the Hub, and each training batch is packed into one row (see --attention).
+
 On your own GPU, or with your own data kept local:
 
     uv run train_modernbert.py --hub-model-id me/jim-crow-modernbert
@@ -194,6 +197,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--epochs", type=float, default=EPOCHS, help=f"training epochs (default: {EPOCHS})")
     train.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help=f"peak learning rate (default: {LEARNING_RATE})")
     train.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"training batch size; evaluation uses twice this (default: {BATCH_SIZE})")
+    train.add_argument("--attention", choices=["auto", "sdpa", "flash_attention_2"], default="auto", help="attention kernel. auto: ModernBERT trains unpadded (packed batches, FlashAttention-2) on a bf16 GPU where flash-attn or the kernels package is installed, otherwise SDPA on length-grouped padded batches (default: auto)")
     train.add_argument("--seed", type=int, default=42, help="seed for the split, the initialisation and the bootstrap (default: 42)")
     train.add_argument("--seeds", type=int, default=1, help="repeat split + training with this many seeds (seed, seed+1, ...) and report mean +- std; the pushed model is the first seed's (default: 1)")
     train.add_argument("--holdout-column", default=None, help="also train once per value of this column, testing on that value's rows (e.g. source); used for grouping only, never as input (default: off)")
@@ -431,6 +435,53 @@ def predict_probs(model, tokenizer, texts: list[str], max_length: int, stride: i
 # --- end shared: windows ---
 
 
+# --- shared: packing (identical in the training scripts and benchmarks/gpu_check.py; tests/test_copies.py checks) ---
+def pack_windows(features: list[dict]) -> dict:
+    """A training batch without padding: its windows laid end to end in one row (transformers'
+    DataCollatorWithFlattening), positions restarting at 0 in every window, and the window boundaries
+    (cu_seq_lens) that FlashAttention-2's variable-length kernels take. Labels stay one per window."""
+    import torch
+    from transformers import DataCollatorWithFlattening
+
+    flatten = DataCollatorWithFlattening(return_flash_attn_kwargs=True, return_position_ids=True)
+    batch = flatten([{"input_ids": f["input_ids"]} for f in features])
+    batch.pop("labels")  # the collator makes token labels for language models; a classifier has one per window
+    if "labels" in features[0]:
+        batch["labels"] = torch.tensor([int(f["labels"]) for f in features])
+    return batch
+
+
+def packed_logits(model, batch: dict):
+    """ModernBERT's classifier on a packed batch (pack_windows): one logit row per window.
+
+    In transformers 5.x ModernBertForSequenceClassification pools over its whole input row, so given a
+    packed row it would pool all the windows together. Here the encoder runs on the packed row, each
+    window attending only to itself, and the classifier's own pooling ("mean" or "cls"), head and
+    linear layer are then applied window by window. With FlashAttention-2 the boundaries go to its
+    variable-length kernels; with any other attention they become block-diagonal masks, which cost
+    T x T memory: that form exists to check this function on a CPU, not for speed."""
+    import torch
+
+    ids, positions, cu = batch["input_ids"], batch["position_ids"], batch["cu_seq_lens_q"].long()
+    lengths = cu.diff()
+    # window number of every token; output_size spares a GPU-to-host sync to learn the result's length
+    window = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths, output_size=ids.shape[1])
+    if "flash" in str(model.config._attn_implementation):
+        extra = {k: batch[k] for k in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")}
+    else:
+        same = window[:, None] == window[None, :]
+        near = (positions[0][:, None] - positions[0][None, :]).abs() <= model.config.sliding_window
+        extra = {"attention_mask": {"full_attention": same[None, None], "sliding_attention": (same & near)[None, None]}}
+    hidden = model.model(input_ids=ids, position_ids=positions, **extra).last_hidden_state[0]
+    if model.config.classifier_pooling == "cls":
+        pooled = hidden[cu[:-1]]
+    else:  # "mean": the average of each window's tokens
+        pooled = torch.zeros(len(lengths), hidden.shape[-1], device=hidden.device, dtype=hidden.dtype).index_add_(0, window, hidden)
+        pooled = pooled / lengths[:, None].to(hidden.dtype)
+    return model.classifier(model.drop(model.head(pooled)))
+# --- end shared: packing ---
+
+
 # ---------------------------------------------------------------------------
 # Metrics (scikit-learn), threshold, bootstrap, baseline
 # ---------------------------------------------------------------------------
@@ -555,18 +606,84 @@ def check_model(model_name: str, max_length: int, token: str | None):
     return config, max_length
 
 
-def load_model(model_name: str, names: list[str], token: str | None):
+def flash_attention_problem() -> str | None:
+    """Why FlashAttention-2 cannot load here, or None when it can: from the flash-attn package, or through the
+    `kernels` package, from which transformers fetches a prebuilt FlashAttention-2 kernel from the Hub
+    (`hf jobs uv run --with kernels ...`). Call it only where a CUDA GPU exists."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from transformers.utils import import_utils
+
+    if import_utils.is_flash_attn_2_available() or import_utils.is_kernels_available():
+        return None
+    try:
+        found = version("kernels")
+    except PackageNotFoundError:
+        return "neither flash-attn nor kernels is installed; hf jobs uv run --with kernels ... adds it"
+    low, high = getattr(import_utils, "KERNELS_MIN_VERSION", "?"), getattr(import_utils, "KERNELS_MAX_VERSION", "?")
+    return f"kernels {found} is installed, but this transformers takes kernels>={low},<{high}"
+
+
+def choose_attention(requested: str, model_type: str, cuda: bool, bf16: bool, flash_problem: str | None) -> dict:
+    """Which attention the model loads with, whether training batches are packed without padding, and why.
+
+    Packing needs FlashAttention-2 (its variable-length kernels keep the packed windows apart) and a model
+    whose positions can restart inside a row: ModernBERT. FlashAttention-2 runs in bf16 or fp16 only, and
+    fp16 makes ModernBERT produce NaNs, so the packed path needs a bf16 GPU (an L4 or newer, not a T4).
+    Everywhere else training uses SDPA on length-grouped batches, padded per batch (0.91-0.98 of the
+    computed tokens are real text on this dataset). Both paths give the same logits: tests/test_packing.py."""
+    if requested == "sdpa":
+        return {"requested": requested, "implementation": "sdpa", "packed": False, "why": "--attention sdpa"}
+    if requested == "flash_attention_2":
+        if not cuda or flash_problem:
+            raise UserError(f"--attention flash_attention_2 needs a CUDA GPU and FlashAttention-2 ({flash_problem or 'no CUDA GPU here'}). "
+                            "Use --attention auto or sdpa.")
+        return {"requested": requested, "implementation": "flash_attention_2", "packed": model_type == "modernbert",
+                "why": "--attention flash_attention_2"}
+    why = ("no CUDA GPU" if not cuda else "only ModernBERT is packed here" if model_type != "modernbert"
+           else "this GPU has no bf16, and fp16 gives ModernBERT NaNs" if not bf16 else flash_problem)
+    if why:
+        return {"requested": requested, "implementation": None, "packed": False, "why": f"FlashAttention-2 not used: {why}"}
+    return {"requested": requested, "implementation": "flash_attention_2", "packed": True,
+            "why": "--attention auto on a bf16 GPU with FlashAttention-2"}
+
+
+def describe_attention(choice: dict) -> str:
+    """The attention path in words, for the log and the card."""
+    batches = "packed batches, no padding" if choice["packed"] else "length-grouped batches padded per batch"
+    return f"{choice['loaded']} on {batches} ({choice['why']})"
+
+
+def load_model(model_name: str, names: list[str], token: str | None, attention: dict | None = None):
+    """The tokenizer and the classifier, loaded with the chosen attention (choose_attention). Returns
+    (model, tokenizer, attention) with attention["loaded"] set to the kernel actually in use: when
+    --attention auto picked FlashAttention-2 and it fails to load, this falls back to the default."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    attention = dict(attention or {"requested": "auto", "implementation": None, "packed": False, "why": "the default"})
     tokenizer = AutoTokenizer.from_pretrained(model_name, token=token)
     if not tokenizer.is_fast:
         raise UserError(f"--model {model_name}: its tokenizer has no fast (Rust) version, which windowing needs.")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_name, token=token, num_labels=len(names),
-        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
-        ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
-    )
-    return model, tokenizer
+
+    def load(implementation):
+        return AutoModelForSequenceClassification.from_pretrained(
+            model_name, token=token, num_labels=len(names), attn_implementation=implementation,
+            id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+            ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
+        )
+
+    try:
+        model = load(attention["implementation"])
+    except (ImportError, ValueError, OSError, RuntimeError) as err:
+        if attention["implementation"] is None or attention["requested"] != "auto":
+            raise  # asked for by name: no silent fallback
+        logger.warning("FlashAttention-2 did not load (%s: %s); training on padded batches with the default attention instead.",
+                       type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+        attention = {"requested": "auto", "implementation": None, "packed": False,
+                     "why": f"FlashAttention-2 not used: it failed to load ({type(err).__name__})"}
+        model = load(None)
+    attention["loaded"] = getattr(model.config, "_attn_implementation", None) or "eager"
+    return model, tokenizer, attention
 
 
 def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path, token, timings: dict,
@@ -580,7 +697,15 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
 
     set_seed(seed)
     tick = time.time()
-    model, tokenizer = load_model(args.model, names, token)
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    fp16 = cuda and not bf16 and ALLOW_FP16
+    precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
+    from transformers import AutoConfig
+
+    model_type = AutoConfig.from_pretrained(args.model, token=token).model_type
+    attention = choose_attention(args.attention, model_type, cuda, bf16, flash_attention_problem() if cuda else None)
+    model, tokenizer, attention = load_model(args.model, names, token, attention)
     timings["model_load"] = timings.get("model_load", 0) + time.time() - tick
 
     tick = time.time()
@@ -609,10 +734,6 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         window_probs = torch.softmax(torch.tensor(eval_pred.predictions, dtype=torch.float32), -1).numpy()
         return classification_metrics(val_true, aggregate_windows(window_probs, val_rows, len(val_true)), names)
 
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    fp16 = cuda and not bf16 and ALLOW_FP16
-    precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
     training_args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=args.epochs,
@@ -645,29 +766,36 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         hub_strategy="checkpoint",
         hub_private_repo=args.private or None,
     )
-    # Count real and padded tokens in training batches: padding is compute spent on nothing.
+    # Training batches are packed without padding (FlashAttention-2, see choose_attention) or padded to
+    # their longest window; evaluation batches are always padded (sorted by length, little padding).
+    # Count real and computed tokens in training batches: padding is compute spent on nothing.
     pad = DataCollatorWithPadding(tokenizer)
     tokens = {"real": 0, "computed": 0}
 
-    def collate(features):
-        batch = pad(features)
-        if model.training:
+    def collate_train(features):
+        if attention["packed"]:
+            batch = pack_windows(features)
+            tokens["real"] += batch["input_ids"].numel()
+            tokens["computed"] += batch["input_ids"].numel()
+        else:
+            batch = pad(features)
             tokens["real"] += int(batch["attention_mask"].sum())
             tokens["computed"] += batch["attention_mask"].numel()
         return batch
 
-    trainer = ordered_eval_trainer()(
+    trainer = pipeline_trainer()(
         model=model,
         args=training_args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=tokenizer,
-        data_collator=collate,
+        data_collator=pad,
+        train_collator=collate_train,
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
     logger.info("Training on %d windows from %d rows (%s, precision %s, attention %s)", len(train_ds), len(part["train"][0]),
-                "GPU " + torch.cuda.get_device_name() if cuda else "CPU", precision, attention_path(model))
+                "GPU " + torch.cuda.get_device_name() if cuda else "CPU", precision, describe_attention(attention))
     tick = time.time()
     if resume_from:
         logger.info("Resuming from %s", resume_from)
@@ -696,7 +824,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     test_true = part["test"][1]
     test_probs, _, test_win_rows = predict_probs(model, tokenizer, part["test"][0], args.max_length, args.stride, batch,
                                                  return_windows=True)
-    result = {"seed": seed, "precision": precision, "tokens": tokens, "validation_history": history, "best_epoch": best_epoch,
+    result = {"seed": seed, "precision": precision, "attention": attention, "tokens": tokens, "validation_history": history, "best_epoch": best_epoch,
               "class_weights": dict(zip(names, weights)), "window_aggregation_validation_f1": aggregation,
               "validation": classification_metrics(val_true, val_probs, names)}
     threshold = 0.5
@@ -715,18 +843,41 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     return trainer, tokenizer, result, test_probs, test_pred
 
 
-def ordered_eval_trainer():
+def pipeline_trainer():
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
-    class OrderedEvalTrainer(Trainer):
-        """Trainer whose evaluation keeps dataset order (length grouping would shuffle it), so that
-        window predictions map back to their rows. Training batches are still length-grouped."""
+    class PipelineTrainer(Trainer):
+        """The Trainer with three changes. Training batches have their own collator (`train_collator`:
+        packed or padded, and counted), evaluation batches the Trainer's `data_collator`. Evaluation keeps
+        dataset order (length grouping would shuffle it), so that window predictions map back to their
+        rows; training batches are still length-grouped. A packed training batch (pack_windows) is
+        classified window by window (packed_logits)."""
+
+        def __init__(self, *args, train_collator=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.train_collator = train_collator or self.data_collator
+
+        def get_train_dataloader(self):
+            eval_collator, self.data_collator = self.data_collator, self.train_collator
+            try:
+                return super().get_train_dataloader()
+            finally:
+                self.data_collator = eval_collator
 
         def _get_eval_sampler(self, eval_dataset):
             return SequentialSampler(eval_dataset)
 
-    return OrderedEvalTrainer
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if "cu_seq_lens_q" not in inputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs.pop("labels")
+            with self.accelerator.autocast():  # the bf16 autocast that wraps model.forward, which this bypasses
+                logits = packed_logits(self.accelerator.unwrap_model(model), inputs)
+            loss = self.compute_loss_func({"logits": logits}, labels, num_items_in_batch=num_items_in_batch)
+            return (loss, {"logits": logits}) if return_outputs else loss
+
+    return PipelineTrainer
 
 
 # ---------------------------------------------------------------------------
@@ -917,14 +1068,6 @@ def find_checkpoint(args, api, repo_id: str | None) -> str | None:
     return found
 
 
-def attention_path(model) -> str:
-    """Which attention kernel ran. ModernBERT in transformers 5.x uses SDPA by default; its padding-free
-    path (FlashAttention-2 + DataCollatorWithFlattening) packs a batch into one row, which the
-    sequence-classification head would pool across texts, so this pipeline keeps SDPA and makes
-    padding small with length-grouped batches instead."""
-    return getattr(model.config, "_attn_implementation", None) or "eager"
-
-
 def library_versions() -> dict:
     from importlib.metadata import version
 
@@ -1063,6 +1206,9 @@ def main(argv=None) -> int:
         logger.warning("No GPU found: training on the CPU. That works but is slow for a full run; "
                        "try --max-samples 200 --epochs 1 first, or run on hf jobs with --flavor l4x1.")
     hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    if args.attention == "flash_attention_2":  # fail now, not after the data and model are loaded
+        choose_attention(args.attention, config.model_type, torch.cuda.is_available(), False,
+                         flash_attention_problem() if torch.cuda.is_available() else None)
 
     resume_from = find_checkpoint(args, api, repo_id) if args.resume else None
 
@@ -1149,7 +1295,7 @@ def main(argv=None) -> int:
         "aggregation": WINDOW_AGGREGATION, "class_weights": first["class_weights"],
         "seeds": summarise_seeds(runs) if len(runs) > 1 else None, "holdout": holdout,
         "hyperparameters": hyperparameters, "hardware": hardware, "precision": first["precision"],
-        "attention": attention_path(model), "padding_efficiency": first["tokens"]["padding_efficiency"],
+        "attention": describe_attention(first["attention"]), "padding_efficiency": first["tokens"]["padding_efficiency"],
         "versions": versions, "command": command, "script_url": SCRIPT_URL,
     }
     metrics = {
@@ -1164,7 +1310,7 @@ def main(argv=None) -> int:
         "validation": first["validation"], "window_aggregation": {"used": WINDOW_AGGREGATION, "validation_f1": first["window_aggregation_validation_f1"]},
         "threshold": first.get("threshold"), "test": first["test"], "test_at_0.5": first.get("test_at_0.5"),
         "baseline": first["baseline"], "errors": {"count": len(errors), "file": "errors.csv"},
-        "training_tokens": first["tokens"], "attention": facts["attention"],
+        "training_tokens": first["tokens"], "attention": {**first["attention"], "description": facts["attention"]},
         "seeds": facts["seeds"], "runs": runs if len(runs) > 1 else None, "holdout": holdout,
         "environment": {"hardware": hardware, "precision": first["precision"], "versions": versions, "card_template": template_source},
         "command": command,

@@ -21,11 +21,12 @@ and tf32 (as the training scripts run on a GPU), along three paths:
 
 - padded:   length-grouped batches padded to their longest window (the training scripts' way), SDPA;
 - naive:    random order, every window padded to the maximum length, SDPA;
-- unpadded: ModernBERT only, and only if `flash_attn` imports: each batch packed into one row
-            without padding, FlashAttention-2 varlen kernels, then pooled per window here. In
-            transformers 5.x ModernBertForSequenceClassification pools per padded row and ModernBERT
-            no longer unpads inside, so the training scripts cannot train this way as is: this path is
-            the ceiling that padding-free training would reach, not what the pipeline does today.
+- unpadded: ModernBERT only, and only where FlashAttention-2 loads (flash-attn, or the kernels
+            package with its Hub kernel cached): each batch packed into one row without padding,
+            FlashAttention-2's variable-length kernels, pooled per window. This runs the training
+            scripts' own pack_windows and packed_logits (a shared block, kept identical by a test):
+            what `--attention auto` trains with on a bf16 GPU. Before timing it, the check compares
+            its logits with the padded SDPA path's on the same weights and inputs (bf16).
 
 MFU = 6 x N x real tokens per second / the card's dense bf16 peak, with N the non-embedding
 parameters (an embedding lookup is not a matrix product); attention-score FLOPs are not counted.
@@ -197,42 +198,74 @@ def pad_batch(seqs: list[list[int]], pad_id: int, length: int, device):
     return ids.to(device), mask.to(device)
 
 
-def block_diagonal_masks(lengths: list[int], sliding_window: int, device) -> dict:
-    """Boolean (1, 1, T, T) masks that keep each packed window to itself, for ModernBertModel's SDPA or
-    eager attention: the same result as FlashAttention-2 varlen, at the cost of a T x T mask. For tests."""
+# --- shared: packing ---
+def pack_windows(features: list[dict]) -> dict:
+    """A training batch without padding: its windows laid end to end in one row (transformers'
+    DataCollatorWithFlattening), positions restarting at 0 in every window, and the window boundaries
+    (cu_seq_lens) that FlashAttention-2's variable-length kernels take. Labels stay one per window."""
+    import torch
+    from transformers import DataCollatorWithFlattening
+
+    flatten = DataCollatorWithFlattening(return_flash_attn_kwargs=True, return_position_ids=True)
+    batch = flatten([{"input_ids": f["input_ids"]} for f in features])
+    batch.pop("labels")  # the collator makes token labels for language models; a classifier has one per window
+    if "labels" in features[0]:
+        batch["labels"] = torch.tensor([int(f["labels"]) for f in features])
+    return batch
+
+
+def packed_logits(model, batch: dict):
+    """ModernBERT's classifier on a packed batch (pack_windows): one logit row per window.
+
+    In transformers 5.x ModernBertForSequenceClassification pools over its whole input row, so given a
+    packed row it would pool all the windows together. Here the encoder runs on the packed row, each
+    window attending only to itself, and the classifier's own pooling ("mean" or "cls"), head and
+    linear layer are then applied window by window. With FlashAttention-2 the boundaries go to its
+    variable-length kernels; with any other attention they become block-diagonal masks, which cost
+    T x T memory: that form exists to check this function on a CPU, not for speed."""
     import torch
 
-    seq = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths)).to(device)
-    pos = torch.cat([torch.arange(n) for n in lengths]).to(device)
-    same = seq[:, None] == seq[None, :]
-    near = (pos[:, None] - pos[None, :]).abs() <= sliding_window
-    return {"full_attention": same[None, None], "sliding_attention": (same & near)[None, None]}
-
-
-def packed_logits(model, seqs: list[list[int]], device, attention: str = "flash_attention_2"):
-    """Classify a batch packed into one row without padding: ModernBertModel on the packed row (each
-    window keeps its own positions and attends only to itself), then the classifier's pooling, head and
-    linear layer applied per window. `attention="mask"` replaces FlashAttention-2's varlen kernels with
-    block-diagonal masks (CPU tests); any other value passes FlashAttention-2's sequence boundaries."""
-    import torch
-
-    lengths = [len(s) for s in seqs]
-    ids = torch.tensor([t for s in seqs for t in s], device=device)[None]
-    positions = torch.cat([torch.arange(n) for n in lengths]).to(device)[None]
-    if attention == "mask":
-        extra = {"attention_mask": block_diagonal_masks(lengths, model.config.sliding_window, device)}
+    ids, positions, cu = batch["input_ids"], batch["position_ids"], batch["cu_seq_lens_q"].long()
+    lengths = cu.diff()
+    # window number of every token; output_size spares a GPU-to-host sync to learn the result's length
+    window = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths, output_size=ids.shape[1])
+    if "flash" in str(model.config._attn_implementation):
+        extra = {k: batch[k] for k in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")}
     else:
-        cu = torch.tensor([0] + lengths, device=device).cumsum(0).to(torch.int32)
-        extra = {"cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": max(lengths), "max_length_k": max(lengths)}
+        same = window[:, None] == window[None, :]
+        near = (positions[0][:, None] - positions[0][None, :]).abs() <= model.config.sliding_window
+        extra = {"attention_mask": {"full_attention": same[None, None], "sliding_attention": (same & near)[None, None]}}
     hidden = model.model(input_ids=ids, position_ids=positions, **extra).last_hidden_state[0]
-    starts = torch.tensor([0] + lengths[:-1], device=device).cumsum(0)
     if model.config.classifier_pooling == "cls":
-        pooled = hidden[starts]
-    else:  # mean over each window's tokens
-        seq = torch.repeat_interleave(torch.arange(len(lengths), device=device), torch.tensor(lengths, device=device))
-        pooled = torch.zeros(len(lengths), hidden.shape[-1], device=device, dtype=hidden.dtype).index_add_(0, seq, hidden)
-        pooled = pooled / torch.tensor(lengths, device=device, dtype=hidden.dtype)[:, None]
+        pooled = hidden[cu[:-1]]
+    else:  # "mean": the average of each window's tokens
+        pooled = torch.zeros(len(lengths), hidden.shape[-1], device=hidden.device, dtype=hidden.dtype).index_add_(0, window, hidden)
+        pooled = pooled / lengths[:, None].to(hidden.dtype)
     return model.classifier(model.drop(model.head(pooled)))
+# --- end shared: packing ---
+
+
+def path_agreement(config, windows: list[list[int]], batch_size: int, attention: str, device) -> dict:
+    """The packed path against the padded one on the same weights and the same mixed-length batch: the
+    largest |logit difference|, in eval mode (no dropout) and, on a GPU, under bf16 autocast. `attention`
+    is the packed path's kernel: flash_attention_2 on a GPU; sdpa (block-diagonal masks) on a CPU."""
+    import torch
+
+    model = build_model(config, attention, device).eval()
+    seqs = windows[:batch_size]
+    packed_inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in pack_windows([{"input_ids": s} for s in seqs]).items()}
+    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        packed = packed_logits(model, packed_inputs).float()
+        model.set_attn_implementation("sdpa")
+        ids, mask = pad_batch(seqs, config.pad_token_id, max(len(s) for s in seqs), device)
+        padded = model(input_ids=ids, attention_mask=mask).logits.float()
+    diff = (packed - padded).abs().max().item()
+    scale = padded.abs().max().item()
+    tolerance = (0.05 if bf16 else 1e-4) * max(1.0, scale)  # bf16 keeps about 3 significant digits
+    return {"packed_attention": attention, "padded_attention": "sdpa", "precision": "bf16 autocast" if bf16 else "fp32",
+            "windows": len(seqs), "max_abs_logit_difference": diff, "max_abs_logit": scale, "tolerance": tolerance,
+            "agree": diff <= tolerance}
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +299,8 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             if path == "unpadded":
                 computed = sum(len(s) for s in seqs)
-                logits = packed_logits(model, seqs, device, attention)
+                packed = {k: v.to(device) if hasattr(v, "to") else v for k, v in pack_windows([{"input_ids": s} for s in seqs]).items()}
+                logits = packed_logits(model, packed)
             else:
                 width = max_length if path == "naive" else max(len(s) for s in seqs)
                 computed = len(seqs) * width
@@ -311,7 +345,10 @@ def flash_attention_problem(device) -> str | None:
     if device.type != "cuda":
         return "no CUDA device (FlashAttention-2 runs on NVIDIA GPUs only)"
     if importlib.util.find_spec("flash_attn") is None:
-        return "flash_attn is not installed (pip install flash-attn; it needs a CUDA build and network access)"
+        if importlib.util.find_spec("kernels") is not None:
+            return None  # transformers then loads FlashAttention-2 from the Hub's kernels-community/flash-attn2 (or its cache)
+        return ("neither flash_attn nor kernels is installed (pip install kernels fetches a prebuilt FlashAttention-2 "
+                "from the Hub; pip install flash-attn builds it from source)")
     try:
         import flash_attn  # noqa: F401
     except Exception as err:  # a wheel built for another torch or CUDA fails here
@@ -394,13 +431,24 @@ def main(argv=None) -> int:
     print(f"{args.rows:,} rows with token lengths drawn from the measured percentiles: mean {sum(lengths) / len(lengths):.0f}, "
           f"median {sorted(lengths)[len(lengths) // 2]}, max {max(lengths)}; batch {args.batch_size}, {args.epochs} epoch(s)")
 
-    results, notes, failed = [], [], 0
+    results, notes, agreements, failed = [], [], [], 0
     for key in args.models:
         name, _, max_length, stride = MODELS[key]
         if args.smoke:
             max_length, stride = args.smoke_max_length, 32
         config = build_config(key, args.smoke, max_length)
         windows, labels = make_windows(lengths, max_length, stride, config, args.seed)
+        if key == "modernbert" and "unpadded" in args.paths and (not flash_problem or device.type == "cpu"):
+            try:
+                agreement = path_agreement(config, windows, args.batch_size, "sdpa" if flash_problem else "flash_attention_2", device)
+            except Exception as err:
+                agreement = {"agree": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
+            agreements.append(agreement)
+            failed += not agreement["agree"]
+            print(f"{name} packed ({agreement.get('packed_attention', '?')}) vs padded (sdpa) logits: " + (
+                  f"max |difference| {agreement['max_abs_logit_difference']:.2e} over {agreement['windows']} windows "
+                  f"(largest |logit| {agreement['max_abs_logit']:.2f}, tolerance {agreement['tolerance']:.1e}): "
+                  f"{'agree' if agreement['agree'] else 'DISAGREE'}" if "error" not in agreement else f"FAILED, {agreement['error']}"), flush=True)
         for path in args.paths:
             if path == "unpadded" and key != "modernbert":
                 continue  # RoBERTa derives its positions from the padding: this check packs ModernBERT only
@@ -425,11 +473,11 @@ def main(argv=None) -> int:
     for note in notes:
         print(f"- {note}")
     print("- MFU = 6 x non-embedding parameters x real tokens/s / dense bf16 peak; 'counting padding' uses computed tokens.")
-    print("- unpadded = ModernBertModel on packed rows (FlashAttention-2 varlen) with per-window pooling done by this check: "
-          "the ceiling for padding-free training; the training scripts' ModernBertForSequenceClassification cannot train this way as is.")
+    print("- unpadded = the training scripts' packed path (pack_windows + packed_logits: FlashAttention-2 varlen, "
+          "pooled per window), what --attention auto trains ModernBERT with on a bf16 GPU.")
     report = {"device": gpu, "peak_flops": peak, "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
               "cuda": torch.version.cuda}, "smoke": args.smoke, "rows": args.rows, "batch_size": args.batch_size,
-              "epochs": args.epochs, "results": results, "notes": notes}
+              "epochs": args.epochs, "agreement": agreements, "results": results, "notes": notes}
     Path(args.output).write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"wrote {args.output}")
     return 1 if failed else 0

@@ -31,7 +31,7 @@ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.tota
 echo "python: $(command -v "$python")"
 "$python" - <<'EOF'
 import importlib.metadata as md
-for name in ("torch", "transformers", "flash-attn", "accelerate"):
+for name in ("torch", "transformers", "flash-attn", "kernels", "accelerate"):
     try:
         print(f"{name} {md.version(name)}")
     except md.PackageNotFoundError:

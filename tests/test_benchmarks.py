@@ -115,22 +115,17 @@ def test_simulated_windows_match_the_tokenizer_overflow(gpu_check, trainer_modul
         assert simulated == [len(ids) for ids in windows["input_ids"]]
 
 
-@pytest.mark.parametrize("pooling", ["mean", "cls"])
-def test_packed_rows_give_the_same_logits_as_padded_rows(gpu_check, pooling):
-    """The unpadded path (one packed row, each window attending only to itself, pooled per window) is the
-    same classifier as ModernBertForSequenceClassification on padded rows, sliding-window layers included."""
-    from transformers import ModernBertConfig
-
-    config = ModernBertConfig(vocab_size=200, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=48,
-                              max_position_embeddings=128, local_attention=8, global_attn_every_n_layers=2, pad_token_id=0,
-                              cls_token_id=1, sep_token_id=2, bos_token_id=1, eos_token_id=2, classifier_pooling=pooling, num_labels=2)
-    model = gpu_check.build_model(config, "sdpa", torch.device("cpu")).eval()
-    seqs = [[1] + [(7 * i + j) % 190 + 3 for j in range(n)] + [2] for i, n in enumerate((40, 5, 23, 61))]
-    ids, mask = gpu_check.pad_batch(seqs, 0, 63, torch.device("cpu"))
-    with torch.no_grad():
-        padded = model(input_ids=ids, attention_mask=mask).logits
-        packed = gpu_check.packed_logits(model, seqs, torch.device("cpu"), attention="mask")
-    assert torch.allclose(packed, padded, atol=1e-5), (packed, padded)
+def test_the_agreement_check_compares_the_packed_and_padded_paths(gpu_check, monkeypatch):
+    """path_agreement (run before the unpadded path is timed) uses the training scripts' packed path and flags a
+    difference: here on the CPU with block-diagonal masks, then with packed_logits broken on purpose."""
+    config = gpu_check.build_config("modernbert", smoke=True, max_length=128)
+    windows, _ = gpu_check.make_windows([120, 7, 64, 33, 90], 128, 32, config, seed=0)
+    good = gpu_check.path_agreement(config, windows, 5, "sdpa", torch.device("cpu"))
+    assert good["agree"] and good["windows"] == 5 and good["max_abs_logit_difference"] < 1e-5
+    real = gpu_check.packed_logits
+    monkeypatch.setattr(gpu_check, "packed_logits", lambda model, batch: real(model, batch).flip(0))  # windows out of order
+    bad = gpu_check.path_agreement(config, windows, 5, "sdpa", torch.device("cpu"))
+    assert not bad["agree"] and bad["max_abs_logit_difference"] > bad["tolerance"]
 
 
 def test_mfu_peaks_are_looked_up_by_gpu_name(gpu_check):
@@ -166,6 +161,7 @@ def test_gpu_check_smoke_runs_on_cpu_and_prints_every_row(gpu_check, tmp_path, c
             assert re.search(rf"^\| {model} \| {path} \| sdpa \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d.]+% \| [\d.]+ \| [\d,]+ \| n/a \| n/a \| n/a \|$",
                              printed, re.MULTILINE), (model, path)
     assert "ModernBERT-base unpadded: skipped, no CUDA device" in printed
+    assert re.search(r"^ModernBERT-base packed \(sdpa\) vs padded \(sdpa\) logits: max \|difference\| \S+ over 16 windows .*: agree$", printed, re.MULTILINE)
     report = json.loads(out.read_text())
     rows = {(r["model"], r["path"]): r for r in report["results"]}
     assert len(rows) == 4

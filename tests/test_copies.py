@@ -32,8 +32,10 @@ def test_embedded_card_template_equals_the_template_file(trainer_module, roberta
 
 def test_shared_blocks_are_marked_in_the_master():
     blocks = sync_copies.shared_blocks((ROOT / "train_modernbert.py").read_text())
-    assert {"load_table", "windows"} <= set(blocks)
+    assert {"load_table", "windows", "packing"} <= set(blocks)
     assert "def load_table(" in blocks["load_table"] and "def predict_probs(" in blocks["windows"]
+    assert "def packed_logits(" in blocks["packing"]
+    assert "def packed_logits(" in (ROOT / "benchmarks" / "gpu_check.py").read_text()  # the GPU check times the scripts' own code
 
 
 def test_the_check_detects_drift(tmp_path, monkeypatch):

@@ -102,6 +102,12 @@ def test_unknown_model(trainer_module, no_model_load, capsys, laws_csv):
                "--model nobody-here/no-such-model: not found locally or on the Hub")
 
 
+def test_flash_attention_asked_for_without_a_gpu(trainer_module, no_model_load, capsys, laws_csv, tiny_models):
+    fails_fast(trainer_module, capsys, ["--dataset", str(laws_csv), "--model", str(tiny_models["modernbert"]),
+                                        "--attention", "flash_attention_2"],
+               "--attention flash_attention_2 needs a CUDA GPU", "no CUDA GPU here", "--attention auto or sdpa")
+
+
 def test_max_length_is_clamped_to_the_model(trainer_module, tiny_models, caplog):
     _, length = trainer_module.check_model(str(tiny_models["roberta"]), 4096, None)
     assert length == 128  # 130 positions, minus RoBERTa's 2 offset
@@ -282,7 +288,7 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
     monkeypatch.setattr(transformers.Trainer, "train", spy)
     monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)  # would call the Hub
     args = type("A", (), dict(model=str(tiny_models["bert"]), max_length=64, stride=16, epochs=1, learning_rate=1e-3,
-                              batch_size=8, private=False))
+                              batch_size=8, private=False, attention="auto"))
     rows = make_rows(60)
     texts, labels = [r["section_text"] for r in rows], [r["jim_crow"] for r in rows]
     split = {"train": list(range(40)), "validation": list(range(40, 50)), "test": list(range(50, 60))}

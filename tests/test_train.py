@@ -67,7 +67,11 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str):
     assert metrics["baseline"]["n"] == test["n"]
     tokens = metrics["training_tokens"]
     assert 0 < tokens["real"] <= tokens["computed"] and tokens["padding_efficiency"] == pytest.approx(tokens["real"] / tokens["computed"])
-    assert metrics["attention"] in ("sdpa", "eager")  # the CPU fallback: no FlashAttention-2 here
+    # the CPU fallback: no FlashAttention-2 here, so padded batches, and the card says which path ran
+    attention = metrics["attention"]
+    assert attention["loaded"] in ("sdpa", "eager") and attention["packed"] is False
+    assert attention["why"].startswith("FlashAttention-2 not used: ")
+    assert tokens["padding_efficiency"] < 1.0
     for key in ("data_load", "model_load", "tokenization", "training", "evaluation"):
         assert metrics["timings"][key] >= 0
     # the card: metadata for the Hub, numbers from this run
@@ -78,6 +82,7 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str):
     assert reported == {k: round(test[k], 4) for k in ("f1", "precision", "recall", "accuracy", "roc_auc")}
     card = (out / "README.md").read_text()
     assert f"{test['f1']:.3f}" in card and base_model not in meta.get("base_model", "")
+    assert f"attention {attention['description']}" in card
     return metrics
 
 
@@ -90,7 +95,8 @@ def test_modernbert_trains_end_to_end_in_process(trainer_module, tiny_models, la
                                 "--output-dir", str(out), *FAST])
     assert code == 0
     rows = make_rows()
-    check_output_dir(out, rows, str(tiny_models["modernbert"]))
+    metrics = check_output_dir(out, rows, str(tiny_models["modernbert"]))
+    assert metrics["attention"]["why"] == "FlashAttention-2 not used: no CUDA GPU"
     # the model never saw the source column's values
     assert seen_texts and not any("paschal" in t or "project experts" in t for t in seen_texts)
 
@@ -190,6 +196,7 @@ def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_
     metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]))
     assert "Dropped column 'source' before anything else" in proc.stderr
     assert "No GPU found: training on the CPU" in proc.stderr
-    assert "(CPU, precision fp32, attention sdpa)" in proc.stderr  # the path that ran is said
+    assert f"(CPU, precision fp32, attention {metrics['attention']['description']})" in proc.stderr  # the path that ran is said
+    assert metrics["attention"]["description"].startswith("sdpa on length-grouped batches padded per batch")
     assert json.loads((out / "config.json").read_text())["model_type"] == kind
     assert metrics["hyperparameters"]["max_length"] == 64

@@ -15,7 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MASTER = ROOT / "train_modernbert.py"
 VARIANTS = [ROOT / "train_roberta.py"]
-OTHER_SCRIPTS = [ROOT / "explore_dataset.py", ROOT / "predict.py", ROOT / "benchmarks" / "bench_training.py"]
+OTHER_SCRIPTS = [ROOT / "explore_dataset.py", ROOT / "predict.py", ROOT / "benchmarks" / "bench_training.py",
+                 ROOT / "benchmarks" / "gpu_check.py"]
 PRESETS_END = "# --- END MODEL PRESETS ---\n"
 TEMPLATE_RE = re.compile(r"(EMBEDDED_CARD_TEMPLATE = r''')(.*?)(''')", re.S)
 BLOCK_RE = re.compile(r"(# --- shared: (\S+) .*?\n)(.*?)(# --- end shared: \2 ---\n)", re.S)

@@ -1,0 +1,182 @@
+"""ModernBERT without padding: packed training batches (pack_windows + packed_logits, FlashAttention-2 on a
+GPU) must give what the padded path gives. FlashAttention-2 needs a CUDA GPU, so these tests run the packed
+path with block-diagonal masks on the CPU (the same function, the same pooling and head), and check that the
+choice of path falls back to SDPA where FlashAttention-2 is missing and says so."""
+
+import json
+import logging
+
+import pytest
+import torch
+from conftest import make_rows
+
+FAST = ["--max-length", "64", "--stride", "16", "--batch-size", "8", "--learning-rate", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def t(trainer_module):
+    return trainer_module
+
+
+def tiny_modernbert(pooling: str, sliding: int = 8):
+    from transformers import ModernBertConfig, ModernBertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = ModernBertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=48,
+                              max_position_embeddings=128, local_attention=2 * sliding, global_attn_every_n_layers=3,
+                              pad_token_id=0, cls_token_id=1, sep_token_id=2, bos_token_id=1, eos_token_id=2,
+                              classifier_pooling=pooling, attn_implementation="sdpa", num_labels=2)
+    return ModernBertForSequenceClassification(config).eval()
+
+
+def windows_of(lengths, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [[1, *torch.randint(3, 300, (n - 2,), generator=g).tolist(), 2] for n in lengths]
+
+
+def padded(windows, labels=None):
+    width = max(map(len, windows))
+    batch = {"input_ids": torch.tensor([w + [0] * (width - len(w)) for w in windows]),
+             "attention_mask": torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w in windows])}
+    if labels is not None:
+        batch["labels"] = torch.tensor(labels)
+    return batch
+
+
+def test_pack_windows_lays_windows_end_to_end_with_their_boundaries(t):
+    windows = windows_of([5, 3, 7])
+    batch = t.pack_windows([{"input_ids": w, "attention_mask": [1] * len(w), "labels": y} for w, y in zip(windows, [1, 0, 1])])
+    assert batch["input_ids"].tolist() == [windows[0] + windows[1] + windows[2]]  # one row, no pad token anywhere
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3, 4, 5, 6]]
+    assert batch["cu_seq_lens_q"].tolist() == batch["cu_seq_lens_k"].tolist() == [0, 5, 8, 15]
+    assert batch["max_length_q"] == batch["max_length_k"] == 7
+    assert batch["labels"].tolist() == [1, 0, 1]  # one label per window, not per token
+    assert "labels" not in t.pack_windows([{"input_ids": w} for w in windows])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_packed_logits_equal_the_padded_models_logits(t, pooling):
+    """Windows longer and shorter than the sliding window, in one packed row: each attends only to itself."""
+    model = tiny_modernbert(pooling, sliding=8)
+    windows = windows_of([40, 3, 17, 64, 9, 25])
+    with torch.no_grad():
+        expected = model(**padded(windows)).logits
+        got = t.packed_logits(model, t.pack_windows([{"input_ids": w} for w in windows]))
+    assert got.shape == expected.shape == (6, 2)
+    assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
+    # not vacuous: pooling the packed row as one text (what the stock classifier would do) is wrong
+    with torch.no_grad():
+        packed = t.pack_windows([{"input_ids": w} for w in windows])
+        stock = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"]).logits
+    assert stock.shape == (1, 2)
+
+
+def test_packed_loss_through_the_trainer_equals_the_padded_loss_and_gradients(t, tmp_path):
+    """PipelineTrainer.compute_loss on a packed batch and on the same windows padded: same weighted loss, same gradients."""
+    from transformers import TrainingArguments
+
+    model = tiny_modernbert("mean")
+    weights = torch.tensor([0.7, 1.9])
+    trainer = t.pipeline_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True),
+                                   compute_loss_func=lambda out, y, num_items_in_batch=None: torch.nn.functional.cross_entropy(
+                                       out["logits"].float(), y, weight=weights))
+    windows, labels = windows_of([30, 12, 50, 4]), [1, 0, 0, 1]
+    results = []
+    for batch in (padded(windows, labels), t.pack_windows([{"input_ids": w, "labels": y} for w, y in zip(windows, labels)])):
+        model.zero_grad()
+        loss, outputs = trainer.compute_loss(model, dict(batch), return_outputs=True)
+        loss.backward()
+        results.append((loss.detach(), outputs["logits"].detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (loss_pad, logits_pad, grads_pad), (loss_pack, logits_pack, grads_pack) = results
+    assert "cu_seq_lens_q" in t.pack_windows([{"input_ids": w} for w in windows])  # the second batch took the packed branch
+    assert loss_pack == pytest.approx(loss_pad.item(), abs=1e-6)
+    assert torch.allclose(logits_pack, logits_pad, atol=1e-5)
+    assert len(grads_pack) == len(grads_pad) > 0
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads_pack, grads_pad))
+
+
+NO_FLASH = "neither flash-attn nor kernels is installed; hf jobs uv run --with kernels ... adds it"
+
+
+@pytest.mark.parametrize("requested,model_type,cuda,bf16,flash_problem,implementation,packed,why", [
+    ("auto", "modernbert", True, True, None, "flash_attention_2", True, "--attention auto"),
+    ("auto", "modernbert", False, False, None, None, False, "no CUDA GPU"),
+    ("auto", "modernbert", True, False, None, None, False, "no bf16"),
+    ("auto", "modernbert", True, True, NO_FLASH, None, False, "FlashAttention-2 not used: " + NO_FLASH),
+    ("auto", "roberta", True, True, None, None, False, "only ModernBERT is packed"),
+    ("auto", "bert", False, False, None, None, False, "FlashAttention-2 not used: no CUDA GPU"),
+    ("sdpa", "modernbert", True, True, None, "sdpa", False, "--attention sdpa"),
+    ("flash_attention_2", "modernbert", True, True, None, "flash_attention_2", True, "--attention flash_attention_2"),
+    ("flash_attention_2", "roberta", True, True, None, "flash_attention_2", False, "--attention flash_attention_2"),
+])
+def test_choose_attention(t, requested, model_type, cuda, bf16, flash_problem, implementation, packed, why):
+    choice = t.choose_attention(requested, model_type, cuda, bf16, flash_problem)
+    assert (choice["requested"], choice["implementation"], choice["packed"]) == (requested, implementation, packed)
+    assert why in choice["why"]
+
+
+def test_asking_for_flash_attention_where_it_cannot_run_is_refused(t):
+    with pytest.raises(t.UserError, match="needs a CUDA GPU and FlashAttention-2 \\(no CUDA GPU here\\)"):
+        t.choose_attention("flash_attention_2", "modernbert", False, False, None)
+    with pytest.raises(t.UserError, match="neither flash-attn nor kernels is installed"):
+        t.choose_attention("flash_attention_2", "modernbert", True, True, NO_FLASH)
+
+
+def test_the_flash_attention_problem_names_what_is_missing(t, monkeypatch):
+    from importlib import metadata
+
+    from transformers.utils import import_utils
+
+    monkeypatch.setattr(import_utils, "is_flash_attn_2_available", lambda *a, **k: False)
+    monkeypatch.setattr(import_utils, "is_kernels_available", lambda *a, **k: False)
+    monkeypatch.setattr(metadata, "version", lambda name: (_ for _ in ()).throw(metadata.PackageNotFoundError(name)))
+    assert t.flash_attention_problem() == NO_FLASH
+    monkeypatch.setattr(metadata, "version", lambda name: "0.1.0")
+    assert t.flash_attention_problem().startswith("kernels 0.1.0 is installed, but this transformers takes kernels>=")
+    monkeypatch.setattr(import_utils, "is_kernels_available", lambda *a, **k: True)
+    assert t.flash_attention_problem() is None
+
+
+def test_auto_falls_back_to_the_default_attention_when_flash_attention_fails_to_load(t, tiny_models, caplog):
+    """On this CPU machine loading with FlashAttention-2 raises ImportError: auto mode warns and trains padded."""
+    choice = {"requested": "auto", "implementation": "flash_attention_2", "packed": True, "why": "--attention auto on a bf16 GPU with FlashAttention-2"}
+    with caplog.at_level(logging.WARNING):
+        model, _, loaded = t.load_model(str(tiny_models["modernbert"]), ["a", "b"], None, choice)
+    assert loaded["packed"] is False and loaded["loaded"] == model.config._attn_implementation == "sdpa"
+    assert "failed to load (ImportError)" in loaded["why"] and "FlashAttention-2 did not load" in caplog.text
+    with pytest.raises(ImportError):  # asked for by name: no silent fallback
+        t.load_model(str(tiny_models["modernbert"]), ["a", "b"], None, {**choice, "requested": "flash_attention_2"})
+
+
+def test_packed_training_runs_end_to_end_and_matches_padded_training(t, tiny_models, laws_csv, tmp_path, monkeypatch):
+    """The whole training script with packed batches (block-diagonal masks standing in for FlashAttention-2 on the CPU):
+    padding efficiency 1.0, every real token of every epoch counted, the card says so, and the run equals the padded one."""
+    from transformers import AutoTokenizer
+
+    runs = {}
+    for path in ("padded", "packed"):
+        if path == "packed":
+            monkeypatch.setattr(t, "choose_attention", lambda *a, **k: {"requested": "auto", "implementation": "sdpa", "packed": True, "why": "test: forced"})
+        out = tmp_path / path
+        assert t.main(["--dataset", str(laws_csv), "--model", str(tiny_models["modernbert"]), "--no-push",
+                       "--output-dir", str(out), "--epochs", "2", *FAST]) == 0
+        runs[path] = (out, json.loads((out / "metrics.json").read_text()))
+    (_, padded_run), (packed_out, packed_run) = runs["padded"], runs["packed"]
+    # the real tokens of the training windows, counted by hand: two epochs of them, on both paths
+    table = t.load_table(str(laws_csv))
+    texts = dict(zip(table["id"], t.build_texts(table, ["chapter_text", "section_text"])))
+    with (packed_out / "splits.csv").open() as f:
+        train_texts = [texts[line.split(",")[0]] for line in f.read().splitlines()[1:] if line.endswith(",train")]
+    windows = t.tokenize_windows(AutoTokenizer.from_pretrained(tiny_models["modernbert"]), train_texts, 64, 16)
+    expected = 2 * sum(map(len, windows["input_ids"]))
+    tokens = packed_run["training_tokens"]
+    assert tokens["real"] == tokens["computed"] == expected and tokens["padding_efficiency"] == 1.0
+    assert padded_run["training_tokens"]["real"] == expected < padded_run["training_tokens"]["computed"]
+    assert packed_run["attention"]["packed"] is True
+    assert packed_run["attention"]["description"] == "sdpa on packed batches, no padding (test: forced)"
+    assert f"attention {packed_run['attention']['description']}" in (packed_out / "README.md").read_text()
+    # the same batches and the same loss: the two runs agree up to float rounding, epoch by epoch
+    assert packed_run["split_sizes"] == padded_run["split_sizes"] and len(make_rows()) == packed_run["rows"]["used"]
+    for packed_epoch, padded_epoch in zip(packed_run["validation_history"], padded_run["validation_history"], strict=True):
+        assert packed_epoch["loss"] == pytest.approx(padded_epoch["loss"], abs=1e-4)
+    assert packed_run["test"]["roc_auc"] == pytest.approx(padded_run["test"]["roc_auc"], abs=1e-6)
