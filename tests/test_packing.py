@@ -71,6 +71,59 @@ def test_packed_logits_equal_the_padded_models_logits(t, pooling):
     assert stock.shape == (1, 2)
 
 
+def reference_varlen_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, sliding_window=None,
+                               cu_seq_lens_q=None, cu_seq_lens_k=None, max_length_q=None, max_length_k=None, **_):
+    """What FlashAttention-2 computes, written with torch for the CPU. A packed row (batch of one, no mask): the windows
+    kept apart only by cu_seq_lens. A padded batch (evaluation): each row's real tokens only, zeros at the padding, as
+    transformers' unpad/pad around flash_attn gives. A sliding window of (sliding_window - 1) tokens each side, as
+    transformers passes it to flash_attn (window_size). Any of these arguments missing or wrong changes the result."""
+    if cu_seq_lens_q is not None:  # a packed row
+        assert attention_mask is None and query.shape[0] == 1 and torch.equal(cu_seq_lens_q, cu_seq_lens_k)
+        assert cu_seq_lens_q.dtype == torch.int32
+        bounds = cu_seq_lens_q.tolist()
+        assert max_length_q == max_length_k == max(b - a for a, b in zip(bounds, bounds[1:]))
+        spans = [(0, a, b) for a, b in zip(bounds, bounds[1:])]
+    elif attention_mask is not None:  # a padded batch, padded on the right
+        assert attention_mask.dim() == 2
+        spans = [(row, 0, int(n)) for row, n in enumerate(attention_mask.sum(1).tolist())]
+    else:  # a batch with no padding at all
+        spans = [(row, 0, query.shape[2]) for row in range(query.shape[0])]
+    out = torch.zeros_like(query)
+    for row, a, b in spans:
+        mask = None
+        if sliding_window is not None:
+            pos = torch.arange(b - a)
+            mask = (pos[:, None] - pos[None, :]).abs() <= sliding_window - 1
+        out[row, :, a:b] = torch.nn.functional.scaled_dot_product_attention(
+            query[row, :, a:b], key[row, :, a:b], value[row, :, a:b], attn_mask=mask, scale=scaling)
+    return out.transpose(1, 2).contiguous(), None
+
+
+@pytest.fixture(scope="module")
+def flash_reference():
+    """The reference kernel, registered under a name with "flash" in it, as transformers names FlashAttention."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, flash_attention_mask
+
+    AttentionInterface.register("flash_reference", reference_varlen_attention)
+    AttentionMaskInterface.register("flash_reference", flash_attention_mask)
+    return "flash_reference"
+
+
+def test_packed_logits_give_flash_attention_only_the_window_boundaries(t, flash_reference):
+    """The FlashAttention-2 branch of packed_logits on the CPU: the reference kernel receives the packed row with
+    cu_seq_lens and no mask, and the logits equal the padded SDPA model's; padded batches agree too."""
+    model = tiny_modernbert("mean", sliding=8)
+    windows = windows_of([40, 3, 17, 64, 9])
+    with torch.no_grad():
+        expected = model(**padded(windows)).logits
+        model.config._attn_implementation = flash_reference  # set directly: set_attn_implementation would look for flash_attn
+        got = t.packed_logits(model, t.pack_windows([{"input_ids": w} for w in windows]))
+        padded_flash = model(**padded(windows)).logits
+    assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
+    assert torch.allclose(padded_flash, expected, atol=1e-5), (padded_flash - expected).abs().max()
+
+
 def test_packed_loss_through_the_trainer_equals_the_padded_loss_and_gradients(t, tmp_path):
     """PipelineTrainer.compute_loss on a packed batch and on the same windows padded: same weighted loss, same gradients."""
     from transformers import TrainingArguments
@@ -148,15 +201,27 @@ def test_auto_falls_back_to_the_default_attention_when_flash_attention_fails_to_
         t.load_model(str(tiny_models["modernbert"]), ["a", "b"], None, {**choice, "requested": "flash_attention_2"})
 
 
-def test_packed_training_runs_end_to_end_and_matches_padded_training(t, tiny_models, laws_csv, tmp_path, monkeypatch):
-    """The whole training script with packed batches (block-diagonal masks standing in for FlashAttention-2 on the CPU):
+@pytest.mark.parametrize("kernel", ["flash_reference", "masks"])
+def test_packed_training_runs_end_to_end_and_matches_padded_training(t, tiny_models, laws_csv, tmp_path, monkeypatch, kernel, flash_reference):
+    """The whole training script on packed batches, with the FlashAttention-2 branch (the reference kernel: packed
+    training batches by cu_seq_lens, padded evaluation batches by their mask) or with block-diagonal masks:
     padding efficiency 1.0, every real token of every epoch counted, the card says so, and the run equals the padded one."""
     from transformers import AutoTokenizer
 
     runs = {}
     for path in ("padded", "packed"):
         if path == "packed":
-            monkeypatch.setattr(t, "choose_attention", lambda *a, **k: {"requested": "auto", "implementation": "sdpa", "packed": True, "why": "test: forced"})
+            monkeypatch.setattr(t, "choose_attention", lambda *a, **k: {"requested": "auto", "implementation": "sdpa", "packed": True,
+                                                                         "why": "test: forced"})
+            if kernel == "flash_reference":
+                load_model = t.load_model
+
+                def load_with_reference_kernel(*args):
+                    model, tokenizer, attention = load_model(*args)
+                    model.config._attn_implementation = flash_reference
+                    return model, tokenizer, {**attention, "loaded": flash_reference}
+
+                monkeypatch.setattr(t, "load_model", load_with_reference_kernel)
         out = tmp_path / path
         assert t.main(["--dataset", str(laws_csv), "--model", str(tiny_models["modernbert"]), "--no-push",
                        "--output-dir", str(out), "--epochs", "2", *FAST]) == 0
@@ -173,7 +238,8 @@ def test_packed_training_runs_end_to_end_and_matches_padded_training(t, tiny_mod
     assert tokens["real"] == tokens["computed"] == expected and tokens["padding_efficiency"] == 1.0
     assert padded_run["training_tokens"]["real"] == expected < padded_run["training_tokens"]["computed"]
     assert packed_run["attention"]["packed"] is True
-    assert packed_run["attention"]["description"] == "sdpa on packed batches, no padding (test: forced)"
+    loaded = "flash_reference" if kernel == "flash_reference" else "sdpa"
+    assert packed_run["attention"]["description"] == f"{loaded} on packed batches, no padding (test: forced)"
     assert f"attention {packed_run['attention']['description']}" in (packed_out / "README.md").read_text()
     # the same batches and the same loss: the two runs agree up to float rounding, epoch by epoch
     assert packed_run["split_sizes"] == padded_run["split_sizes"] and len(make_rows()) == packed_run["rows"]["used"]
