@@ -1327,11 +1327,15 @@ def main(argv=None) -> int:
     if api is not None:
         tick = time.time()
         push_folder(api, repo_id, args.output_dir)
+        metrics["timings"]["upload"] = round(time.time() - tick, 2)
+        tick = time.time()
         val_texts = [texts[i] for i in first_split["validation"][:8]]
         local_probs = predict_probs(model, tokenizer, val_texts, args.max_length, args.stride, 8)
         verified = verify_push(api, repo_id, args.output_dir, val_texts, local_probs, args.max_length, args.stride)
+        metrics["timings"]["push_verification"] = round(time.time() - tick, 2)
         # Recorded in the local metrics.json only; the pushed one was final before the upload.
-        metrics["push"] = {"repo_id": repo_id, "upload_s": round(time.time() - tick, 1), **verified}
+        metrics["push"] = {"repo_id": repo_id, "upload_s": metrics["timings"]["upload"], **verified}
+        metrics["wall_time_s"] = round(time.time() - started, 1)
         metrics_file.write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
         logger.info("Pushed and verified: https://huggingface.co/%s", repo_id)
     test = first["test"]

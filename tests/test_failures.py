@@ -196,6 +196,10 @@ def test_push_checks_first_uploads_model_then_card_and_verifies(trainer_module, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["push"]["config_and_card_match"] and metrics["push"]["rows_checked"] > 0
     assert metrics["push"]["max_probability_gap"] < 1e-3
+    # every phase timed, the upload and its verification included (in the local metrics.json)
+    assert {"data_load", "model_load", "tokenization", "training", "evaluation", "card", "upload", "push_verification"} <= set(metrics["timings"])
+    assert metrics["push"]["upload_s"] == metrics["timings"]["upload"]
+    assert "upload" not in json.loads((remote / "metrics.json").read_text())["timings"]  # the pushed copy was final before its upload
 
 
 def test_transient_upload_errors_are_retried(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
