@@ -722,11 +722,13 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
 
     weights = class_weights(part["train"][1], len(names))
     logger.info("Class weights (N / (K * n_c), training split): %s", {n: round(w, 3) for n, w in zip(names, weights)})
-    weight_tensor = torch.tensor(weights, dtype=torch.float32)
+    weight_on = {"cpu": torch.tensor(weights, dtype=torch.float32)}
 
     def weighted_loss(outputs, batch_labels, num_items_in_batch=None):
         logits = outputs["logits"].float()
-        return torch.nn.functional.cross_entropy(logits, batch_labels, weight=weight_tensor.to(logits.device))
+        if str(logits.device) not in weight_on:  # copied to the GPU once: a copy per step would make the host wait each step
+            weight_on[str(logits.device)] = weight_on["cpu"].to(logits.device)
+        return torch.nn.functional.cross_entropy(logits, batch_labels, weight=weight_on[str(logits.device)])
 
     val_rows, val_true = val_windows["row"], part["validation"][1]
 
