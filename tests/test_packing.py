@@ -246,3 +246,8 @@ def test_packed_training_runs_end_to_end_and_matches_padded_training(t, tiny_mod
     for packed_epoch, padded_epoch in zip(packed_run["validation_history"], padded_run["validation_history"], strict=True):
         assert packed_epoch["loss"] == pytest.approx(padded_epoch["loss"], abs=1e-4)
     assert packed_run["test"]["roc_auc"] == pytest.approx(padded_run["test"]["roc_auc"], abs=1e-6)
+    # the saved model does not carry the training kernel: it loads anywhere, with the default attention
+    from transformers import AutoModelForSequenceClassification
+
+    assert not {"attn_implementation", "_attn_implementation"} & set(json.loads((packed_out / "config.json").read_text()))
+    assert AutoModelForSequenceClassification.from_pretrained(packed_out).config._attn_implementation == "sdpa"
