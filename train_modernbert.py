@@ -202,7 +202,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--seeds", type=int, default=1, help="repeat split + training with this many seeds (seed, seed+1, ...) and report mean +- std; the pushed model is the first seed's (default: 1)")
     train.add_argument("--holdout-column", default=None, help="also train once per value of this column, testing on that value's rows (e.g. source); used for grouping only, never as input (default: off)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir/checkpoints, else from the Hub repo's last-checkpoint/ (default: start fresh)")
-    train.add_argument("--push-checkpoints", action="store_true", help="push each epoch's checkpoint to the Hub repo's last-checkpoint/ while training, so a killed job can --resume (default: off)")
+    train.add_argument("--push-checkpoints", action="store_true", help="push each epoch's checkpoint to the Hub repo's last-checkpoint/ while training, so a killed job can --resume; removed once the final model is pushed and verified (default: off)")
     out = p.add_argument_group("output")
     out.add_argument("--output-dir", default=None, help=f"where the model, card and metrics are written (default: ./{REPO_NAME})")
     out.add_argument("--card-template", default=None, help=f"Jinja model card template (default: {CARD_TEMPLATE_FILE} beside the script, else the copy embedded in it)")
@@ -1033,7 +1033,8 @@ def verify_push(api, repo_id: str, folder: Path, texts: list[str], local_probs, 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     with tempfile.TemporaryDirectory() as tmp:
-        remote = Path(api.snapshot_download(repo_id=repo_id, local_dir=tmp))
+        # not last-checkpoint/ (--push-checkpoints): weights and optimizer state, about 1.8 GB for ModernBERT-base
+        remote = Path(api.snapshot_download(repo_id=repo_id, local_dir=tmp, ignore_patterns=["last-checkpoint/*"]))
         for name in ("config.json", "README.md"):
             if not (remote / name).is_file() or (remote / name).read_bytes() != (folder / name).read_bytes():
                 raise UserError(f"Verification failed: the pushed {name} differs from {folder / name}. "
@@ -1046,6 +1047,21 @@ def verify_push(api, repo_id: str, folder: Path, texts: list[str], local_probs, 
         raise UserError(f"Verification failed: the pushed model's predictions differ from the local model's by up to {gap:.4f}.")
     logger.info("Verified the push: config and card match, and the pushed model repeats the local predictions on %d rows", len(texts))
     return {"config_and_card_match": True, "rows_checked": len(texts), "max_probability_gap": gap}
+
+
+def remove_hub_checkpoint(api, repo_id: str) -> bool:
+    """After a verified push, delete the repo's last-checkpoint/ (--push-checkpoints): it let a killed job resume,
+    and now only makes every download of the repo 1.8 GB larger. A failure here is a warning: the model is published."""
+    try:
+        api.delete_folder(path_in_repo="last-checkpoint", repo_id=repo_id,
+                          commit_message="Remove last-checkpoint/: training finished and the pushed model is verified")
+    except Exception as err:
+        logger.warning("Could not remove last-checkpoint/ from %s (%s). The model is published; remove the folder on the "
+                       "repo's Files page, or with HfApi().delete_folder('last-checkpoint', repo_id='%s').",
+                       repo_id, type(err).__name__, repo_id)
+        return False
+    logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -1338,6 +1354,8 @@ def main(argv=None) -> int:
         local_probs = predict_probs(model, tokenizer, val_texts, args.max_length, args.stride, 8)
         verified = verify_push(api, repo_id, args.output_dir, val_texts, local_probs, args.max_length, args.stride)
         metrics["timings"]["push_verification"] = round(time.time() - tick, 2)
+        if args.push_checkpoints:
+            verified["checkpoint_removed"] = remove_hub_checkpoint(api, repo_id)
         # Recorded in the local metrics.json only; the pushed one was final before the upload.
         metrics["push"] = {"repo_id": repo_id, "upload_s": metrics["timings"]["upload"], **verified}
         metrics["wall_time_s"] = round(time.time() - started, 1)

@@ -161,10 +161,23 @@ class FakeHub:
         self._maybe_fail(("upload_file", path_in_repo))
         shutil.copy(path_or_fileobj, self.remote / path_in_repo)
 
-    def snapshot_download(self, repo_id, local_dir, allow_patterns=None, **_):
+    def snapshot_download(self, repo_id, local_dir, allow_patterns=None, ignore_patterns=(), **_):
+        import fnmatch
+
         self.events.append("snapshot_download")
-        shutil.copytree(self.remote, local_dir, dirs_exist_ok=True)
+        self.downloaded = []
+        for f in sorted(self.remote.rglob("*")):
+            rel = f.relative_to(self.remote).as_posix()
+            if f.is_file() and not any(fnmatch.fnmatch(rel, p) for p in ignore_patterns or ()) and (
+                    allow_patterns is None or any(fnmatch.fnmatch(rel, p) for p in allow_patterns)):
+                (Path(local_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, Path(local_dir) / rel)
+                self.downloaded.append(rel)
         return local_dir
+
+    def delete_folder(self, path_in_repo, repo_id, **_):
+        self._maybe_fail(("delete_folder", path_in_repo))
+        shutil.rmtree(self.remote / path_in_repo)
 
 
 @pytest.fixture
@@ -299,3 +312,44 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
     with pytest.raises(Stop):
         trainer_module.train_and_evaluate(args, texts, labels, ["no", "yes"], split, 0, tmp_path, None, {}, push_to="me/repo")
     assert seen == {"push": True, "strategy": "checkpoint", "repo": "me/repo", "token": None}
+
+
+@pytest.fixture
+def trainer_pushes(fake_hub, monkeypatch):
+    """The Trainer's own checkpoint pushes (--push-checkpoints), into the fake Hub's last-checkpoint/."""
+    import transformers
+
+    def push_checkpoint(self, checkpoint_folder):
+        fake_hub.events.append("trainer_push")
+        shutil.copytree(checkpoint_folder, fake_hub.remote / "last-checkpoint", dirs_exist_ok=True)
+
+    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)
+    monkeypatch.setattr(transformers.Trainer, "_push_from_checkpoint", push_checkpoint)
+    return fake_hub
+
+
+def test_a_verified_push_removes_the_hub_checkpoint_without_downloading_it(trainer_module, trainer_pushes, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out),
+                                "--push-checkpoints", *FAST]) == 0
+    events = trainer_pushes.events
+    assert "trainer_push" in events[:events.index("upload_folder")]  # the checkpoint was on the Hub while training
+    assert events[events.index("upload_folder"):] == ["upload_folder", ("upload_file", "README.md"), "snapshot_download",
+                                                      ("delete_folder", "last-checkpoint")]
+    assert "config.json" in trainer_pushes.downloaded and not any(f.startswith("last-checkpoint/") for f in trainer_pushes.downloaded)
+    assert not (trainer_pushes.remote / "last-checkpoint").exists() and (trainer_pushes.remote / "model.safetensors").is_file()
+    assert json.loads((out / "metrics.json").read_text())["push"]["checkpoint_removed"] is True
+
+
+def test_a_failed_checkpoint_removal_is_a_warning_not_a_failure(trainer_module, trainer_pushes, tiny_models, laws_csv, tmp_path,
+                                                                monkeypatch, caplog):
+    def refuse(*a, **k):
+        raise PermissionError("simulated")
+
+    monkeypatch.setattr(trainer_pushes, "delete_folder", refuse)
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out),
+                                "--push-checkpoints", *FAST]) == 0
+    assert (trainer_pushes.remote / "last-checkpoint").is_dir()
+    assert json.loads((out / "metrics.json").read_text())["push"]["checkpoint_removed"] is False
+    assert "Could not remove last-checkpoint/" in caplog.text and "delete_folder('last-checkpoint'" in caplog.text
