@@ -750,6 +750,10 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=1,
+        # A checkpoint carries the optimizer state (twice the weights) only where a later run can resume from
+        # it: pushed (--push-checkpoints), or on a disk that outlives the run. A Hugging Face Job (JOB_ID set)
+        # loses its disk when it ends, so there checkpoints only serve to keep the best epoch: weights only.
+        save_only_model=push_to is None and bool(os.environ.get("JOB_ID")),
         load_best_model_at_end=True,
         metric_for_best_model="f1",  # positive-class F1 (macro-F1 for more than two classes), on validation
         greater_is_better=True,

@@ -290,7 +290,9 @@ def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fa
     assert found == str(tmp_path / "out" / "checkpoints" / "hub" / "last-checkpoint")
 
 
-def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch):
+@pytest.mark.parametrize("in_a_job", [False, True])
+def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch,
+                                                                                 in_a_job):
     import transformers
 
     seen = {}
@@ -299,8 +301,14 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
         pass
 
     def spy(self, *a, **k):
-        seen.update(push=self.args.push_to_hub, strategy=self.args.hub_strategy, repo=self.args.hub_model_id, token=self.args.hub_token)
+        seen.update(push=self.args.push_to_hub, strategy=self.args.hub_strategy, repo=self.args.hub_model_id, token=self.args.hub_token,
+                    weights_only=self.args.save_only_model)
         raise Stop
+
+    if in_a_job:
+        monkeypatch.setenv("JOB_ID", "job-1")
+    else:
+        monkeypatch.delenv("JOB_ID", raising=False)
 
     monkeypatch.setattr(transformers.Trainer, "train", spy)
     monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)  # would call the Hub
@@ -311,7 +319,12 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
     split = {"train": list(range(40)), "validation": list(range(40, 50)), "test": list(range(50, 60))}
     with pytest.raises(Stop):
         trainer_module.train_and_evaluate(args, texts, labels, ["no", "yes"], split, 0, tmp_path, None, {}, push_to="me/repo")
-    assert seen == {"push": True, "strategy": "checkpoint", "repo": "me/repo", "token": None}
+    # pushed checkpoints keep the optimizer state, in a job too: --resume needs it
+    assert seen == {"push": True, "strategy": "checkpoint", "repo": "me/repo", "token": None, "weights_only": False}
+    # without --push-checkpoints: the full state on a local disk (--resume), weights only in a job (its disk is wiped)
+    with pytest.raises(Stop):
+        trainer_module.train_and_evaluate(args, texts, labels, ["no", "yes"], split, 0, tmp_path, None, {})
+    assert seen == {"push": False, "strategy": "checkpoint", "repo": None, "token": None, "weights_only": in_a_job}
 
 
 @pytest.fixture

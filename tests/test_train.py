@@ -200,3 +200,26 @@ def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_
     assert metrics["attention"]["description"].startswith("sdpa on length-grouped batches padded per batch")
     assert json.loads((out / "config.json").read_text())["model_type"] == kind
     assert metrics["hyperparameters"]["max_length"] == 64
+
+
+def test_in_a_job_checkpoints_hold_weights_only_and_the_best_epoch_is_still_kept(trainer_module, tiny_models, laws_csv, tmp_path,
+                                                                                  monkeypatch):
+    """A Hugging Face Job's disk is wiped at the end: without --push-checkpoints its checkpoints skip the optimizer state
+    (2/3 of their size), and load_best_model_at_end still works from them."""
+    import transformers
+
+    monkeypatch.setenv("JOB_ID", "job-1")
+    saved = []
+    original = transformers.Trainer._save_checkpoint
+
+    def record(self, *a, **k):
+        original(self, *a, **k)
+        saved.extend(sorted(p.name for p in Path(self.args.output_dir).glob("checkpoint-*/*")))
+
+    monkeypatch.setattr(transformers.Trainer, "_save_checkpoint", record)
+    out = tmp_path / "out"
+    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push",
+                                "--output-dir", str(out), "--max-samples", "80", *FAST]) == 0
+    assert "model.safetensors" in saved and not any(name.startswith("optimizer") for name in saved)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]] and len(metrics["validation_history"]) == 2
