@@ -1,7 +1,8 @@
 """ModernBERT without padding: packed training batches (pack_windows + packed_logits, FlashAttention-2 on a
 GPU) must give what the padded path gives. FlashAttention-2 needs a CUDA GPU, so these tests run the packed
-path with block-diagonal masks on the CPU (the same function, the same pooling and head), and check that the
-choice of path falls back to SDPA where FlashAttention-2 is missing and says so."""
+path on the CPU with two stand-ins: block-diagonal masks, and a reference kernel written with torch that takes
+what flash_attn's variable-length kernel takes (the scripts' FlashAttention-2 branch). They also check that the
+choice of path falls back to SDPA where FlashAttention-2 is missing, and says so."""
 
 import json
 import logging
@@ -64,7 +65,7 @@ def test_packed_logits_equal_the_padded_models_logits(t, pooling):
         got = t.packed_logits(model, t.pack_windows([{"input_ids": w} for w in windows]))
     assert got.shape == expected.shape == (6, 2)
     assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
-    # not vacuous: pooling the packed row as one text (what the stock classifier would do) is wrong
+    # why packed_logits exists: the stock classifier, given the packed row, pools all six windows into one answer
     with torch.no_grad():
         packed = t.pack_windows([{"input_ids": w} for w in windows])
         stock = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"]).logits
