@@ -648,6 +648,15 @@ def choose_attention(requested: str, model_type: str, cuda: bool, bf16: bool, fl
             "why": "--attention auto on a bf16 GPU with FlashAttention-2"}
 
 
+def attention_here(requested: str, model_type: str) -> dict:
+    """choose_attention for this machine: its GPU, bf16 support and FlashAttention-2."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return choose_attention(requested, model_type, cuda, cuda and torch.cuda.is_bf16_supported(),
+                            flash_attention_problem() if cuda else None)
+
+
 def describe_attention(choice: dict) -> str:
     """The attention path in words, for the log and the card."""
     batches = "packed batches, no padding" if choice["packed"] else "length-grouped batches padded per batch"
@@ -687,9 +696,10 @@ def load_model(model_name: str, names: list[str], token: str | None, attention: 
 
 
 def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path, token, timings: dict,
-                       resume_from: str | None = None, push_to: str | None = None):
+                       resume_from: str | None = None, push_to: str | None = None, attention: dict | None = None):
     """Fine-tune one model on split["train"], select it on split["validation"], and return it with
-    everything measured on validation and test. This is the whole training story."""
+    everything measured on validation and test. This is the whole training story. `attention` is
+    attention_here's choice (None: the model's default attention on padded batches)."""
     import numpy as np
     import torch
     from datasets import Dataset
@@ -701,10 +711,6 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     bf16 = cuda and torch.cuda.is_bf16_supported()
     fp16 = cuda and not bf16 and ALLOW_FP16
     precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
-    from transformers import AutoConfig
-
-    model_type = AutoConfig.from_pretrained(args.model, token=token).model_type
-    attention = choose_attention(args.attention, model_type, cuda, bf16, flash_attention_problem() if cuda else None)
     model, tokenizer, attention = load_model(args.model, names, token, attention)
     timings["model_load"] = timings.get("model_load", 0) + time.time() - tick
 
@@ -712,7 +718,7 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
     part = {name: ([texts[i] for i in rows], [labels[i] for i in rows]) for name, rows in split.items()}
     train_windows = tokenize_windows(tokenizer, part["train"][0], args.max_length, args.stride, part["train"][1])
     val_windows = tokenize_windows(tokenizer, part["validation"][0], args.max_length, args.stride, part["validation"][1])
-    # Evaluation runs in dataset order (see OrderedEvalTrainer), so sort validation windows by
+    # Evaluation runs in dataset order (see PipelineTrainer), so sort validation windows by
     # length once: batches are then length-grouped and still map back to their rows.
     val_order = np.argsort([-len(x) for x in val_windows["input_ids"]], kind="stable")
     val_windows = {k: [v[i] for i in val_order] for k, v in val_windows.items()}
@@ -722,14 +728,6 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
 
     weights = class_weights(part["train"][1], len(names))
     logger.info("Class weights (N / (K * n_c), training split): %s", {n: round(w, 3) for n, w in zip(names, weights)})
-    weight_on = {"cpu": torch.tensor(weights, dtype=torch.float32)}
-
-    def weighted_loss(outputs, batch_labels, num_items_in_batch=None):
-        logits = outputs["logits"].float()
-        if str(logits.device) not in weight_on:  # copied to the GPU once: a copy per step would make the host wait each step
-            weight_on[str(logits.device)] = weight_on["cpu"].to(logits.device)
-        return torch.nn.functional.cross_entropy(logits, batch_labels, weight=weight_on[str(logits.device)])
-
     val_rows, val_true = val_windows["row"], part["validation"][1]
 
     def compute_metrics(eval_pred):
@@ -772,6 +770,12 @@ def train_and_evaluate(args, texts, labels, names, split, seed, output_dir: Path
         hub_strategy="checkpoint",
         hub_private_repo=args.private or None,
     )
+    # Made once on the device the Trainer trains on: a copy per step would make the host wait each step.
+    weight_tensor = torch.tensor(weights, dtype=torch.float32, device=training_args.device)
+
+    def weighted_loss(outputs, batch_labels, num_items_in_batch=None):
+        return torch.nn.functional.cross_entropy(outputs["logits"].float(), batch_labels, weight=weight_tensor)
+
     # Training batches are packed without padding (FlashAttention-2, see choose_attention) or padded to
     # their longest window; evaluation batches are always padded (sorted by length, little padding).
     # Count real and computed tokens in training batches: padding is compute spent on nothing.
@@ -1228,9 +1232,7 @@ def main(argv=None) -> int:
         logger.warning("No GPU found: training on the CPU. That works but is slow for a full run; "
                        "try --max-samples 200 --epochs 1 first, or run on hf jobs with --flavor l4x1.")
     hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
-    if args.attention == "flash_attention_2":  # fail now, not after the data and model are loaded
-        choose_attention(args.attention, config.model_type, torch.cuda.is_available(), False,
-                         flash_attention_problem() if torch.cuda.is_available() else None)
+    attention = attention_here(args.attention, config.model_type)  # --attention flash_attention_2 where it cannot run fails now
 
     resume_from = find_checkpoint(args, api, repo_id) if args.resume else None
 
@@ -1244,7 +1246,8 @@ def main(argv=None) -> int:
         run_dir = args.output_dir if n == 0 else args.output_dir / "seed_runs" / f"seed_{seed}"
         trainer, tokenizer, result, test_probs, test_pred = train_and_evaluate(
             args, texts, all_labels, names, split, seed, run_dir, token, timings,
-            resume_from=resume_from if n == 0 else None, push_to=repo_id if n == 0 and args.push_checkpoints and api else None)
+            resume_from=resume_from if n == 0 else None, push_to=repo_id if n == 0 and args.push_checkpoints and api else None,
+            attention=attention)
         result["baseline"] = tfidf_baseline(texts, all_labels, split, names, seed)
         logger.info("Seed %d: test F1 %.3f (threshold %.3f); TF-IDF baseline %.3f", seed, result["test"]["f1"],
                     result.get("threshold", {}).get("value", 0.5), result["baseline"]["f1"])
@@ -1268,7 +1271,8 @@ def main(argv=None) -> int:
             split = holdout_split(all_labels, groups, holdout_values, value, args.validation_size, args.seed)
             logger.info("Held-out %s=%s: %s", args.holdout_column, value, {k: len(v) for k, v in split.items()})
             run_dir = args.output_dir / "holdout_runs" / str(value)
-            _, _, r, _, _ = train_and_evaluate(args, texts, all_labels, names, split, args.seed, run_dir, token, timings)
+            _, _, r, _, _ = train_and_evaluate(args, texts, all_labels, names, split, args.seed, run_dir, token, timings,
+                                               attention=attention)
             y_test = [all_labels[i] for i in split["test"]]
             holdout["groups"].append({"value": value, "rows": len(y_test), "positives": sum(y == 1 for y in y_test),
                                       "train_rows": len(split["train"]), "metrics": r["test"],

@@ -35,12 +35,14 @@ def main() -> int:
     texts = t.build_texts(table, args.text_columns)
     labels, names = t.encode_labels(table[args.label_column], args.label_column, None, args.label_names)
     groups = t.duplicate_groups(table.select_columns(args.text_columns), args.text_columns)
-    _, args.max_length = t.check_model(args.model, args.max_length, None)
+    config, args.max_length = t.check_model(args.model, args.max_length, None)
+    attention = t.attention_here(args.attention, config.model_type)
     results = []
     for value in own.values.split(","):
         split = t.holdout_split(labels, groups, holdout_values, value, args.validation_size, args.seed)
         logging.info("Held-out %s=%s: %s", args.holdout_column, value, {k: len(v) for k, v in split.items()})
-        _, _, r, _, _ = t.train_and_evaluate(args, texts, labels, names, split, args.seed, args.output_dir / value, None, {})
+        _, _, r, _, _ = t.train_and_evaluate(args, texts, labels, names, split, args.seed, args.output_dir / value, None, {},
+                                             attention=attention)
         y = [labels[i] for i in split["test"]]
         results.append({"value": value, "rows": len(y), "positives": sum(v == 1 for v in y), "train_rows": len(split["train"]),
                         "metrics": r["test"], "summary": t.holdout_summary(r["test"], y, names)})
