@@ -476,6 +476,24 @@ def packed_logits(model, batch: dict):
         pooled = torch.zeros(len(lengths), hidden.shape[-1], device=hidden.device, dtype=hidden.dtype).index_add_(0, window, hidden)
         pooled = pooled / lengths[:, None].to(hidden.dtype)
     return model.classifier(model.drop(model.head(pooled)))
+
+
+def flash_attention_problem() -> str | None:
+    """Why FlashAttention-2 cannot load here, or None when it can: from the flash-attn package, or through the
+    `kernels` package, from which transformers fetches a prebuilt FlashAttention-2 kernel from the Hub
+    (`hf jobs uv run --with kernels ...`). Call it only where a CUDA GPU exists."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from transformers.utils import import_utils
+
+    if import_utils.is_flash_attn_2_available() or import_utils.is_kernels_available():
+        return None
+    try:
+        found = version("kernels")
+    except PackageNotFoundError:
+        return "neither flash-attn nor kernels is installed; hf jobs uv run --with kernels ... adds it"
+    low, high = getattr(import_utils, "KERNELS_MIN_VERSION", "?"), getattr(import_utils, "KERNELS_MAX_VERSION", "?")
+    return f"kernels {found} is installed, but this transformers takes kernels>={low},<{high}"
 # --- end shared: packing ---
 
 
@@ -601,24 +619,6 @@ def check_model(model_name: str, max_length: int, token: str | None):
                        max_length, model_name, limit, limit)
         max_length = limit
     return config, max_length
-
-
-def flash_attention_problem() -> str | None:
-    """Why FlashAttention-2 cannot load here, or None when it can: from the flash-attn package, or through the
-    `kernels` package, from which transformers fetches a prebuilt FlashAttention-2 kernel from the Hub
-    (`hf jobs uv run --with kernels ...`). Call it only where a CUDA GPU exists."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from transformers.utils import import_utils
-
-    if import_utils.is_flash_attn_2_available() or import_utils.is_kernels_available():
-        return None
-    try:
-        found = version("kernels")
-    except PackageNotFoundError:
-        return "neither flash-attn nor kernels is installed; hf jobs uv run --with kernels ... adds it"
-    low, high = getattr(import_utils, "KERNELS_MIN_VERSION", "?"), getattr(import_utils, "KERNELS_MAX_VERSION", "?")
-    return f"kernels {found} is installed, but this transformers takes kernels>={low},<{high}"
 
 
 def choose_attention(requested: str, model_type: str, cuda: bool, bf16: bool, flash_problem: str | None) -> dict:

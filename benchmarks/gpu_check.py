@@ -242,6 +242,24 @@ def packed_logits(model, batch: dict):
         pooled = torch.zeros(len(lengths), hidden.shape[-1], device=hidden.device, dtype=hidden.dtype).index_add_(0, window, hidden)
         pooled = pooled / lengths[:, None].to(hidden.dtype)
     return model.classifier(model.drop(model.head(pooled)))
+
+
+def flash_attention_problem() -> str | None:
+    """Why FlashAttention-2 cannot load here, or None when it can: from the flash-attn package, or through the
+    `kernels` package, from which transformers fetches a prebuilt FlashAttention-2 kernel from the Hub
+    (`hf jobs uv run --with kernels ...`). Call it only where a CUDA GPU exists."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from transformers.utils import import_utils
+
+    if import_utils.is_flash_attn_2_available() or import_utils.is_kernels_available():
+        return None
+    try:
+        found = version("kernels")
+    except PackageNotFoundError:
+        return "neither flash-attn nor kernels is installed; hf jobs uv run --with kernels ... adds it"
+    low, high = getattr(import_utils, "KERNELS_MIN_VERSION", "?"), getattr(import_utils, "KERNELS_MAX_VERSION", "?")
+    return f"kernels {found} is installed, but this transformers takes kernels>={low},<{high}"
 # --- end shared: packing ---
 
 
@@ -340,15 +358,13 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
     return result  # the model and optimizer go with this frame; the next path starts by emptying the cache
 
 
-def flash_attention_problem(device) -> str | None:
+def unpadded_problem(device) -> str | None:
     """Why the unpadded path cannot run here, or None."""
     if device.type != "cuda":
         return "no CUDA device (FlashAttention-2 runs on NVIDIA GPUs only)"
-    if importlib.util.find_spec("flash_attn") is None:
-        if importlib.util.find_spec("kernels") is not None:
-            return None  # transformers then loads FlashAttention-2 from the Hub's kernels-community/flash-attn2 (or its cache)
-        return ("neither flash_attn nor kernels is installed (pip install kernels fetches a prebuilt FlashAttention-2 "
-                "from the Hub; pip install flash-attn builds it from source)")
+    problem = flash_attention_problem()  # the training scripts' own test (shared block above)
+    if problem or importlib.util.find_spec("flash_attn") is None:
+        return problem  # None here: transformers loads FlashAttention-2 through the kernels package
     try:
         import flash_attn  # noqa: F401
     except Exception as err:  # a wheel built for another torch or CUDA fails here
@@ -420,7 +436,7 @@ def main(argv=None) -> int:
         if not args.smoke:
             print("No CUDA device: this check is meant for a GPU (use --smoke to test the code on a CPU).", file=sys.stderr)
     peak = args.peak_tflops * 1e12 if args.peak_tflops else bf16_peak(gpu) if device.type == "cuda" else None
-    flash_problem = flash_attention_problem(device)
+    flash_problem = unpadded_problem(device)
     if int(transformers.__version__.split(".")[0]) < 5:
         print(f"warning: transformers {transformers.__version__}; this check is written for 5.x (in 4.x ModernBERT unpads "
               "inside the model and the unpadded path here does not apply)", file=sys.stderr)

@@ -128,6 +128,19 @@ def test_the_agreement_check_compares_the_packed_and_padded_paths(gpu_check, mon
     assert not bad["agree"] and bad["max_abs_logit_difference"] > bad["tolerance"]
 
 
+def test_the_unpadded_path_runs_where_the_training_scripts_would_pack(gpu_check, monkeypatch):
+    """unpadded_problem asks the training scripts' own flash_attention_problem (shared block) once a GPU is there."""
+    from types import SimpleNamespace
+
+    assert gpu_check.unpadded_problem(SimpleNamespace(type="cpu")).startswith("no CUDA device")
+    gpu = SimpleNamespace(type="cuda")
+    monkeypatch.setattr(gpu_check, "flash_attention_problem", lambda: "kernels 0.1 is installed, but ...")
+    assert gpu_check.unpadded_problem(gpu) == "kernels 0.1 is installed, but ..."
+    monkeypatch.setattr(gpu_check, "flash_attention_problem", lambda: None)
+    monkeypatch.setattr(gpu_check.importlib.util, "find_spec", lambda name: None)  # FlashAttention-2 through kernels
+    assert gpu_check.unpadded_problem(gpu) is None
+
+
 def test_mfu_peaks_are_looked_up_by_gpu_name(gpu_check):
     assert gpu_check.bf16_peak("NVIDIA L4") == 121e12
     assert gpu_check.bf16_peak("NVIDIA H100 80GB HBM3") == 989e12
