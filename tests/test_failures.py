@@ -147,32 +147,32 @@ class FakeHub:
             self.fail_uploads -= 1
             raise self.error("simulated network failure")
 
-    def upload_folder(self, repo_id, folder_path, ignore_patterns=(), **_):
+    @staticmethod
+    def _copy(source: Path, target: Path, ignore_patterns=(), allow_patterns=None) -> list[str]:
+        """Copy the files under source whose paths match the patterns as the Hub matches them; return their paths."""
         import fnmatch
 
+        copied = []
+        for f in sorted(source.rglob("*")):
+            rel = f.relative_to(source).as_posix()
+            if f.is_file() and not any(fnmatch.fnmatch(rel, p) for p in ignore_patterns or ()) and (
+                    allow_patterns is None or any(fnmatch.fnmatch(rel, p) for p in allow_patterns)):
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, target / rel)
+                copied.append(rel)
+        return copied
+
+    def upload_folder(self, repo_id, folder_path, ignore_patterns=(), **_):
         self._maybe_fail("upload_folder")
-        for f in Path(folder_path).rglob("*"):
-            rel = f.relative_to(folder_path).as_posix()
-            if f.is_file() and not any(fnmatch.fnmatch(rel, p) for p in ignore_patterns):
-                (self.remote / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, self.remote / rel)
+        self._copy(Path(folder_path), self.remote, ignore_patterns)
 
     def upload_file(self, path_or_fileobj, path_in_repo, repo_id, **_):
         self._maybe_fail(("upload_file", path_in_repo))
         shutil.copy(path_or_fileobj, self.remote / path_in_repo)
 
     def snapshot_download(self, repo_id, local_dir, allow_patterns=None, ignore_patterns=(), **_):
-        import fnmatch
-
         self.events.append("snapshot_download")
-        self.downloaded = []
-        for f in sorted(self.remote.rglob("*")):
-            rel = f.relative_to(self.remote).as_posix()
-            if f.is_file() and not any(fnmatch.fnmatch(rel, p) for p in ignore_patterns or ()) and (
-                    allow_patterns is None or any(fnmatch.fnmatch(rel, p) for p in allow_patterns)):
-                (Path(local_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, Path(local_dir) / rel)
-                self.downloaded.append(rel)
+        self.downloaded = self._copy(self.remote, Path(local_dir), ignore_patterns, allow_patterns)
         return local_dir
 
     def delete_folder(self, path_in_repo, repo_id, **_):
