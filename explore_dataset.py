@@ -97,15 +97,13 @@ def looks_like_local_path(name: str) -> bool:
         name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or os.sep != "/" and os.sep in name
+        or (os.sep != "/" and os.sep in name)
     )
 
 
 def load_table(dataset: str, token: str | None = None):
     """Load a Hub dataset id, a local CSV/TSV/Parquet/JSON(L) file or a `save_to_disk` folder as one table.
-
-    All splits are pooled: the scripts make their own grouped, stratified splits.
-    """
+    All splits are pooled: the scripts make their own splits."""
     import datasets
 
     path = Path(dataset).expanduser()
@@ -117,8 +115,8 @@ def load_table(dataset: str, token: str | None = None):
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
-                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. "
-                f"Use one of {', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
+                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. Use one of "
+                f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
         table = datasets.load_dataset(kind, data_files=str(path), **extra)
@@ -130,18 +128,20 @@ def load_table(dataset: str, token: str | None = None):
         except Exception as err:  # the Hub raises many types: not found, gated, offline, network
             hint = "" if token else " If it is private or gated, set HF_TOKEN (hf jobs: --secrets HF_TOKEN)."
             raise UserError(
-                f"--dataset {dataset}: could not load it from the Hugging Face Hub "
-                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                f"Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
+                f"--dataset {dataset}: could not load it from the Hugging Face Hub ({type(err).__name__}: "
+                f"{first_line(err)}). Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
                 f"For a local file, pass its path (e.g. ./{dataset}.csv)."
             ) from err
     if isinstance(table, datasets.DatasetDict):
-        sizes = {name: len(split) for name, split in table.items()}
-        logger.info("Loaded %s: splits %s, pooled into one table", dataset, sizes)
+        logger.info("Loaded %s: splits %s, pooled into one table", dataset, {k: len(v) for k, v in table.items()})
         table = datasets.concatenate_datasets(list(table.values()))
     else:
         logger.info("Loaded %s: %d rows", dataset, len(table))
     return table
+
+
+def first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else ""
 
 
 def check_columns(table, wanted: dict[str, list[str]]) -> None:
@@ -150,15 +150,16 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
         missing = [n for n in names if n not in table.column_names]
         if missing:
             raise UserError(
-                f"{flag}: column(s) {missing} not in the dataset. "
-                f"Its columns are: {', '.join(table.column_names)}."
+                f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
 
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in values if v is not None and str(v).strip()) for values in zip(*columns)]
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+
+
 # --- end shared: load_table ---
 
 
@@ -168,13 +169,36 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Environment: HF_TOKEN (for private or gated datasets and tokenizers; never printed or saved).",
     )
-    p.add_argument("--dataset", default=DATASET_ID, help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})")
-    p.add_argument("--text-columns", default=",".join(TEXT_COLUMNS), help=f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})")
+    p.add_argument(
+        "--dataset",
+        default=DATASET_ID,
+        help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})",
+    )
+    p.add_argument(
+        "--text-columns",
+        default=",".join(TEXT_COLUMNS),
+        help=f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})",
+    )
     p.add_argument("--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})")
-    p.add_argument("--tokenizer", default=None, help="Hub id or local folder of the tokenizer of the model you will train, for lengths in tokens and a --max-length (default: characters only)")
-    p.add_argument("--output", default=OUTPUT, help=f"JSON report; the Markdown copy (and the --plot PNG) go beside it with the same name (default: {OUTPUT})")
-    p.add_argument("--plot", action="store_true", help="also draw a PNG histogram of input lengths per label (default: off)")
-    p.add_argument("--near-duplicate-threshold", type=float, default=NEAR_DUPLICATE_THRESHOLD, help=f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates (default: {NEAR_DUPLICATE_THRESHOLD})")
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        help="Hub id or local folder of the tokenizer of the model you will train, for lengths in tokens and a --max-length (default: characters only)",
+    )
+    p.add_argument(
+        "--output",
+        default=OUTPUT,
+        help=f"JSON report; the Markdown copy (and the --plot PNG) go beside it with the same name (default: {OUTPUT})",
+    )
+    p.add_argument(
+        "--plot", action="store_true", help="also draw a PNG histogram of input lengths per label (default: off)"
+    )
+    p.add_argument(
+        "--near-duplicate-threshold",
+        type=float,
+        default=NEAR_DUPLICATE_THRESHOLD,
+        help=f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates (default: {NEAR_DUPLICATE_THRESHOLD})",
+    )
     args = p.parse_args(argv)
     args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
     args.output = Path(args.output)
@@ -230,13 +254,15 @@ def describe_columns(columns: dict[str, list], features) -> list[dict]:
     out = []
     for name, values in columns.items():
         hashable = [v if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True) for v in values]
-        out.append({
-            "name": name,
-            "type": column_type(features[name]),
-            "missing": sum(is_missing(v) for v in values),
-            "empty": sum(is_empty(v) for v in values),
-            "distinct": len({v for v in hashable if not is_missing(v)}),
-        })
+        out.append(
+            {
+                "name": name,
+                "type": column_type(features[name]),
+                "missing": sum(is_missing(v) for v in values),
+                "empty": sum(is_empty(v) for v in values),
+                "distinct": len({v for v in hashable if not is_missing(v)}),
+            }
+        )
     return out
 
 
@@ -288,8 +314,10 @@ def label_balance(labels: list[str | None]) -> dict:
     return {
         "rows_with_label": total,
         "missing": found[None],
-        "classes": [{"label": label, "rows": n, "share": round(n / total, 4), "weight": round(weights[label], 4)}
-                    for label, n in counts.items()],
+        "classes": [
+            {"label": label, "rows": n, "share": round(n / total, 4), "weight": round(weights[label], 4)}
+            for label, n in counts.items()
+        ],
         "weight_formula": "w_c = N / (K * n_c)",
     }
 
@@ -330,7 +358,9 @@ def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
 
 
 def load_tokenizer(name: str, token: str | None):
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # only the tokenizer is needed: no torch, no warning about it
+    os.environ.setdefault(
+        "TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"
+    )  # only the tokenizer is needed: no torch, no warning about it
     from transformers import AutoTokenizer
 
     try:
@@ -350,9 +380,16 @@ def count_tokens(tokenizer, texts: list[str], batch_size: int = TOKENIZE_BATCH) 
     from tqdm.auto import tqdm
 
     counts = []
-    for start in tqdm(range(0, len(texts), batch_size), desc="tokenising", unit="batch", disable=len(texts) <= 10 * batch_size):
-        encoded = tokenizer(texts[start:start + batch_size], add_special_tokens=True, verbose=False,
-                            return_attention_mask=False, return_token_type_ids=False)
+    for start in tqdm(
+        range(0, len(texts), batch_size), desc="tokenising", unit="batch", disable=len(texts) <= 10 * batch_size
+    ):
+        encoded = tokenizer(
+            texts[start : start + batch_size],
+            add_special_tokens=True,
+            verbose=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
         counts.extend(len(ids) for ids in encoded["input_ids"])
     return counts
 
@@ -362,8 +399,13 @@ def covering_max_length(token_summary: dict, model_max_length: int | None) -> di
     in training, so this trades speed against windowing, never against cut-off text."""
     suggested = -(-token_summary["p95"] // 8) * 8  # a multiple of 8 suits GPU kernels
     capped = model_max_length is not None and suggested > model_max_length
-    return {"covers_95": token_summary["p95"], "covers_99": token_summary["p99"], "model_max_length": model_max_length,
-            "suggested": model_max_length if capped else suggested, "capped_by_model": capped}
+    return {
+        "covers_95": token_summary["p95"],
+        "covers_99": token_summary["p99"],
+        "model_max_length": model_max_length,
+        "suggested": model_max_length if capped else suggested,
+        "capped_by_model": capped,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -388,14 +430,21 @@ def describe_groups(groups: list[list[int]], labels, ids, texts) -> dict:
     groups = sorted(groups, key=lambda g: (-len(g), g[0]))
     conflicting = [g for g in groups if len(label_counts(g, labels)) > 1]
     agreeing = [g for g in groups if len(label_counts(g, labels)) <= 1]
-    show = conflicting[:EXAMPLES] + agreeing[:max(EXAMPLES - len(conflicting), 0)]  # conflicts first: they need a look
+    show = conflicting[:EXAMPLES] + agreeing[: max(EXAMPLES - len(conflicting), 0)]  # conflicts first: they need a look
     return {
         "groups": len(groups),
         "rows": sum(len(g) for g in groups),
         "conflicting_groups": len(conflicting),
         "conflicting_rows": sum(len(g) for g in conflicting),
-        "examples": [{"rows": len(g), "ids": [ids[r] for r in g[:EXAMPLES]], "labels": label_counts(g, labels),
-                      "text": texts[g[0]][:100]} for g in show],
+        "examples": [
+            {
+                "rows": len(g),
+                "ids": [ids[r] for r in g[:EXAMPLES]],
+                "labels": label_counts(g, labels),
+                "text": texts[g[0]][:100],
+            }
+            for g in show
+        ],
     }
 
 
@@ -446,9 +495,9 @@ def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
         ids = np.fromiter(map(vocab.__getitem__, text_words), dtype=np.uint64, count=len(text_words))
         if len(ids) < size:
             ids = np.concatenate([ids, np.zeros(size - len(ids), dtype=np.uint64)])
-        packed = ids[:len(ids) - size + 1]
+        packed = ids[: len(ids) - size + 1]
         for k in range(1, size):
-            packed = (packed << bits) | ids[k:len(ids) - size + 1 + k]
+            packed = (packed << bits) | ids[k : len(ids) - size + 1 + k]
         out.append(np.unique(packed))
     return out
 
@@ -479,7 +528,7 @@ def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, ch
             size += len(shingle_sets[end])
             end += 1
         flat = np.concatenate(shingle_sets[start:end])
-        offsets = np.cumsum([0] + [len(s) for s in shingle_sets[start:end - 1]])
+        offsets = np.cumsum([0] + [len(s) for s in shingle_sets[start : end - 1]])
         hashed = mix64(flat)[:, None] * multipliers[None, :] + addends[None, :]
         signatures[start:end] = np.minimum.reduceat(hashed, offsets, axis=0)
         start = end
@@ -497,7 +546,7 @@ def lsh_candidate_pairs(signatures, bands: int = MINHASH_BANDS, rows: int = MINH
     pairs = set()
     for b in range(bands):
         key = np.zeros(len(signatures), dtype=np.uint64)
-        for column in signatures[:, b * rows:(b + 1) * rows].T:
+        for column in signatures[:, b * rows : (b + 1) * rows].T:
             key = mix64(key ^ column)
         _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
         shared = np.flatnonzero(counts[inverse] > 1)
@@ -532,8 +581,10 @@ def near_duplicate_groups(texts: list[str | None], threshold: float) -> tuple[li
     shingles = word_shingles(distinct)
     signatures = minhash_signatures(shingles, MINHASH_BANDS * MINHASH_ROWS)
     similar = [(a, b) for a, b in lsh_candidate_pairs(signatures) if jaccard(shingles[a], shingles[b]) >= threshold]
-    groups = [sorted(r for i in group for r in rows_by_text[distinct[i]])
-              for group in members(connected_groups(len(distinct), similar))]
+    groups = [
+        sorted(r for i in group for r in rows_by_text[distinct[i]])
+        for group in members(connected_groups(len(distinct), similar))
+    ]
     return groups, len(similar)
 
 
@@ -577,7 +628,10 @@ def numeric_bins(values: list, bins: int = NUMERIC_BINS) -> list[str]:
     low, high = {}, {}
     for v, i in index.items():
         low[i], high[i] = min(low.get(i, v), v), max(high.get(i, v), v)
-    names = {i: format_number(low[i]) if low[i] == high[i] else f"{format_number(low[i])}-{format_number(high[i])}" for i in low}
+    names = {
+        i: format_number(low[i]) if low[i] == high[i] else f"{format_number(low[i])}-{format_number(high[i])}"
+        for i in low
+    }
     return [None if is_missing(v) else names[index[float(v)]] for v in values]
 
 
@@ -636,7 +690,9 @@ def uncertainty_coefficient(counts: list[list[int]]) -> float:
     return mutual / h_label if h_label > 0 else 0.0
 
 
-def leakage_verdict(values: list[dict], label_order: list[str], label_totals: dict[str, int], v: float) -> tuple[str, dict, str]:
+def leakage_verdict(
+    values: list[dict], label_order: list[str], label_totals: dict[str, int], v: float
+) -> tuple[str, dict, str]:
     """`leaky`, `associated` or `weak`, the pinned rows per label, and the reason in words.
 
     A column leaks when it nearly determines the label on a substantial share of rows:
@@ -665,44 +721,68 @@ def leakage_verdict(values: list[dict], label_order: list[str], label_totals: di
     if strong:
         words = []
         for label, p in strong.items():
-            shown = ", ".join(f"{x['value']} ({x['label_counts'][label]}/{x['rows']})"
-                              for x in values if x.get("pins_label") and x["top_label"] == label)
-            words.append(f"values that pin label {label}: {shown}; they hold {p['rows']} of the {p['label_rows']} rows "
-                         f"labelled {label} ({p['share']:.0%})")
+            shown = ", ".join(
+                f"{x['value']} ({x['label_counts'][label]}/{x['rows']})"
+                for x in values
+                if x.get("pins_label") and x["top_label"] == label
+            )
+            words.append(
+                f"values that pin label {label}: {shown}; they hold {p['rows']} of the {p['label_rows']} rows "
+                f"labelled {label} ({p['share']:.0%})"
+            )
         return "leaky", pinned, "; ".join(words)
     if v >= LEAKY_CRAMERS_V:
         return "leaky", pinned, f"Cramér's V {v:.2f} >= {LEAKY_CRAMERS_V}: the column largely determines the label"
     purest = max((x for x in values if x["rows"] >= MIN_VALUE_ROWS), key=lambda x: x["top_share"], default=None)
     closest = ""
     if pinned:
-        closest = "; " + "; ".join(f"{', '.join(p['values'])} pin label {label}, but hold only {p['rows']} of its {p['label_rows']} rows "
-                                   f"({p['share']:.0%})" for label, p in pinned.items())
+        closest = "; " + "; ".join(
+            f"{', '.join(p['values'])} pin label {label}, but hold only {p['rows']} of its {p['label_rows']} rows "
+            f"({p['share']:.0%})"
+            for label, p in pinned.items()
+        )
     elif purest is not None and purest["top_share"] >= PURE_SHARE:
         top = purest["top_label"]
-        closest = (f"; its purest value, {purest['value']} ({purest['label_counts'][top]}/{purest['rows']} labelled {top}), "
-                   f"pins nothing because {label_totals[top] / total:.0%} of all rows are labelled {top}")
+        closest = (
+            f"; its purest value, {purest['value']} ({purest['label_counts'][top]}/{purest['rows']} labelled {top}), "
+            f"pins nothing because {label_totals[top] / total:.0%} of all rows are labelled {top}"
+        )
     verdict = "associated" if v >= ASSOCIATED_CRAMERS_V else "weak"
     return verdict, pinned, f"Cramér's V {v:.2f}{closest}"
 
 
 def leakage_rule() -> str:
     """The verdict rule in words, for the report."""
-    return (f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it and that label is "
-            f"held by at most half of all rows. A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of "
-            f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
-            f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
-            f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier.")
+    return (
+        f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it and that label is "
+        f"held by at most half of all rows. A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of "
+        f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
+        f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
+        f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier."
+    )
 
 
 def audit_column(name: str, raw_values: list, feature, labels: list[str | None], label_order: list[str]) -> dict:
     """Per value: rows, label counts and share; overall association; the verdict."""
-    distinct = {json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in raw_values if not is_missing(v)}
+    distinct = {
+        json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in raw_values if not is_missing(v)
+    }
     if len(set(value_names(raw_values))) < 2:  # being missing is a value too: it can leak
-        return {"column": name, "kind": "constant", "distinct": len(distinct), "verdict": "constant",
-                "reason": "the same value (or none) in every row: carries no information"}
+        return {
+            "column": name,
+            "kind": "constant",
+            "distinct": len(distinct),
+            "verdict": "constant",
+            "reason": "the same value (or none) in every row: carries no information",
+        }
     if is_identifier(raw_values, feature):
-        return {"column": name, "kind": "identifier", "distinct": len(distinct), "verdict": "identifier",
-                "reason": "a different value in every row: an identifier (or free text), not scored as a feature"}
+        return {
+            "column": name,
+            "kind": "identifier",
+            "distinct": len(distinct),
+            "verdict": "identifier",
+            "reason": "a different value in every row: an identifier (or free text), not scored as a feature",
+        }
     numeric = is_numeric_type(feature) and len(distinct) > MAX_CATEGORIES
     names = value_names(numeric_bins(raw_values) if numeric else raw_values)
     keep = [i for i, y in enumerate(labels) if y is not None]
@@ -713,8 +793,16 @@ def audit_column(name: str, raw_values: list, feature, labels: list[str | None],
     values = []
     for value, row in zip(order, counts):
         top = max(range(len(row)), key=lambda j: row[j])
-        values.append({"value": value, "rows": sum(row), "label_counts": dict(zip(label_order, row)),
-                       "top_label": label_order[top], "top_share": round(row[top] / sum(row), 4), "pins_label": False})
+        values.append(
+            {
+                "value": value,
+                "rows": sum(row),
+                "label_counts": dict(zip(label_order, row)),
+                "top_label": label_order[top],
+                "top_share": round(row[top] / sum(row), 4),
+                "pins_label": False,
+            }
+        )
     v = cramers_v(counts)
     verdict, pinned, reason = leakage_verdict(values, label_order, label_totals, v)
     return {
@@ -736,34 +824,69 @@ def audit_column(name: str, raw_values: list, feature, labels: list[str | None],
 def recommendations(report: dict, args) -> dict:
     leaky = [c["column"] for c in report["leakage"]["columns"] if c["verdict"] == "leaky"]
     identifiers = [c["column"] for c in report["leakage"]["columns"] if c["verdict"] == "identifier"]
-    flags = [{"flag": "--drop-columns", "value": ",".join(leaky),
-              "why": f"leaky: {', '.join(leaky)} would let the model read the label instead of the text" if leaky
-              else "no column was found to leak the label"}]
+    flags = [
+        {
+            "flag": "--drop-columns",
+            "value": ",".join(leaky),
+            "why": f"leaky: {', '.join(leaky)} would let the model read the label instead of the text"
+            if leaky
+            else "no column was found to leak the label",
+        }
+    ]
     if identifiers:
-        flags.append({"flag": "--id-column", "value": "id" if "id" in identifiers else identifiers[0],
-                      "why": "unique per row: names rows in splits.csv and errors.csv"})
+        flags.append(
+            {
+                "flag": "--id-column",
+                "value": "id" if "id" in identifiers else identifiers[0],
+                "why": "unique per row: names rows in splits.csv and errors.csv",
+            }
+        )
     max_length = report["lengths"]["max_length"]
     if not max_length:
-        flags.append({"flag": "--max-length", "value": None, "why": "run this report with --tokenizer <the model you will train> to measure it"})
+        flags.append(
+            {
+                "flag": "--max-length",
+                "value": None,
+                "why": "run this report with --tokenizer <the model you will train> to measure it",
+            }
+        )
     else:
-        cap = f"; capped at the model's {max_length['model_max_length']} tokens" if max_length["capped_by_model"] else ""
-        flags.append({"flag": "--max-length", "value": str(max_length["suggested"]),
-                      "why": f"{max_length['covers_95']} tokens read 95% of rows whole and {max_length['covers_99']} read 99%{cap}; "
-                             "longer rows become overlapping windows"})
+        cap = (
+            f"; capped at the model's {max_length['model_max_length']} tokens" if max_length["capped_by_model"] else ""
+        )
+        flags.append(
+            {
+                "flag": "--max-length",
+                "value": str(max_length["suggested"]),
+                "why": f"{max_length['covers_95']} tokens read 95% of rows whole and {max_length['covers_99']} read 99%{cap}; "
+                "longer rows become overlapping windows",
+            }
+        )
     split = report["labels"]["split"]
     warnings = []
     if split["too_small"]:
-        warnings.append(f"too few rows for a stratified train/validation/test split: {split['too_small']} "
-                        f"(each class needs {split['rows_needed_per_class']} at --validation-size {VALIDATION_SIZE} and "
-                        f"--test-size {TEST_SIZE}); add rows, merge rare classes or raise those sizes")
+        warnings.append(
+            f"too few rows for a stratified train/validation/test split: {split['too_small']} "
+            f"(each class needs {split['rows_needed_per_class']} at --validation-size {VALIDATION_SIZE} and "
+            f"--test-size {TEST_SIZE}); add rows, merge rare classes or raise those sizes"
+        )
     else:
-        flags.append({"flag": "--max-samples", "value": f">= {split['min_max_samples']}",
-                      "why": f"smaller smoke runs leave a class with under 2 rows in validation or test "
-                             f"(each class needs {split['rows_needed_per_class']} rows)"})
-    conflicts = report["duplicates"]["exact"]["input_text"]  # one column alone may repeat (an act's title) and rightly differ
+        flags.append(
+            {
+                "flag": "--max-samples",
+                "value": f">= {split['min_max_samples']}",
+                "why": f"smaller smoke runs leave a class with under 2 rows in validation or test "
+                f"(each class needs {split['rows_needed_per_class']} rows)",
+            }
+        )
+    conflicts = report["duplicates"]["exact"][
+        "input_text"
+    ]  # one column alone may repeat (an act's title) and rightly differ
     if conflicts["conflicting_groups"]:
-        warnings.append(f"rows with the same input text carry different labels (groups: {conflicts['conflicting_groups']}, "
-                        f"rows: {conflicts['conflicting_rows']}): check those labels; the training scripts keep each group in one split")
+        warnings.append(
+            f"rows with the same input text carry different labels (groups: {conflicts['conflicting_groups']}, "
+            f"rows: {conflicts['conflicting_rows']}): check those labels; the training scripts keep each group in one split"
+        )
     command = ["uv run train_modernbert.py"]
     if args.dataset != DATASET_ID:
         command.append(f"--dataset {args.dataset}")
@@ -771,8 +894,11 @@ def recommendations(report: dict, args) -> dict:
         command.append(f"--text-columns {','.join(args.text_columns)}")
     if args.label_column != LABEL_COLUMN:
         command.append(f"--label-column {args.label_column}")
-    command += [f"{f['flag']} {f['value'] or chr(39) * 2}" for f in flags
-                if f["flag"] in ("--drop-columns", "--id-column", "--max-length") and f["value"] is not None]
+    command += [
+        f"{f['flag']} {f['value'] or chr(39) * 2}"
+        for f in flags
+        if f["flag"] in ("--drop-columns", "--id-column", "--max-length") and f["value"] is not None
+    ]
     return {"flags": flags, "warnings": warnings, "command": " ".join(command)}
 
 
@@ -785,63 +911,130 @@ def markdown_table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def render_markdown(report: dict) -> str:
-    s, lab, lengths, dup, leak, rec = (report[k] for k in ("schema", "labels", "lengths", "duplicates", "leakage", "recommendations"))
-    out = [f"# Dataset report: {report['dataset']}", "",
-           f"Text: {' + '.join(report['text_columns'])}; label: `{report['label_column']}`.", "",
-           "## Schema and size", "",
-           f"{s['rows']:,} rows; splits: {', '.join(f'{k} {v:,}' for k, v in s['splits'].items())}.", ""]
-    out += markdown_table(["Column", "Type", "Missing", "Empty", "Distinct"],
-                          [[f"`{c['name']}`", c["type"], c["missing"], c["empty"], f"{c['distinct']:,}"] for c in s["columns"]])
+    s, lab, lengths, dup, leak, rec = (
+        report[k] for k in ("schema", "labels", "lengths", "duplicates", "leakage", "recommendations")
+    )
+    out = [
+        f"# Dataset report: {report['dataset']}",
+        "",
+        f"Text: {' + '.join(report['text_columns'])}; label: `{report['label_column']}`.",
+        "",
+        "## Schema and size",
+        "",
+        f"{s['rows']:,} rows; splits: {', '.join(f'{k} {v:,}' for k, v in s['splits'].items())}.",
+        "",
+    ]
+    out += markdown_table(
+        ["Column", "Type", "Missing", "Empty", "Distinct"],
+        [[f"`{c['name']}`", c["type"], c["missing"], c["empty"], f"{c['distinct']:,}"] for c in s["columns"]],
+    )
     out += ["", "## Labels", ""]
-    out += markdown_table(["Label", "Rows", "Share", "Class weight"],
-                          [[c["label"], f"{c['rows']:,}", f"{c['share']:.1%}", f"{c['weight']:.3f}"] for c in lab["classes"]])
-    out += ["", f"Class weights: {lab['weight_formula']}, as the training scripts use them."
-            + (f" {lab['missing']} rows have no label." if lab["missing"] else ""), ""]
+    out += markdown_table(
+        ["Label", "Rows", "Share", "Class weight"],
+        [[c["label"], f"{c['rows']:,}", f"{c['share']:.1%}", f"{c['weight']:.3f}"] for c in lab["classes"]],
+    )
+    out += [
+        "",
+        f"Class weights: {lab['weight_formula']}, as the training scripts use them."
+        + (f" {lab['missing']} rows have no label." if lab["missing"] else ""),
+        "",
+    ]
     out += ["## Text length", ""]
     for unit in ("chars", "tokens"):
         if not lengths[unit]:
             continue
         limits = unit == "tokens"
-        header = ["Text", "Rows", "p50", "p90", "p95", "p99", "Max"] + ([f"> {n:,}" for n in TOKEN_LIMITS] if limits else [])
-        rows = [[f"`{name}`", f"{x['rows']:,}"] + [f"{x[k]:,}" for k in ("p50", "p90", "p95", "p99", "max")]
-                + ([f"{x[f'over_{n}']['share']:.1%}" for n in TOKEN_LIMITS] if limits else []) for name, x in lengths[unit].items() if x["rows"]]
-        out += [f"In {'characters' if unit == 'chars' else 'tokens of ' + report['tokenizer'] + ' (special tokens included)'}:", ""]
+        header = ["Text", "Rows", "p50", "p90", "p95", "p99", "Max"] + (
+            [f"> {n:,}" for n in TOKEN_LIMITS] if limits else []
+        )
+        rows = [
+            [f"`{name}`", f"{x['rows']:,}"]
+            + [f"{x[k]:,}" for k in ("p50", "p90", "p95", "p99", "max")]
+            + ([f"{x[f'over_{n}']['share']:.1%}" for n in TOKEN_LIMITS] if limits else [])
+            for name, x in lengths[unit].items()
+            if x["rows"]
+        ]
+        out += [
+            f"In {'characters' if unit == 'chars' else 'tokens of ' + report['tokenizer'] + ' (special tokens included)'}:",
+            "",
+        ]
         out += markdown_table(header, rows) + [""]
     out += [lengths["note"], ""]
     if lengths["max_length"]:
         m = lengths["max_length"]
         out += [f"`--max-length` {m['covers_95']:,} reads 95% of inputs whole, {m['covers_99']:,} reads 99%.", ""]
     out += ["## Duplicates", "", dup["normalisation"], ""]
-    out += markdown_table(["Text", "Groups", "Rows", "Conflicting groups", "Case-folded: groups / rows"],
-                          [[f"`{name}`", x["groups"], x["rows"], x["conflicting_groups"], f"{x['casefold_groups']} / {x['casefold_rows']}"]
-                           for name, x in dup["exact"].items()])
+    out += markdown_table(
+        ["Text", "Groups", "Rows", "Conflicting groups", "Case-folded: groups / rows"],
+        [
+            [
+                f"`{name}`",
+                x["groups"],
+                x["rows"],
+                x["conflicting_groups"],
+                f"{x['casefold_groups']} / {x['casefold_rows']}",
+            ]
+            for name, x in dup["exact"].items()
+        ],
+    )
     near = dup["near"]
     out += ["", f"Near-duplicates ({near['method']}):", ""]
-    out += markdown_table(["Text", "Groups", "Rows", "Similar pairs", "Conflicting groups"],
-                          [[f"`{name}`", x["groups"], x["rows"], x["pairs"], x["conflicting_groups"]] for name, x in near["columns"].items()])
+    out += markdown_table(
+        ["Text", "Groups", "Rows", "Similar pairs", "Conflicting groups"],
+        [
+            [f"`{name}`", x["groups"], x["rows"], x["pairs"], x["conflicting_groups"]]
+            for name, x in near["columns"].items()
+        ],
+    )
     g = dup["split_groups"]
-    out += ["", f"The training scripts keep rows that share any input column's text in one split: {g['rows']:,} rows in {g['groups']:,} such groups.", ""]
+    out += [
+        "",
+        f"The training scripts keep rows that share any input column's text in one split: {g['rows']:,} rows in {g['groups']:,} such groups.",
+        "",
+    ]
     examples = [(name, e) for name, x in dup["exact"].items() for e in x["examples"][:3]]
     if examples:
         out += ["Exact-duplicate groups, those with conflicting labels first, then the largest:", ""]
-        out += [f"- `{name}`, {e['rows']} rows, labels {e['labels']}: \"{e['text'][:70]}...\"" for name, e in examples] + [""]
+        out += [
+            f'- `{name}`, {e["rows"]} rows, labels {e["labels"]}: "{e["text"][:70]}..."' for name, e in examples
+        ] + [""]
     out += ["## Leakage audit", "", leak["rule"], ""]
-    out += markdown_table(["Column", "Kind", "Verdict", "Cramér's V", "Theil's U", "Why"],
-                          [[f"`{c['column']}`", c["kind"], f"**{c['verdict']}**" if c["verdict"] == "leaky" else c["verdict"],
-                            f"{c['cramers_v']:.3f}" if "cramers_v" in c else "", f"{c['uncertainty_coefficient']:.3f}" if "cramers_v" in c else "",
-                            c["reason"]] for c in leak["columns"]])
+    out += markdown_table(
+        ["Column", "Kind", "Verdict", "Cramér's V", "Theil's U", "Why"],
+        [
+            [
+                f"`{c['column']}`",
+                c["kind"],
+                f"**{c['verdict']}**" if c["verdict"] == "leaky" else c["verdict"],
+                f"{c['cramers_v']:.3f}" if "cramers_v" in c else "",
+                f"{c['uncertainty_coefficient']:.3f}" if "cramers_v" in c else "",
+                c["reason"],
+            ]
+            for c in leak["columns"]
+        ],
+    )
     for c in leak["columns"]:
         if "values" in c:
             labels = list(c["values"][0]["label_counts"]) if c["values"] else []
             out += ["", f"`{c['column']}` per value:", ""]
-            out += markdown_table(["Value", "Rows"] + [f"label {y}" for y in labels] + ["Majority label"],
-                                  [[x["value"], f"{x['rows']:,}"] + [f"{x['label_counts'][y]:,} ({x['label_counts'][y] / x['rows']:.0%})" for y in labels]
-                                   + [f"{x['top_label']}{' (pinned)' if x['pins_label'] else ''}"] for x in c["values"][:12]])
+            out += markdown_table(
+                ["Value", "Rows"] + [f"label {y}" for y in labels] + ["Majority label"],
+                [
+                    [x["value"], f"{x['rows']:,}"]
+                    + [f"{x['label_counts'][y]:,} ({x['label_counts'][y] / x['rows']:.0%})" for y in labels]
+                    + [f"{x['top_label']}{' (pinned)' if x['pins_label'] else ''}"]
+                    for x in c["values"][:12]
+                ],
+            )
             if len(c["values"]) > 12:
                 out += ["", f"... and {len(c['values']) - 12} more values in the JSON."]
     out += ["", "## Recommendations for train_modernbert.py / train_roberta.py", ""]
-    out += [f"- `{f['flag']}`: {f['why']}" if f["value"] is None else f"- `{f['flag']} {f['value'] or chr(39) * 2}`: {f['why']}"
-            for f in rec["flags"]]
+    out += [
+        f"- `{f['flag']}`: {f['why']}"
+        if f["value"] is None
+        else f"- `{f['flag']} {f['value'] or chr(39) * 2}`: {f['why']}"
+        for f in rec["flags"]
+    ]
     out += [f"- Warning: {w}" for w in rec["warnings"]]
     out += ["", "```bash", rec["command"], "```", ""]
     return "\n".join(out)
@@ -863,10 +1056,17 @@ def plot_lengths(lengths: list[int], labels: list[str | None], unit: str, marks:
         ax.hist(mine, bins=bins, histtype="step", linewidth=1.8, label=f"label {label} ({len(mine):,} rows)")
     for i, (name, x) in enumerate(marks.items()):
         ax.axvline(x, color="0.3", linestyle="--", linewidth=1)
-        ax.annotate(f"{name} {x:,}", (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12 - 12 * i),
-                    textcoords="offset points", fontsize=8, color="0.2")
+        ax.annotate(
+            f"{name} {x:,}",
+            (x, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12 - 12 * i),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.2",
+        )
     ax.set_xscale("log")
-    ticks = [m * 10 ** e for e in range(7) for m in (1, 2, 5) if bins[0] <= m * 10 ** e <= bins[-1]]
+    ticks = [m * 10**e for e in range(7) for m in (1, 2, 5) if bins[0] <= m * 10**e <= bins[-1]]
     ax.set_xticks(ticks, [f"{x:,}" for x in ticks])
     ax.minorticks_off()
     ax.set_xlabel(f"input length ({unit}, log scale)")
@@ -893,8 +1093,10 @@ def main(argv=None) -> int:
     # 1. Load the data exactly as the training scripts do; fail early on wrong column names.
     tick = time.time()
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise UserError("--plot needs matplotlib, which this environment lacks: run the script with "
-                        "`uv run explore_dataset.py ...` (it installs what the header lists) or `pip install matplotlib`.")
+        raise UserError(
+            "--plot needs matplotlib, which this environment lacks: run the script with "
+            "`uv run explore_dataset.py ...` (it installs what the header lists) or `pip install matplotlib`."
+        )
     tokenizer = load_tokenizer(args.tokenizer, token) if args.tokenizer else None
     if tokenizer is not None:
         logger.info("Loaded the tokenizer %s in %.1f s", args.tokenizer, time.time() - tick)
@@ -904,11 +1106,21 @@ def main(argv=None) -> int:
     labels = label_strings(columns[args.label_column], table.features[args.label_column], args.label_column)
     balance = label_balance(labels)
     if len(balance["classes"]) < 2:
-        raise UserError(f"--label-column {args.label_column}: every labelled row has the label "
-                        f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes.")
+        raise UserError(
+            f"--label-column {args.label_column}: every labelled row has the label "
+            f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes."
+        )
     balance["split"] = split_warnings(balance)
-    schema = {"rows": len(table), "splits": split_sizes(args.dataset, len(table), token), "columns": describe_columns(columns, table.features)}
-    identifiers = [c for c in table.column_names if c not in args.text_columns + [args.label_column] and is_identifier(columns[c], table.features[c])]
+    schema = {
+        "rows": len(table),
+        "splits": split_sizes(args.dataset, len(table), token),
+        "columns": describe_columns(columns, table.features),
+    }
+    identifiers = [
+        c
+        for c in table.column_names
+        if c not in args.text_columns + [args.label_column] and is_identifier(columns[c], table.features[c])
+    ]
     ids_column = "id" if "id" in identifiers else next(iter(identifiers), None)  # names rows in the examples
     timings["load"] = time.time() - tick
     logger.info("%d rows; labels %s", len(table), {c["label"]: c["rows"] for c in balance["classes"]})
@@ -947,13 +1159,18 @@ def main(argv=None) -> int:
     grouped = split_groups([texts[c] for c in args.text_columns])
     duplicates = {
         "normalisation": "Exact duplicates: texts equal after collapsing runs of whitespace to one space and stripping the ends "
-                         "(case kept, as the training scripts group them); the case-folded counts fold case too. "
-                         "`input_text` is the text columns joined as the training scripts join them.",
+        "(case kept, as the training scripts group them); the case-folded counts fold case too. "
+        "`input_text` is the text columns joined as the training scripts join them.",
         "exact": exact,
-        "near": {"method": f"MinHash of word {SHINGLE_WORDS}-grams, {MINHASH_BANDS} LSH bands x {MINHASH_ROWS} hashes, "
-                           f"candidates checked exactly; Jaccard >= {args.near_duplicate_threshold}; texts not identical after whitespace normalisation",
-                 "threshold": args.near_duplicate_threshold, "shingle_words": SHINGLE_WORDS,
-                 "hashes": MINHASH_BANDS * MINHASH_ROWS, "bands": MINHASH_BANDS, "columns": near},
+        "near": {
+            "method": f"MinHash of word {SHINGLE_WORDS}-grams, {MINHASH_BANDS} LSH bands x {MINHASH_ROWS} hashes, "
+            f"candidates checked exactly; Jaccard >= {args.near_duplicate_threshold}; texts not identical after whitespace normalisation",
+            "threshold": args.near_duplicate_threshold,
+            "shingle_words": SHINGLE_WORDS,
+            "hashes": MINHASH_BANDS * MINHASH_ROWS,
+            "bands": MINHASH_BANDS,
+            "columns": near,
+        },
         "split_groups": {"groups": len(grouped), "rows": sum(len(g) for g in grouped)},
     }
     timings["duplicates"] = time.time() - tick
@@ -963,29 +1180,52 @@ def main(argv=None) -> int:
     tick = time.time()
     label_order = [c["label"] for c in balance["classes"]]
     audited = [c for c in table.column_names if c not in args.text_columns and c != args.label_column]
-    leakage = {"rule": leakage_rule(), "columns": [audit_column(c, columns[c], table.features[c], labels, label_order) for c in audited]}
+    leakage = {
+        "rule": leakage_rule(),
+        "columns": [audit_column(c, columns[c], table.features[c], labels, label_order) for c in audited],
+    }
     timings["leakage"] = time.time() - tick
     for c in leakage["columns"]:
         logger.info("Column %s: %s (%s)", c["column"], c["verdict"], c["reason"])
 
     # 5. Write the report: JSON, the same facts as Markdown, and optionally the picture.
     report = {
-        "dataset": args.dataset, "text_columns": args.text_columns, "label_column": args.label_column, "tokenizer": args.tokenizer,
-        "schema": schema, "labels": balance,
-        "lengths": {"chars": chars, "tokens": tokens, "max_length": max_length,
-                    "note": "Percentiles are observed lengths: p95 is the smallest length that 95% of non-empty rows do not exceed."
-                            + ("" if tokens else " Pass --tokenizer (the model you will train) for lengths in tokens and a --max-length.")},
-        "duplicates": duplicates, "leakage": leakage,
+        "dataset": args.dataset,
+        "text_columns": args.text_columns,
+        "label_column": args.label_column,
+        "tokenizer": args.tokenizer,
+        "schema": schema,
+        "labels": balance,
+        "lengths": {
+            "chars": chars,
+            "tokens": tokens,
+            "max_length": max_length,
+            "note": "Percentiles are observed lengths: p95 is the smallest length that 95% of non-empty rows do not exceed."
+            + (
+                ""
+                if tokens
+                else " Pass --tokenizer (the model you will train) for lengths in tokens and a --max-length."
+            ),
+        },
+        "duplicates": duplicates,
+        "leakage": leakage,
     }
     report["recommendations"] = recommendations(report, args)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(report)
     if args.plot:
-        short = "/".join(Path(args.tokenizer).parts[-2:]) if tokens and Path(args.tokenizer).is_dir() else args.tokenizer
+        short = (
+            "/".join(Path(args.tokenizer).parts[-2:]) if tokens and Path(args.tokenizer).is_dir() else args.tokenizer
+        )
         unit = f"tokens of {short}" if tokens else "characters"
         summary = (tokens or chars)["input_text"]
-        plot_lengths(input_lengths, [y for y, t in zip(labels, texts["input_text"]) if t], unit,
-                     {"p95": summary["p95"], "p99": summary["p99"]}, args.output.with_suffix(".png"))
+        plot_lengths(
+            input_lengths,
+            [y for y, t in zip(labels, texts["input_text"]) if t],
+            unit,
+            {"p95": summary["p95"], "p99": summary["p99"]},
+            args.output.with_suffix(".png"),
+        )
     timings["total"] = time.time() - started
     report["timings"] = {k: round(v, 2) for k, v in timings.items()}
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

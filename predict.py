@@ -53,7 +53,9 @@ TEXT_COLUMNS = ["chapter_text", "section_text"]
 DEFAULT_THRESHOLD = 0.5  # used only when the model's training run recorded no tuned threshold
 BATCH_SIZE = 32  # windows per forward pass
 SHARD_SIZE = 10_000  # rows scored and written together: what is held in memory, and what --resume skips
-CHUNK_ROWS = 256  # rows per scoring call inside a shard: windows are sorted by length within it; the bar moves per chunk
+CHUNK_ROWS = (
+    256  # rows per scoring call inside a shard: windows are sorted by length within it; the bar moves per chunk
+)
 FALLBACK_MAX_LENGTH = 512  # only when neither the model nor its tokenizer states a limit
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 ADDED_COLUMNS = ["predicted_label", "score", "threshold"]
@@ -78,15 +80,13 @@ def looks_like_local_path(name: str) -> bool:
         name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or os.sep != "/" and os.sep in name
+        or (os.sep != "/" and os.sep in name)
     )
 
 
 def load_table(dataset: str, token: str | None = None):
     """Load a Hub dataset id, a local CSV/TSV/Parquet/JSON(L) file or a `save_to_disk` folder as one table.
-
-    All splits are pooled: the scripts make their own grouped, stratified splits.
-    """
+    All splits are pooled: the scripts make their own splits."""
     import datasets
 
     path = Path(dataset).expanduser()
@@ -98,8 +98,8 @@ def load_table(dataset: str, token: str | None = None):
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
-                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. "
-                f"Use one of {', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
+                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. Use one of "
+                f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
         table = datasets.load_dataset(kind, data_files=str(path), **extra)
@@ -111,18 +111,20 @@ def load_table(dataset: str, token: str | None = None):
         except Exception as err:  # the Hub raises many types: not found, gated, offline, network
             hint = "" if token else " If it is private or gated, set HF_TOKEN (hf jobs: --secrets HF_TOKEN)."
             raise UserError(
-                f"--dataset {dataset}: could not load it from the Hugging Face Hub "
-                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                f"Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
+                f"--dataset {dataset}: could not load it from the Hugging Face Hub ({type(err).__name__}: "
+                f"{first_line(err)}). Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
                 f"For a local file, pass its path (e.g. ./{dataset}.csv)."
             ) from err
     if isinstance(table, datasets.DatasetDict):
-        sizes = {name: len(split) for name, split in table.items()}
-        logger.info("Loaded %s: splits %s, pooled into one table", dataset, sizes)
+        logger.info("Loaded %s: splits %s, pooled into one table", dataset, {k: len(v) for k, v in table.items()})
         table = datasets.concatenate_datasets(list(table.values()))
     else:
         logger.info("Loaded %s: %d rows", dataset, len(table))
     return table
+
+
+def first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else ""
 
 
 def check_columns(table, wanted: dict[str, list[str]]) -> None:
@@ -131,15 +133,16 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
         missing = [n for n in names if n not in table.column_names]
         if missing:
             raise UserError(
-                f"{flag}: column(s) {missing} not in the dataset. "
-                f"Its columns are: {', '.join(table.column_names)}."
+                f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
 
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in values if v is not None and str(v).strip()) for values in zip(*columns)]
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+
+
 # --- end shared: load_table ---
 
 
@@ -150,24 +153,84 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="Environment: HF_TOKEN (needed to push, and for private models or datasets; never printed or saved).",
     )
     data = p.add_argument_group("data")
-    data.add_argument("--dataset", required=True, help="Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder; all splits are labelled, as one table (required; no default)")
-    data.add_argument("--text-columns", default=None, help=f"comma-separated columns joined into the input text, as in training (default: the columns the model was trained on, from its metrics.json; else {','.join(TEXT_COLUMNS)})")
-    data.add_argument("--max-samples", type=int, default=None, help="label only the first this many rows, for smoke runs (default: all rows)")
+    data.add_argument(
+        "--dataset",
+        required=True,
+        help="Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder; all splits are labelled, as one table (required; no default)",
+    )
+    data.add_argument(
+        "--text-columns",
+        default=None,
+        help=f"comma-separated columns joined into the input text, as in training (default: the columns the model was trained on, from its metrics.json; else {','.join(TEXT_COLUMNS)})",
+    )
+    data.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        help="label only the first this many rows, for smoke runs (default: all rows)",
+    )
     model = p.add_argument_group("model")
-    model.add_argument("--model", required=True, help="Hub model id or local model folder, e.g. one saved by train_modernbert.py (required; no default)")
-    model.add_argument("--max-length", type=int, default=None, help="tokens per window; longer texts become overlapping windows (default: what the training run used, from metrics.json; else the model's limit)")
-    model.add_argument("--stride", type=int, default=None, help="tokens shared by consecutive windows of a long text (default: what the training run used; else a quarter of --max-length)")
-    model.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"windows per forward pass; results do not depend on it (default: {BATCH_SIZE})")
-    model.add_argument("--threshold", type=float, default=None, help=f"flag a row when its positive-label score is at least this; two-label models only (default: the model's tuned decision_threshold from config.json or metrics.json; else {DEFAULT_THRESHOLD})")
+    model.add_argument(
+        "--model",
+        required=True,
+        help="Hub model id or local model folder, e.g. one saved by train_modernbert.py (required; no default)",
+    )
+    model.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="tokens per window; longer texts become overlapping windows (default: what the training run used, from metrics.json; else the model's limit)",
+    )
+    model.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="tokens shared by consecutive windows of a long text (default: what the training run used; else a quarter of --max-length)",
+    )
+    model.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help=f"windows per forward pass; results do not depend on it (default: {BATCH_SIZE})",
+    )
+    model.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help=f"flag a row when its positive-label score is at least this; two-label models only (default: the model's tuned decision_threshold from config.json or metrics.json; else {DEFAULT_THRESHOLD})",
+    )
     out = p.add_argument_group("output (give exactly one of --output and --output-dataset)")
     where = out.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", default=None, help="local file to write: .csv or .parquet (default: none)")
-    where.add_argument("--output-dataset", default=None, help="Hub dataset repo to push the labelled rows and a dataset card to, e.g. me/laws-flagged (default: none)")
-    out.add_argument("--private", action="store_true", help="create the --output-dataset repo as private (default: public)")
-    out.add_argument("--shard-size", type=int, default=SHARD_SIZE, help=f"rows scored and written per shard; bounds memory and is what --resume skips (default: {SHARD_SIZE})")
-    out.add_argument("--work-dir", default=None, help="where the shards are written while the run lasts (default: <output>.shards beside --output, or ./<repo name>.shards)")
-    out.add_argument("--resume", action="store_true", help="keep the shards a stopped run with the same settings finished, and score only the rest (default: start fresh)")
-    out.add_argument("--overwrite", action="store_true", help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset (default: refuse)")
+    where.add_argument(
+        "--output-dataset",
+        default=None,
+        help="Hub dataset repo to push the labelled rows and a dataset card to, e.g. me/laws-flagged (default: none)",
+    )
+    out.add_argument(
+        "--private", action="store_true", help="create the --output-dataset repo as private (default: public)"
+    )
+    out.add_argument(
+        "--shard-size",
+        type=int,
+        default=SHARD_SIZE,
+        help=f"rows scored and written per shard; bounds memory and is what --resume skips (default: {SHARD_SIZE})",
+    )
+    out.add_argument(
+        "--work-dir",
+        default=None,
+        help="where the shards are written while the run lasts (default: <output>.shards beside --output, or ./<repo name>.shards)",
+    )
+    out.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the shards a stopped run with the same settings finished, and score only the rest (default: start fresh)",
+    )
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset (default: refuse)",
+    )
     args = p.parse_args(argv)
     if args.text_columns is not None:
         args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
@@ -210,14 +273,20 @@ def check_output(args, work_dir: Path) -> None:
                 f"Use a name ending in {' or '.join(OUTPUT_SUFFIXES)}, or push with --output-dataset."
             )
         if output.is_dir():
-            raise UserError(f"--output {args.output} is a folder. Give a file name ending in {' or '.join(OUTPUT_SUFFIXES)}.")
+            raise UserError(
+                f"--output {args.output} is a folder. Give a file name ending in {' or '.join(OUTPUT_SUFFIXES)}."
+            )
         if output.exists() and not (args.resume or args.overwrite):
-            raise UserError(f"--output {args.output} already exists. Add --overwrite to replace it, "
-                            "--resume to finish the run that wrote it, or choose another name.")
+            raise UserError(
+                f"--output {args.output} already exists. Add --overwrite to replace it, "
+                "--resume to finish the run that wrote it, or choose another name."
+            )
     shards = sorted(work_dir.glob("shard-*.parquet")) if work_dir.is_dir() else []
     if shards and not (args.resume or args.overwrite):
-        raise UserError(f"--work-dir {work_dir} holds {len(shards)} shard(s) from an earlier run. Add --resume to keep "
-                        "them and score only the rest, or --overwrite to start again.")
+        raise UserError(
+            f"--work-dir {work_dir} holds {len(shards)} shard(s) from an earlier run. Add --resume to keep "
+            "them and score only the rest, or --overwrite to start again."
+        )
 
 
 def check_added_columns(table, csv_output: bool) -> None:
@@ -226,13 +295,19 @@ def check_added_columns(table, csv_output: bool) -> None:
 
     clash = [c for c in ADDED_COLUMNS if c in table.column_names]
     if clash:
-        raise UserError(f"--dataset already has column(s) {clash}, which this script adds. Remove or rename them first "
-                        f"(e.g. dataset.rename_column('score', 'old_score')), so that no original column is lost.")
+        raise UserError(
+            f"--dataset already has column(s) {clash}, which this script adds. Remove or rename them first "
+            f"(e.g. dataset.rename_column('score', 'old_score')), so that no original column is lost."
+        )
     if csv_output:
-        nested = [f.name for f in table.features.arrow_schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type)]
+        nested = [
+            f.name for f in table.features.arrow_schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type)
+        ]
         if nested:
-            raise UserError(f"--output: the column(s) {nested} hold lists, structs or bytes, which a CSV cannot store. "
-                            "Write a .parquet file instead.")
+            raise UserError(
+                f"--output: the column(s) {nested} hold lists, structs or bytes, which a CSV cannot store. "
+                "Write a .parquet file instead."
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -253,7 +328,11 @@ def training_record(model_name: str, token: str | None) -> dict:
         record = json.loads(found.read_text(encoding="utf-8"))
         return record if isinstance(record, dict) else {}
     except Exception as err:  # not trained by these scripts, offline, or unreadable: the defaults apply
-        logger.info("No training record (metrics.json) for %s (%s); using the model's own settings", model_name, type(err).__name__)
+        logger.info(
+            "No training record (metrics.json) for %s (%s); using the model's own settings",
+            model_name,
+            type(err).__name__,
+        )
         return {}
 
 
@@ -264,10 +343,16 @@ def load_config(model_name: str, token: str | None):
     try:
         return AutoConfig.from_pretrained(model_name, token=token)
     except Exception as err:
-        where = "the local folder has no config.json" if Path(model_name).expanduser().is_dir() else "not found locally or on the Hub"
+        where = (
+            "the local folder has no config.json"
+            if Path(model_name).expanduser().is_dir()
+            else "not found locally or on the Hub"
+        )
         hint = "" if token else " If it is private, set HF_TOKEN (hf jobs: --secrets HF_TOKEN)."
-        raise UserError(f"--model {model_name}: {where} ({type(err).__name__}). Give a Hub model id or a folder "
-                        f"saved by the training script (config.json, model weights, tokenizer files).{hint}") from err
+        raise UserError(
+            f"--model {model_name}: {where} ({type(err).__name__}). Give a Hub model id or a folder "
+            f"saved by the training script (config.json, model weights, tokenizer files).{hint}"
+        ) from err
 
 
 def load_tokenizer(model_name: str, token: str | None):
@@ -296,7 +381,9 @@ def model_limit(config, tokenizer) -> int:
     return min(limits) if limits else FALLBACK_MAX_LENGTH
 
 
-def window_settings(max_length: int | None, stride: int | None, config, tokenizer, record: dict) -> tuple[int, int, str]:
+def window_settings(
+    max_length: int | None, stride: int | None, config, tokenizer, record: dict
+) -> tuple[int, int, str]:
     """--max-length and --stride, else what the training run used, else the model's limit and a quarter of it."""
     trained = record.get("hyperparameters") or {}
     limit = model_limit(config, tokenizer)
@@ -307,8 +394,12 @@ def window_settings(max_length: int | None, stride: int | None, config, tokenize
     else:
         max_length, source = limit, "the model's limit"
     if max_length > limit:
-        logger.warning("--max-length %d is more than the model reads (%d tokens); using %d. Longer texts become windows.",
-                       max_length, limit, limit)
+        logger.warning(
+            "--max-length %d is more than the model reads (%d tokens); using %d. Longer texts become windows.",
+            max_length,
+            limit,
+            limit,
+        )
         max_length = limit
     if stride is None:
         recorded = trained.get("stride")
@@ -324,13 +415,18 @@ def resolve_threshold(requested: float | None, config, record: dict) -> tuple[fl
     Models with more than two labels take the most probable label and use no threshold."""
     if config.num_labels != 2:
         if requested is not None:
-            logger.warning("--threshold %s ignored: the model has %d labels, so each row gets its most probable one.",
-                           requested, config.num_labels)
+            logger.warning(
+                "--threshold %s ignored: the model has %d labels, so each row gets its most probable one.",
+                requested,
+                config.num_labels,
+            )
         return None, f"none: the model has {config.num_labels} labels, so each row gets its most probable label"
     if requested is not None:
         return float(requested), "set with --threshold"
     if getattr(config, "decision_threshold", None) is not None:
-        return float(config.decision_threshold), "tuned on validation when the model was trained, read from its config.json"
+        return float(
+            config.decision_threshold
+        ), "tuned on validation when the model was trained, read from its config.json"
     tuned = (record.get("threshold") or {}).get("value")
     if tuned is not None:
         return float(tuned), "tuned on validation when the model was trained, read from its metrics.json"
@@ -345,11 +441,15 @@ WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: 
 
 
 def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, labels: list[int] | None = None):
-    """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride`
-    tokens (the tokenizer's overflow support). Each window carries its row number and its row's label."""
+    """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride` tokens (the
+    tokenizer's overflow support). Each window carries its row number and its row's label."""
     enc = tokenizer(
-        texts, truncation=True, max_length=max_length, stride=stride,
-        return_overflowing_tokens=True, return_attention_mask=True,
+        texts,
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_attention_mask=True,
     )
     rows = list(enc.pop("overflow_to_sample_mapping"))
     windows = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "row": rows}
@@ -361,27 +461,25 @@ def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, 
 def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDOW_AGGREGATION):
     """Turn per-window class probabilities into one probability vector per row.
 
-    "max" (the default) scores a row by its most positive window: one discriminatory clause
-    anywhere in a long law is enough for the project to flag it, and a mean would dilute it
-    with the law's boiler-plate. Both are measured on validation and logged (`window_aggregation`
-    in metrics.json). For more than two classes "max" takes each class's maximum and renormalises."""
+    "max" (the default) scores a two-class row by its window with the highest class-1 probability: one
+    discriminatory clause anywhere in a long law is enough to flag it, and a mean would dilute it with the law's
+    boiler-plate. For more than two classes "max" takes each class's highest window probability and renormalises.
+    Both are measured on validation (`window_aggregation` in metrics.json)."""
     import numpy as np
 
-    window_probs = np.asarray(window_probs, dtype=np.float64)
-    rows = np.asarray(window_rows)
+    window_probs, rows = np.asarray(window_probs, dtype=np.float64), np.asarray(window_rows)
     k = window_probs.shape[1]
-    out = np.zeros((num_rows, k)) if how == "mean" else np.full((num_rows, k), -np.inf)
     if how == "mean":
+        out = np.zeros((num_rows, k))
         np.add.at(out, rows, window_probs)
-        out /= np.bincount(rows, minlength=num_rows)[:, None]
-    elif k == 2:
+        return out / np.bincount(rows, minlength=num_rows)[:, None]
+    if k == 2:
         positive = np.full(num_rows, -np.inf)
         np.maximum.at(positive, rows, window_probs[:, 1])
-        out = np.stack([1 - positive, positive], axis=1)
-    else:
-        np.maximum.at(out, rows, window_probs)
-        out /= out.sum(axis=1, keepdims=True)
-    return out
+        return np.stack([1 - positive, positive], axis=1)
+    out = np.full((num_rows, k), -np.inf)
+    np.maximum.at(out, rows, window_probs)
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def count_long_rows(window_rows) -> int:
@@ -391,8 +489,31 @@ def count_long_rows(window_rows) -> int:
     return sum(1 for n in Counter(window_rows).values() if n > 1)
 
 
-def predict_probs(model, tokenizer, texts: list[str], max_length: int, stride: int, batch_size: int,
-                  how: str = WINDOW_AGGREGATION, return_windows: bool = False):
+def flagged(scores, threshold: float):
+    """A row is flagged when its class-1 score is at least the threshold: a score exactly on it is flagged."""
+    import numpy as np
+
+    return np.asarray(scores) >= threshold
+
+
+def bf16_here(device) -> bool:
+    """bf16 only where the GPU computes it natively (compute capability 8.0 or newer: A100, L4, H100).
+    torch.cuda.is_bf16_supported() also says yes on a T4, which only emulates it."""
+    import torch
+
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def predict_probs(
+    model,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    stride: int,
+    batch_size: int,
+    how: str = WINDOW_AGGREGATION,
+    return_windows: bool = False,
+):
     """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
     import numpy as np
     import torch
@@ -400,21 +521,24 @@ def predict_probs(model, tokenizer, texts: list[str], max_length: int, stride: i
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
     order = np.argsort([-len(ids) for ids in windows["input_ids"]], kind="stable")
     device = next(model.parameters()).device
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     model.eval()
     probs = np.zeros((len(order), model.config.num_labels), dtype=np.float32)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_here(device)):
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             batch = tokenizer.pad(
-                {"input_ids": [windows["input_ids"][i] for i in idx],
-                 "attention_mask": [windows["attention_mask"][i] for i in idx]},
+                {
+                    "input_ids": [windows["input_ids"][i] for i in idx],
+                    "attention_mask": [windows["attention_mask"][i] for i in idx],
+                },
                 return_tensors="pt",
-            ).to(device)
-            logits = model(**batch).logits.float()
+            )
+            logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
     return (row_probs, probs, windows["row"]) if return_windows else row_probs
+
+
 # --- end shared: windows ---
 
 
@@ -441,9 +565,10 @@ def score_texts(model, tokenizer, texts: list[str], max_length: int, stride: int
     if progress and len(todo) < len(texts):
         progress(len(texts) - len(todo))
     for start in range(0, len(todo), CHUNK_ROWS):
-        idx = todo[start:start + CHUNK_ROWS]
-        row_probs, _, window_rows = predict_probs(model, tokenizer, [texts[i] for i in idx], max_length, stride,
-                                                  batch_size, return_windows=True)
+        idx = todo[start : start + CHUNK_ROWS]
+        row_probs, _, window_rows = predict_probs(
+            model, tokenizer, [texts[i] for i in idx], max_length, stride, batch_size, return_windows=True
+        )
         probs[idx] = row_probs
         long_rows += count_long_rows(window_rows)
         if progress:
@@ -470,11 +595,23 @@ def output_features(table):
     """The original features (ClassLabel names and all) plus the three added columns."""
     from datasets import Features, Value
 
-    return Features({**table.features, "predicted_label": Value("string"), "score": Value("float64"), "threshold": Value("float64")})
+    return Features(
+        {**table.features, "predicted_label": Value("string"), "score": Value("float64"), "threshold": Value("float64")}
+    )
 
 
-def write_shard(table, start: int, stop: int, labels: list, scores: list, threshold: float | None, features,
-                settings: dict, stats: dict, path: Path) -> None:
+def write_shard(
+    table,
+    start: int,
+    stop: int,
+    labels: list,
+    scores: list,
+    threshold: float | None,
+    features,
+    settings: dict,
+    stats: dict,
+    path: Path,
+) -> None:
     """The shard's original rows (all columns, in order) plus the added columns, written under a
     temporary name and renamed, so a shard file on disk is always complete."""
     import pyarrow as pa
@@ -483,9 +620,14 @@ def write_shard(table, start: int, stop: int, labels: list, scores: list, thresh
     part = table.with_format("arrow")[start:stop]  # a zero-copy slice of the memory-mapped table
     part = part.append_column("predicted_label", pa.array(labels, pa.string()))
     part = part.append_column("score", pa.array(scores, pa.float64()))
-    part = part.append_column("threshold", pa.array([threshold if s is not None else None for s in scores], pa.float64()))
-    metadata = {**features.arrow_schema.metadata, RUN_KEY: json.dumps(settings, sort_keys=True).encode(),
-                STATS_KEY: json.dumps(stats).encode()}
+    part = part.append_column(
+        "threshold", pa.array([threshold if s is not None else None for s in scores], pa.float64())
+    )
+    metadata = {
+        **features.arrow_schema.metadata,
+        RUN_KEY: json.dumps(settings, sort_keys=True).encode(),
+        STATS_KEY: json.dumps(stats).encode(),
+    }
     part = part.cast(features.arrow_schema).replace_schema_metadata(metadata)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(part, tmp)
@@ -507,9 +649,13 @@ def finished_shards(work_dir: Path, shards: list, settings: dict) -> set[int]:
         recorded = json.loads((meta.metadata or {}).get(RUN_KEY, b"{}"))
         differ = {k: (recorded.get(k), v) for k, v in wanted.items() if recorded.get(k) != v}
         if differ or meta.num_rows != stop - start:
-            changes = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in differ.items()) or "row count differs"
-            raise UserError(f"--resume: {path} was written with other settings ({changes}). Rerun with the first "
-                            "run's settings, or start again with --overwrite.")
+            changes = (
+                "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in differ.items()) or "row count differs"
+            )
+            raise UserError(
+                f"--resume: {path} was written with other settings ({changes}). Rerun with the first "
+                "run's settings, or start again with --overwrite."
+            )
         done.add(number)
     return done
 
@@ -569,20 +715,28 @@ def preflight_push(args, token: str | None):
     try:
         user = api.whoami()["name"]
     except Exception as err:
-        raise UserError(f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
-                        "https://huggingface.co/settings/tokens, or write a local file with --output.") from err
+        raise UserError(
+            f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
+            "https://huggingface.co/settings/tokens, or write a local file with --output."
+        ) from err
     repo_id = args.output_dataset if "/" in args.output_dataset else f"{user}/{args.output_dataset}"
     try:
         api.create_repo(repo_id, repo_type="dataset", private=args.private, exist_ok=True)
         files = api.list_repo_files(repo_id, repo_type="dataset")
     except Exception as err:
-        raise UserError(f"Cannot create or write the dataset repo {repo_id} as {user} ({type(err).__name__}). Check that "
-                        "the token has write access to that namespace, or choose another --output-dataset.") from err
+        raise UserError(
+            f"Cannot create or write the dataset repo {repo_id} as {user} ({type(err).__name__}). Check that "
+            "the token has write access to that namespace, or choose another --output-dataset."
+        ) from err
     existing = {f for f in files if f.startswith("data/")}
     if existing and not (args.resume or args.overwrite):
-        raise UserError(f"The dataset repo {repo_id} already holds {len(existing)} data file(s). Add --resume to continue "
-                        "the run that wrote them, or --overwrite to replace them, or choose another --output-dataset.")
-    logger.info("Push check passed: %s can write to the dataset repo %s%s", user, repo_id, " (private)" if args.private else "")
+        raise UserError(
+            f"The dataset repo {repo_id} already holds {len(existing)} data file(s). Add --resume to continue "
+            "the run that wrote them, or --overwrite to replace them, or choose another --output-dataset."
+        )
+    logger.info(
+        "Push check passed: %s can write to the dataset repo %s%s", user, repo_id, " (private)" if args.private else ""
+    )
     return api, repo_id, existing
 
 
@@ -593,13 +747,26 @@ def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0):
             return step()
         except Exception as err:
             status = getattr(getattr(err, "response", None), "status_code", None)
-            transient = status in (408, 429, 500, 502, 503, 504) or status is None and isinstance(err, (ConnectionError, TimeoutError, OSError))
+            transient = (
+                status in (408, 429, 500, 502, 503, 504)
+                or status is None
+                and isinstance(err, (ConnectionError, TimeoutError, OSError))
+            )
             if attempt < attempts and transient:
-                logger.warning("%s failed (%s); retry %d of %d in %.0f s", what, type(err).__name__, attempt, attempts - 1, wait_s * attempt)
+                logger.warning(
+                    "%s failed (%s); retry %d of %d in %.0f s",
+                    what,
+                    type(err).__name__,
+                    attempt,
+                    attempts - 1,
+                    wait_s * attempt,
+                )
                 time.sleep(wait_s * attempt)
                 continue
-            raise UserError(f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                            "The finished shards are kept: rerun the same command with --resume.") from err
+            raise UserError(
+                f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+                "The finished shards are kept: rerun the same command with --resume."
+            ) from err
 
 
 def fetch_remote_shards(api, repo_id: str, remote: set, shards: list, work_dir: Path) -> None:
@@ -608,8 +775,12 @@ def fetch_remote_shards(api, repo_id: str, remote: set, shards: list, work_dir: 
         path = shard_path(work_dir, number)
         name = f"data/{path.name}"
         if name in remote and not path.exists():
-            downloaded = with_retries(f"Downloading {name}", lambda: api.hf_hub_download(
-                repo_id=repo_id, filename=name, repo_type="dataset", local_dir=str(work_dir / "download")))
+            downloaded = with_retries(
+                f"Downloading {name}",
+                lambda: api.hf_hub_download(
+                    repo_id=repo_id, filename=name, repo_type="dataset", local_dir=str(work_dir / "download")
+                ),
+            )
             os.replace(downloaded, path)
     shutil.rmtree(work_dir / "download", ignore_errors=True)
 
@@ -618,9 +789,11 @@ def fetch_remote_shards(api, repo_id: str, remote: set, shards: list, work_dir: 
 # Dataset card
 # ---------------------------------------------------------------------------
 DOMAIN_TAGS = ["legal", "glam", "lam", "jim-crow", "north-carolina", "history", "civil-rights"]
-REVIEW_SENTENCE = ("The flags are candidates for expert review, not findings: a person who knows the material "
-                   "should read every flagged row before drawing a conclusion from it.")
-CARD_TEMPLATE = r'''---
+REVIEW_SENTENCE = (
+    "The flags are candidates for expert review, not findings: a person who knows the material "
+    "should read every flagged row before drawing a conclusion from it."
+)
+CARD_TEMPLATE = r"""---
 {{ card_data }}
 ---
 
@@ -685,11 +858,17 @@ by_label = rows.filter(lambda row: row["predicted_label"] == "{{ label_names[0] 
 ## Credit
 
 The model was trained on the expert-labelled examples of [On the Books: Jim Crow and Algorithms of Resistance](https://onthebooks.lib.unc.edu/), University of North Carolina at Chapel Hill Libraries (CC BY 3.0).
-{% endif %}'''
+{% endif %}"""
 
 
 def size_category(rows: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
         if rows < limit:
             return name
     return "10M<n<100M"
@@ -710,7 +889,9 @@ def render_card(facts: dict) -> str:
         tags=(DOMAIN_TAGS if on_the_books else []) + ["model-predictions", "candidates-for-review"],
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
     )
-    return str(DatasetCard.from_template(card_data, template_str=CARD_TEMPLATE, review_sentence=REVIEW_SENTENCE, **facts))
+    return str(
+        DatasetCard.from_template(card_data, template_str=CARD_TEMPLATE, review_sentence=REVIEW_SENTENCE, **facts)
+    )
 
 
 def hub_link(name: str, kind: str) -> tuple[str, bool]:
@@ -765,16 +946,29 @@ def main(argv=None) -> int:
     max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, record)
     threshold, threshold_source = resolve_threshold(args.threshold, config, record)
     names = [config.id2label[i] for i in range(config.num_labels)]
-    logger.info("Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s",
-                names, "none" if threshold is None else f"{threshold:.4f}", threshold_source, max_length, length_source,
-                stride, text_columns)
+    logger.info(
+        "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s",
+        names,
+        "none" if threshold is None else f"{threshold:.4f}",
+        threshold_source,
+        max_length,
+        length_source,
+        stride,
+        text_columns,
+    )
     local_dataset = Path(args.dataset).expanduser()
     local_model = Path(args.model).expanduser()
     settings = {  # what a shard's labels depend on: --resume refuses shards scored with other values
         "model": str(local_model.resolve()) if local_model.exists() else args.model,
         "dataset": str(local_dataset.resolve()) if local_dataset.exists() else args.dataset,
-        "rows": num_rows, "shard_size": args.shard_size, "text_columns": text_columns, "labels": names,
-        "max_length": max_length, "stride": stride, "aggregation": WINDOW_AGGREGATION, "threshold": threshold,
+        "rows": num_rows,
+        "shard_size": args.shard_size,
+        "text_columns": text_columns,
+        "labels": names,
+        "max_length": max_length,
+        "stride": stride,
+        "aggregation": WINDOW_AGGREGATION,
+        "threshold": threshold,
     }
     shards = plan_shards(num_rows, args.shard_size)
     if args.overwrite:
@@ -782,15 +976,21 @@ def main(argv=None) -> int:
             old.unlink()
         if remote:
             logger.info("--overwrite: deleting %d data file(s) of the earlier run from %s", len(remote), repo_id)
-            with_retries("Deleting the old data files", lambda: api.delete_folder("data", repo_id=repo_id, repo_type="dataset",
-                                                                                  commit_message="Delete the earlier run's labels"))
+            with_retries(
+                "Deleting the old data files",
+                lambda: api.delete_folder(
+                    "data", repo_id=repo_id, repo_type="dataset", commit_message="Delete the earlier run's labels"
+                ),
+            )
             remote = set()
     work_dir.mkdir(parents=True, exist_ok=True)
     if args.resume:
         stray = remote - {f"data/{shard_path(work_dir, n).name}" for n, _, _ in shards}
         if stray:
-            raise UserError(f"--resume: {repo_id} holds data files this run would not write (e.g. {sorted(stray)[0]}), "
-                            "so they come from a run with other settings. Start again with --overwrite.")
+            raise UserError(
+                f"--resume: {repo_id} holds data files this run would not write (e.g. {sorted(stray)[0]}), "
+                "so they come from a run with other settings. Start again with --overwrite."
+            )
         if remote:
             fetch_remote_shards(api, repo_id, remote, shards, work_dir)
     done = finished_shards(work_dir, shards, settings) if args.resume else set()
@@ -806,8 +1006,15 @@ def main(argv=None) -> int:
     hardware = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
     precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
     timings["model_load"] = time.time() - tick
-    logger.info("Model on %s (%s); %d rows in %d shard(s) of up to %d rows; batch %d windows",
-                hardware, precision, num_rows, len(shards), args.shard_size, args.batch_size)
+    logger.info(
+        "Model on %s (%s); %d rows in %d shard(s) of up to %d rows; batch %d windows",
+        hardware,
+        precision,
+        num_rows,
+        len(shards),
+        args.shard_size,
+        args.batch_size,
+    )
 
     # 3. Score shard by shard: only one shard's texts and results are in memory at a time.
     features = output_features(table)
@@ -819,18 +1026,29 @@ def main(argv=None) -> int:
         if number not in done:
             tick = time.time()
             texts = build_texts(table.select(range(start, stop)), text_columns)
-            probs, long_rows = score_texts(model, tokenizer, texts, max_length, stride, args.batch_size, progress.update)
+            probs, long_rows = score_texts(
+                model, tokenizer, texts, max_length, stride, args.batch_size, progress.update
+            )
             timings["scoring"] += time.time() - tick
             scored_rows += stop - start
             tick = time.time()
             labels, scores = label_rows(probs, names, threshold)
-            write_shard(table, start, stop, labels, scores, threshold, features, settings, {"long_rows": long_rows}, path)
+            write_shard(
+                table, start, stop, labels, scores, threshold, features, settings, {"long_rows": long_rows}, path
+            )
             timings["writing"] += time.time() - tick
         if api is not None and f"data/{path.name}" not in remote:
             tick = time.time()  # pushed as soon as it is written: a job that times out keeps its finished shards
-            with_retries(f"Uploading {path.name}", lambda: api.upload_file(
-                path_or_fileobj=str(path), path_in_repo=f"data/{path.name}", repo_id=repo_id, repo_type="dataset",
-                commit_message=f"Add labelled rows, shard {number + 1} of {len(shards)}"))
+            with_retries(
+                f"Uploading {path.name}",
+                lambda: api.upload_file(
+                    path_or_fileobj=str(path),
+                    path_in_repo=f"data/{path.name}",
+                    repo_id=repo_id,
+                    repo_type="dataset",
+                    commit_message=f"Add labelled rows, shard {number + 1} of {len(shards)}",
+                ),
+            )
             remote.add(f"data/{path.name}")
             timings["upload"] += time.time() - tick
     progress.close()
@@ -853,21 +1071,49 @@ def main(argv=None) -> int:
         on_the_books = names[-1] == "jim_crow"
         title = f"{args.dataset.rstrip('/').split('/')[-1]} labelled by {args.model.rstrip('/').split('/')[-1]}"
         facts = {
-            "title": title, "repo_id": repo_id, "on_the_books": on_the_books, "binary": threshold is not None,
-            "model": args.model, "model_link": model_link, "dataset": args.dataset, "dataset_link": dataset_link,
-            "dataset_on_hub": dataset_on_hub, "rows": num_rows, "counts": counts, "empty_rows": empty_rows,
-            "flagged": flagged, "threshold": threshold, "threshold_source": threshold_source, "label_names": names,
-            "positive_label": names[-1], "negative_label": names[0], "text_columns": text_columns,
-            "max_length": max_length, "stride": stride, "aggregation": WINDOW_AGGREGATION, "long_rows": long_rows,
-            "hardware": hardware, "precision": precision, "rows_per_second": rows_per_second, "versions": versions,
-            "command": "uv run " + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + list(sys.argv[1:] if argv is None else argv)),
+            "title": title,
+            "repo_id": repo_id,
+            "on_the_books": on_the_books,
+            "binary": threshold is not None,
+            "model": args.model,
+            "model_link": model_link,
+            "dataset": args.dataset,
+            "dataset_link": dataset_link,
+            "dataset_on_hub": dataset_on_hub,
+            "rows": num_rows,
+            "counts": counts,
+            "empty_rows": empty_rows,
+            "flagged": flagged,
+            "threshold": threshold,
+            "threshold_source": threshold_source,
+            "label_names": names,
+            "positive_label": names[-1],
+            "negative_label": names[0],
+            "text_columns": text_columns,
+            "max_length": max_length,
+            "stride": stride,
+            "aggregation": WINDOW_AGGREGATION,
+            "long_rows": long_rows,
+            "hardware": hardware,
+            "precision": precision,
+            "rows_per_second": rows_per_second,
+            "versions": versions,
+            "command": "uv run "
+            + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + list(sys.argv[1:] if argv is None else argv)),
         }
         card = work_dir / "README.md"
         card.write_text(render_card(facts), encoding="utf-8")
         tick = time.time()
-        with_retries("Uploading the dataset card", lambda: api.upload_file(
-            path_or_fileobj=str(card), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset",
-            commit_message="Add the dataset card"))
+        with_retries(
+            "Uploading the dataset card",
+            lambda: api.upload_file(
+                path_or_fileobj=str(card),
+                path_in_repo="README.md",
+                repo_id=repo_id,
+                repo_type="dataset",
+                commit_message="Add the dataset card",
+            ),
+        )
         timings["upload"] += time.time() - tick
     for path in paths:  # everything is in the output now; the shards were only for --resume
         path.unlink()
@@ -877,12 +1123,23 @@ def main(argv=None) -> int:
 
     logger.info("Timings: %s", ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in timings.items()))
     if rows_per_second:
-        logger.info("Scored %d rows in %.1f s: %.1f rows/s on %s", scored_rows, timings["scoring"], rows_per_second, hardware)
-    logger.info("Labels: %s%s", ", ".join(f"{n} {c}" for n, c in counts.items()),
-                f", no text {empty_rows}" if empty_rows else "")
+        logger.info(
+            "Scored %d rows in %.1f s: %.1f rows/s on %s", scored_rows, timings["scoring"], rows_per_second, hardware
+        )
+    logger.info(
+        "Labels: %s%s",
+        ", ".join(f"{n} {c}" for n, c in counts.items()),
+        f", no text {empty_rows}" if empty_rows else "",
+    )
     if flagged is not None:
-        logger.info("Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review",
-                    flagged, num_rows, names[1], 100 * flagged / max(num_rows, 1), threshold)
+        logger.info(
+            "Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review",
+            flagged,
+            num_rows,
+            names[1],
+            100 * flagged / max(num_rows, 1),
+            threshold,
+        )
     where = Path(args.output) if args.output else f"https://huggingface.co/datasets/{repo_id}"
     logger.info("Wrote %d labelled rows to %s in %.0f s", num_rows, where, time.time() - started)
     return 0

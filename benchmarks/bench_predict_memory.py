@@ -27,9 +27,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = ("the board of commissioners county shall may levy tax school schools district white colored races separate "
-         "road roads bridge town city bonds sheriff fee court clerk act section chapter hereby repealed ratification "
-         "public private laws state north carolina children teachers passengers railroad coach marriage persons").split()
+WORDS = (
+    "the board of commissioners county shall may levy tax school schools district white colored races separate "
+    "road roads bridge town city bonds sheriff fee court clerk act section chapter hereby repealed ratification "
+    "public private laws state north carolina children teachers passengers railroad coach marriage persons"
+).split()
 
 
 def build_tiny_model(folder: Path) -> Path:
@@ -41,13 +43,33 @@ def build_tiny_model(folder: Path) -> Path:
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator([" ".join(WORDS)] * 10, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-                                                       special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=128)
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-                        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    tok.train_from_iterator(
+        [" ".join(WORDS)] * 10,
+        trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]),
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+    config = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+    )
     model = AutoModelForSequenceClassification.from_config(config)
     model.config.id2label, model.config.label2id = {0: "no_jim_crow", 1: "jim_crow"}, {"no_jim_crow": 0, "jim_crow": 1}
     model.config.decision_threshold = 0.5
@@ -65,16 +87,31 @@ def write_corpus(path: Path, rows: int, payload_chars: int, seed: int = 0) -> Pa
 
     rng = random.Random(seed)
     page = " ".join(rng.choices(WORDS, k=payload_chars))[:payload_chars]
-    schema = pa.schema([("id", pa.string()), ("chapter_text", pa.string()), ("section_text", pa.string()), ("page_text", pa.string())])
+    schema = pa.schema(
+        [("id", pa.string()), ("chapter_text", pa.string()), ("section_text", pa.string()), ("page_text", pa.string())]
+    )
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, rows, 10_000):
             n = min(10_000, rows - start)
-            writer.write_table(pa.table({
-                "id": [f"law_{i:07d}" for i in range(start, start + n)],
-                "chapter_text": [f"CHAPTER {i} AN ACT CONCERNING " + " ".join(rng.choices(WORDS, k=6)).upper() for i in range(start, start + n)],
-                "section_text": [" ".join(rng.choices(WORDS, k=300 if rng.random() < 0.02 else rng.randint(10, 40))) for _ in range(n)],
-                "page_text": [f"{i} {page[rng.randrange(payload_chars // 2):]}" for i in range(start, start + n)],
-            }, schema=schema))
+            writer.write_table(
+                pa.table(
+                    {
+                        "id": [f"law_{i:07d}" for i in range(start, start + n)],
+                        "chapter_text": [
+                            f"CHAPTER {i} AN ACT CONCERNING " + " ".join(rng.choices(WORDS, k=6)).upper()
+                            for i in range(start, start + n)
+                        ],
+                        "section_text": [
+                            " ".join(rng.choices(WORDS, k=300 if rng.random() < 0.02 else rng.randint(10, 40)))
+                            for _ in range(n)
+                        ],
+                        "page_text": [
+                            f"{i} {page[rng.randrange(payload_chars // 2) :]}" for i in range(start, start + n)
+                        ],
+                    },
+                    schema=schema,
+                )
+            )
     return path
 
 
@@ -88,8 +125,21 @@ def text_megabytes(path: Path) -> float:
 
 def run_predict(model: Path, corpus: Path, output: Path, shard_size: int, batch_size: int, env: dict) -> dict:
     """Run predict.py in its own process; sample its anonymous memory; return its peak RSS from wait4."""
-    cmd = [sys.executable, str(ROOT / "predict.py"), "--model", str(model), "--dataset", str(corpus), "--output", str(output),
-           "--shard-size", str(shard_size), "--batch-size", str(batch_size), "--overwrite"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "predict.py"),
+        "--model",
+        str(model),
+        "--dataset",
+        str(corpus),
+        "--output",
+        str(output),
+        "--shard-size",
+        str(shard_size),
+        "--batch-size",
+        str(batch_size),
+        "--overwrite",
+    ]
     log = output.with_suffix(".log")
     started = time.time()
     with log.open("w") as f:
@@ -120,25 +170,55 @@ def run_predict(model: Path, corpus: Path, output: Path, shard_size: int, batch_
     speed = re.search(r"Scored (\d+) rows in ([\d.]+) s: ([\d.]+) rows/s", text)
     flagged = re.search(r"Flagged (\d+) of (\d+) rows", text)
     # the heap's peak in each quarter of the run: flat after the first quarter means memory does not grow with rows
-    quarters = [max((a for t, a, _ in samples if q * wall / 4 <= t < (q + 1) * wall / 4), default=0) / 1024 for q in range(4)]
-    return {"wall_s": wall, "rows_per_s": float(speed.group(3)) if speed else None, "flagged": int(flagged.group(1)) if flagged else None,
-            "peak_rss_mb": usage.ru_maxrss / 1024, "peak_anon_mb": max(a for _, a, _ in samples) / 1024,
-            "peak_file_mb": max(f for _, _, f in samples) / 1024, "anon_mb_by_quarter": [round(q) for q in quarters]}
+    quarters = [
+        max((a for t, a, _ in samples if q * wall / 4 <= t < (q + 1) * wall / 4), default=0) / 1024 for q in range(4)
+    ]
+    return {
+        "wall_s": wall,
+        "rows_per_s": float(speed.group(3)) if speed else None,
+        "flagged": int(flagged.group(1)) if flagged else None,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_anon_mb": max(a for _, a, _ in samples) / 1024,
+        "peak_file_mb": max(f for _, _, f in samples) / 1024,
+        "anon_mb_by_quarter": [round(q) for q in quarters],
+    }
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="20000,200000", help="comma-separated corpus sizes in rows (default: 20000,200000)")
+    p.add_argument(
+        "--sizes", default="20000,200000", help="comma-separated corpus sizes in rows (default: 20000,200000)"
+    )
     p.add_argument("--shard-size", type=int, default=5000, help="predict.py --shard-size (default: 5000)")
     p.add_argument("--batch-size", type=int, default=64, help="predict.py --batch-size (default: 64)")
-    p.add_argument("--payload-chars", type=int, default=1000, help="characters per row of a column the model does not read (default: 1000)")
-    p.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for predict.py; 1 keeps runs comparable on a machine shared with other jobs (default: 1)")
-    p.add_argument("--work", default="/tmp/bench_predict", help="where models, corpora and outputs go (default: /tmp/bench_predict)")
+    p.add_argument(
+        "--payload-chars",
+        type=int,
+        default=1000,
+        help="characters per row of a column the model does not read (default: 1000)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OMP_NUM_THREADS for predict.py; 1 keeps runs comparable on a machine shared with other jobs (default: 1)",
+    )
+    p.add_argument(
+        "--work",
+        default="/tmp/bench_predict",
+        help="where models, corpora and outputs go (default: /tmp/bench_predict)",
+    )
     args = p.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "HF_DATASETS_CACHE": str(work / "datasets-cache"), "OMP_NUM_THREADS": str(args.threads)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_DATASETS_CACHE": str(work / "datasets-cache"),
+        "OMP_NUM_THREADS": str(args.threads),
+    }
     model = work / "tiny-bert"
     if not (model / "config.json").exists():
         build_tiny_model(model)
@@ -152,13 +232,21 @@ def main() -> int:
         r.update(rows=rows, corpus_mb=text_megabytes(corpus), output_mb=output.stat().st_size / 2**20)
         results.append(r)
         print(f"{rows} rows: {r}", flush=True)
-    print(f"\npredict.py, tiny BERT, --shard-size {args.shard_size}, --batch-size {args.batch_size}, {args.threads} thread(s) on {os.cpu_count()} CPU cores")
-    print(f"Corpus: short sections plus a {args.payload_chars}-character column the model does not read; 'Corpus (MB)' is its uncompressed size")
-    print("| Rows | Corpus (MB) | Wall (s) | Rows/s (scoring) | Peak RSS (MB) | Peak anonymous RSS (MB) | Peak file-backed RSS (MB) | Anonymous peak per quarter of the run (MB) |")
+    print(
+        f"\npredict.py, tiny BERT, --shard-size {args.shard_size}, --batch-size {args.batch_size}, {args.threads} thread(s) on {os.cpu_count()} CPU cores"
+    )
+    print(
+        f"Corpus: short sections plus a {args.payload_chars}-character column the model does not read; 'Corpus (MB)' is its uncompressed size"
+    )
+    print(
+        "| Rows | Corpus (MB) | Wall (s) | Rows/s (scoring) | Peak RSS (MB) | Peak anonymous RSS (MB) | Peak file-backed RSS (MB) | Anonymous peak per quarter of the run (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['rows']:,} | {r['corpus_mb']:.1f} | {r['wall_s']:.0f} | {r['rows_per_s'] or 0:.0f} | {r['peak_rss_mb']:.0f} | "
-              f"{r['peak_anon_mb']:.0f} | {r['peak_file_mb']:.0f} | {' / '.join(map(str, r['anon_mb_by_quarter']))} |")
+        print(
+            f"| {r['rows']:,} | {r['corpus_mb']:.1f} | {r['wall_s']:.0f} | {r['rows_per_s'] or 0:.0f} | {r['peak_rss_mb']:.0f} | "
+            f"{r['peak_anon_mb']:.0f} | {r['peak_file_mb']:.0f} | {' / '.join(map(str, r['anon_mb_by_quarter']))} |"
+        )
     return 0
 
 

@@ -77,15 +77,13 @@ def looks_like_local_path(name: str) -> bool:
         name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or os.sep != "/" and os.sep in name
+        or (os.sep != "/" and os.sep in name)
     )
 
 
 def load_table(dataset: str, token: str | None = None):
     """Load a Hub dataset id, a local CSV/TSV/Parquet/JSON(L) file or a `save_to_disk` folder as one table.
-
-    All splits are pooled: the scripts make their own grouped, stratified splits.
-    """
+    All splits are pooled: the scripts make their own splits."""
     import datasets
 
     path = Path(dataset).expanduser()
@@ -97,8 +95,8 @@ def load_table(dataset: str, token: str | None = None):
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
-                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. "
-                f"Use one of {', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
+                f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. Use one of "
+                f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
         table = datasets.load_dataset(kind, data_files=str(path), **extra)
@@ -110,18 +108,20 @@ def load_table(dataset: str, token: str | None = None):
         except Exception as err:  # the Hub raises many types: not found, gated, offline, network
             hint = "" if token else " If it is private or gated, set HF_TOKEN (hf jobs: --secrets HF_TOKEN)."
             raise UserError(
-                f"--dataset {dataset}: could not load it from the Hugging Face Hub "
-                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                f"Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
+                f"--dataset {dataset}: could not load it from the Hugging Face Hub ({type(err).__name__}: "
+                f"{first_line(err)}). Check the id on https://huggingface.co/datasets/{dataset}.{hint} "
                 f"For a local file, pass its path (e.g. ./{dataset}.csv)."
             ) from err
     if isinstance(table, datasets.DatasetDict):
-        sizes = {name: len(split) for name, split in table.items()}
-        logger.info("Loaded %s: splits %s, pooled into one table", dataset, sizes)
+        logger.info("Loaded %s: splits %s, pooled into one table", dataset, {k: len(v) for k, v in table.items()})
         table = datasets.concatenate_datasets(list(table.values()))
     else:
         logger.info("Loaded %s: %d rows", dataset, len(table))
     return table
+
+
+def first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else ""
 
 
 def check_columns(table, wanted: dict[str, list[str]]) -> None:
@@ -130,15 +130,16 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
         missing = [n for n in names if n not in table.column_names]
         if missing:
             raise UserError(
-                f"{flag}: column(s) {missing} not in the dataset. "
-                f"Its columns are: {', '.join(table.column_names)}."
+                f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
 
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in values if v is not None and str(v).strip()) for values in zip(*columns)]
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+
+
 # --- end shared: load_table ---
 
 
@@ -147,11 +148,15 @@ WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: 
 
 
 def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, labels: list[int] | None = None):
-    """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride`
-    tokens (the tokenizer's overflow support). Each window carries its row number and its row's label."""
+    """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride` tokens (the
+    tokenizer's overflow support). Each window carries its row number and its row's label."""
     enc = tokenizer(
-        texts, truncation=True, max_length=max_length, stride=stride,
-        return_overflowing_tokens=True, return_attention_mask=True,
+        texts,
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_attention_mask=True,
     )
     rows = list(enc.pop("overflow_to_sample_mapping"))
     windows = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "row": rows}
@@ -163,27 +168,25 @@ def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, 
 def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDOW_AGGREGATION):
     """Turn per-window class probabilities into one probability vector per row.
 
-    "max" (the default) scores a row by its most positive window: one discriminatory clause
-    anywhere in a long law is enough for the project to flag it, and a mean would dilute it
-    with the law's boiler-plate. Both are measured on validation and logged (`window_aggregation`
-    in metrics.json). For more than two classes "max" takes each class's maximum and renormalises."""
+    "max" (the default) scores a two-class row by its window with the highest class-1 probability: one
+    discriminatory clause anywhere in a long law is enough to flag it, and a mean would dilute it with the law's
+    boiler-plate. For more than two classes "max" takes each class's highest window probability and renormalises.
+    Both are measured on validation (`window_aggregation` in metrics.json)."""
     import numpy as np
 
-    window_probs = np.asarray(window_probs, dtype=np.float64)
-    rows = np.asarray(window_rows)
+    window_probs, rows = np.asarray(window_probs, dtype=np.float64), np.asarray(window_rows)
     k = window_probs.shape[1]
-    out = np.zeros((num_rows, k)) if how == "mean" else np.full((num_rows, k), -np.inf)
     if how == "mean":
+        out = np.zeros((num_rows, k))
         np.add.at(out, rows, window_probs)
-        out /= np.bincount(rows, minlength=num_rows)[:, None]
-    elif k == 2:
+        return out / np.bincount(rows, minlength=num_rows)[:, None]
+    if k == 2:
         positive = np.full(num_rows, -np.inf)
         np.maximum.at(positive, rows, window_probs[:, 1])
-        out = np.stack([1 - positive, positive], axis=1)
-    else:
-        np.maximum.at(out, rows, window_probs)
-        out /= out.sum(axis=1, keepdims=True)
-    return out
+        return np.stack([1 - positive, positive], axis=1)
+    out = np.full((num_rows, k), -np.inf)
+    np.maximum.at(out, rows, window_probs)
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def count_long_rows(window_rows) -> int:
@@ -193,8 +196,31 @@ def count_long_rows(window_rows) -> int:
     return sum(1 for n in Counter(window_rows).values() if n > 1)
 
 
-def predict_probs(model, tokenizer, texts: list[str], max_length: int, stride: int, batch_size: int,
-                  how: str = WINDOW_AGGREGATION, return_windows: bool = False):
+def flagged(scores, threshold: float):
+    """A row is flagged when its class-1 score is at least the threshold: a score exactly on it is flagged."""
+    import numpy as np
+
+    return np.asarray(scores) >= threshold
+
+
+def bf16_here(device) -> bool:
+    """bf16 only where the GPU computes it natively (compute capability 8.0 or newer: A100, L4, H100).
+    torch.cuda.is_bf16_supported() also says yes on a T4, which only emulates it."""
+    import torch
+
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def predict_probs(
+    model,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    stride: int,
+    batch_size: int,
+    how: str = WINDOW_AGGREGATION,
+    return_windows: bool = False,
+):
     """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
     import numpy as np
     import torch
@@ -202,21 +228,24 @@ def predict_probs(model, tokenizer, texts: list[str], max_length: int, stride: i
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
     order = np.argsort([-len(ids) for ids in windows["input_ids"]], kind="stable")
     device = next(model.parameters()).device
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     model.eval()
     probs = np.zeros((len(order), model.config.num_labels), dtype=np.float32)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_here(device)):
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             batch = tokenizer.pad(
-                {"input_ids": [windows["input_ids"][i] for i in idx],
-                 "attention_mask": [windows["attention_mask"][i] for i in idx]},
+                {
+                    "input_ids": [windows["input_ids"][i] for i in idx],
+                    "attention_mask": [windows["attention_mask"][i] for i in idx],
+                },
                 return_tensors="pt",
-            ).to(device)
-            logits = model(**batch).logits.float()
+            )
+            logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
     return (row_probs, probs, windows["row"]) if return_windows else row_probs
+
+
 # --- end shared: windows ---
 
 
@@ -239,7 +268,7 @@ def plan_batches(lengths: list[int], batch_size: int, strategy: str, seed: int) 
         order = torch.randperm(len(lengths), generator=generator).tolist()
     else:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {STRATEGIES}")
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def padded_length(batch_lengths: list[int], strategy: str, max_length: int) -> int:
@@ -251,7 +280,11 @@ def count_tokens(lengths: list[int], batches: list[list[int]], strategy: str, ma
     """Real tokens (attention mask ones) and computed tokens (rows x padded length) of one epoch."""
     real = sum(lengths[i] for batch in batches for i in batch)
     computed = sum(len(batch) * padded_length([lengths[i] for i in batch], strategy, max_length) for batch in batches)
-    return {"real_tokens": real, "computed_tokens": computed, "padding_efficiency": real / computed if computed else 0.0}
+    return {
+        "real_tokens": real,
+        "computed_tokens": computed,
+        "padding_efficiency": real / computed if computed else 0.0,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +299,9 @@ def model_max_length(model_name: str, wanted: int) -> int:
     if config.model_type in ("roberta", "xlm-roberta", "camembert"):
         limit -= 2
     if wanted > limit:
-        logger.warning("--max-length %d is more than %s supports (%d tokens); using %d", wanted, model_name, limit, limit)
+        logger.warning(
+            "--max-length %d is more than %s supports (%d tokens); using %d", wanted, model_name, limit, limit
+        )
     return min(wanted, limit)
 
 
@@ -326,14 +361,23 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
     set_seed(args.seed)  # the same initial classifier head for both strategies
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     num_labels = max(2, max(windows["labels"]) + 1)
-    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=num_labels, ignore_mismatched_sizes=True).to(device)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        args.model, num_labels=num_labels, ignore_mismatched_sizes=True
+    ).to(device)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY, betas=ADAM_BETAS, eps=ADAM_EPSILON)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY, betas=ADAM_BETAS, eps=ADAM_EPSILON
+    )
     lengths = [len(ids) for ids in windows["input_ids"]]
 
     def collate(batch: list[int]):
-        features = {"input_ids": [windows["input_ids"][i] for i in batch], "attention_mask": [windows["attention_mask"][i] for i in batch]}
-        padding = {"padding": "longest"} if strategy == "pipeline" else {"padding": "max_length", "max_length": max_length}
+        features = {
+            "input_ids": [windows["input_ids"][i] for i in batch],
+            "attention_mask": [windows["attention_mask"][i] for i in batch],
+        }
+        padding = (
+            {"padding": "longest"} if strategy == "pipeline" else {"padding": "max_length", "max_length": max_length}
+        )
         encoded = tokenizer.pad(features, return_tensors="pt", **padding)
         encoded["labels"] = torch.tensor([windows["labels"][i] for i in batch])
         return encoded.to(device)
@@ -348,7 +392,7 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
 
     # One untimed forward + backward on the longest batch first: one-off start-up costs (allocator,
     # kernel selection) are not batching, and an out-of-memory error shows up at once.
-    longest = sorted(range(len(lengths)), key=lambda i: -lengths[i])[:args.batch_size]
+    longest = sorted(range(len(lengths)), key=lambda i: -lengths[i])[: args.batch_size]
     step(collate(longest), update=False)
 
     if cuda:
@@ -368,29 +412,49 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
             torch.cuda.synchronize()
         epoch_seconds.append(time.perf_counter() - tick)
         cpu_seconds.append(time.process_time() - cpu_tick)
-        logger.info("%s: epoch %d of %d in %.1f s (%.1f s of CPU time)", strategy, epoch + 1, args.epochs, epoch_seconds[-1], cpu_seconds[-1])
+        logger.info(
+            "%s: epoch %d of %d in %.1f s (%.1f s of CPU time)",
+            strategy,
+            epoch + 1,
+            args.epochs,
+            epoch_seconds[-1],
+            cpu_seconds[-1],
+        )
     if cuda:
-        peak = {"peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20,
-                "peak_memory_increase_mb": (torch.cuda.max_memory_allocated() - memory_before) / 2**20,
-                "memory_measure": "torch.cuda.max_memory_allocated (the training loop's peak; model and optimizer included)"}
+        peak = {
+            "peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20,
+            "peak_memory_increase_mb": (torch.cuda.max_memory_allocated() - memory_before) / 2**20,
+            "memory_measure": "torch.cuda.max_memory_allocated (the training loop's peak; model and optimizer included)",
+        }
     else:
         hwm = read_proc_status_kb("VmHWM")
-        peak = {"peak_memory_mb": hwm / 1024 if hwm else None,
-                "peak_memory_increase_mb": (hwm - rss_before) / 1024 if hwm and rss_before else None,
-                "memory_measure": "process peak resident memory (VmHWM)" + (", reset before the training loop" if reset else
-                                  ", NOT reset before the loop (it includes loading)") + "; increase = peak minus resident memory before the loop"}
+        peak = {
+            "peak_memory_mb": hwm / 1024 if hwm else None,
+            "peak_memory_increase_mb": (hwm - rss_before) / 1024 if hwm and rss_before else None,
+            "memory_measure": "process peak resident memory (VmHWM)"
+            + (", reset before the training loop" if reset else ", NOT reset before the loop (it includes loading)")
+            + "; increase = peak minus resident memory before the loop",
+        }
     real = sum(c["real_tokens"] for c in counts)
     computed = sum(c["computed_tokens"] for c in counts)
     seconds = sum(epoch_seconds)
     return {
-        "strategy": strategy, "windows": len(lengths), "optimizer_steps_per_epoch": -(-len(lengths) // args.batch_size),
-        "epochs": args.epochs, "real_tokens_per_epoch": real // args.epochs, "computed_tokens_per_epoch": computed // args.epochs,
-        "padding_efficiency": real / computed, "epoch_seconds": seconds / args.epochs, "epoch_seconds_each": epoch_seconds,
-        "real_tokens_per_second": real / seconds, "computed_tokens_per_second": computed / seconds,
+        "strategy": strategy,
+        "windows": len(lengths),
+        "optimizer_steps_per_epoch": -(-len(lengths) // args.batch_size),
+        "epochs": args.epochs,
+        "real_tokens_per_epoch": real // args.epochs,
+        "computed_tokens_per_epoch": computed // args.epochs,
+        "padding_efficiency": real / computed,
+        "epoch_seconds": seconds / args.epochs,
+        "epoch_seconds_each": epoch_seconds,
+        "real_tokens_per_second": real / seconds,
+        "computed_tokens_per_second": computed / seconds,
         # On a CPU shared with other jobs, wall time depends on their load; the process's CPU time much less so.
         "cpu_seconds_per_epoch": sum(cpu_seconds) / args.epochs,
         "device": torch.cuda.get_device_name() if cuda else f"CPU ({torch.get_num_threads()} threads)",
-        "precision": "bf16 autocast" if bf16 else "fp32", **peak,
+        "precision": "bf16 autocast" if bf16 else "fp32",
+        **peak,
     }
 
 
@@ -398,11 +462,33 @@ def run_in_subprocess(args, strategy: str) -> dict:
     """Run one strategy in a fresh Python process (this same file) and read back its result."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--model", args.model, "--dataset", args.dataset,
-               "--text-columns", ",".join(args.text_columns), "--label-column", args.label_column,
-               "--max-length", str(args.max_length[0]), "--stride", str(args.stride), "--batch-size", str(args.batch_size),
-               "--epochs", str(args.epochs), "--seed", str(args.seed), "--strategies", strategy, "--in-process",
-               "--output", str(out)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--model",
+            args.model,
+            "--dataset",
+            args.dataset,
+            "--text-columns",
+            ",".join(args.text_columns),
+            "--label-column",
+            args.label_column,
+            "--max-length",
+            str(args.max_length[0]),
+            "--stride",
+            str(args.stride),
+            "--batch-size",
+            str(args.batch_size),
+            "--epochs",
+            str(args.epochs),
+            "--seed",
+            str(args.seed),
+            "--strategies",
+            strategy,
+            "--in-process",
+            "--output",
+            str(out),
+        ]
         cmd += ["--max-samples", str(args.max_samples)] if args.max_samples else []
         cmd += ["--threads", str(args.threads)] if args.threads else []
         logger.info("Running %s in a fresh process", strategy)
@@ -423,15 +509,31 @@ def markdown_table(results: dict) -> str:
     p, n = results.get("pipeline"), results.get("naive")
     cols = [r for r in (p, n) if r]
     rows = [
-        ("windows / optimizer steps per epoch", lambda r: f"{r['windows']:,} / {r['optimizer_steps_per_epoch']:,}", None),
+        (
+            "windows / optimizer steps per epoch",
+            lambda r: f"{r['windows']:,} / {r['optimizer_steps_per_epoch']:,}",
+            None,
+        ),
         ("real tokens per epoch", lambda r: f"{r['real_tokens_per_epoch']:,}", None),
-        ("computed tokens per epoch (real + padding)", lambda r: f"{r['computed_tokens_per_epoch']:,}", "computed_tokens_per_epoch"),
+        (
+            "computed tokens per epoch (real + padding)",
+            lambda r: f"{r['computed_tokens_per_epoch']:,}",
+            "computed_tokens_per_epoch",
+        ),
         ("padding efficiency (real / computed)", lambda r: f"{r['padding_efficiency']:.1%}", "padding_efficiency"),
         ("real tokens / s", lambda r: f"{r['real_tokens_per_second']:,.0f}", "real_tokens_per_second"),
         ("wall time per epoch (s)", lambda r: f"{r['epoch_seconds']:.1f}", "epoch_seconds"),
         ("CPU time per epoch (s, all threads)", lambda r: f"{r['cpu_seconds_per_epoch']:.1f}", "cpu_seconds_per_epoch"),
-        ("peak memory (MB)", lambda r: f"{r['peak_memory_mb']:,.0f}" if r["peak_memory_mb"] else "n/a", "peak_memory_mb"),
-        ("peak memory increase in the loop (MB)", lambda r: f"{r['peak_memory_increase_mb']:,.0f}" if r["peak_memory_increase_mb"] is not None else "n/a", "peak_memory_increase_mb"),
+        (
+            "peak memory (MB)",
+            lambda r: f"{r['peak_memory_mb']:,.0f}" if r["peak_memory_mb"] else "n/a",
+            "peak_memory_mb",
+        ),
+        (
+            "peak memory increase in the loop (MB)",
+            lambda r: f"{r['peak_memory_increase_mb']:,.0f}" if r["peak_memory_increase_mb"] is not None else "n/a",
+            "peak_memory_increase_mb",
+        ),
     ]
     header = "| | " + " | ".join(r["strategy"] for r in cols) + (" | pipeline / naive |" if p and n else " |")
     lines = [header, "|---" * (len(cols) + 1 + (1 if p and n else 0)) + "|"]
@@ -444,11 +546,18 @@ def markdown_table(results: dict) -> str:
 
 
 def padding_table(rows: list[dict]) -> str:
-    lines = ["| max length | windows | real tokens | pipeline: computed (efficiency) | naive: computed (efficiency) | random order, padded per batch |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| max length | windows | real tokens | pipeline: computed (efficiency) | naive: computed (efficiency) | random order, padded per batch |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        cells = [f"{r[k]['computed_tokens']:,} ({r[k]['padding_efficiency']:.1%})" for k in ("pipeline", "naive", "random_order_padded_per_batch")]
-        lines.append(f"| {r['max_length']} | {r['windows']:,} | {r['pipeline']['real_tokens']:,} | " + " | ".join(cells) + " |")
+        cells = [
+            f"{r[k]['computed_tokens']:,} ({r[k]['padding_efficiency']:.1%})"
+            for k in ("pipeline", "naive", "random_order_padded_per_batch")
+        ]
+        lines.append(
+            f"| {r['max_length']} | {r['windows']:,} | {r['pipeline']['real_tokens']:,} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -456,29 +565,71 @@ def padding_table(rows: list[dict]) -> str:
 # Main
 # ---------------------------------------------------------------------------
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", default=MODEL_ID, help=f"Hub model id or local model folder (default: {MODEL_ID})")
-    p.add_argument("--dataset", default=DATASET_ID, help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})")
-    p.add_argument("--text-columns", default=",".join(TEXT_COLUMNS), help=f"comma-separated columns joined (blank line between) into the input text (default: {','.join(TEXT_COLUMNS)})")
+    p.add_argument(
+        "--dataset",
+        default=DATASET_ID,
+        help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})",
+    )
+    p.add_argument(
+        "--text-columns",
+        default=",".join(TEXT_COLUMNS),
+        help=f"comma-separated columns joined (blank line between) into the input text (default: {','.join(TEXT_COLUMNS)})",
+    )
     p.add_argument("--label-column", default=LABEL_COLUMN, help=f"the label; all 0 if absent (default: {LABEL_COLUMN})")
-    p.add_argument("--max-length", default=str(MAX_LENGTH), help=f"tokens per window; with --padding-only a comma-separated list (default: {MAX_LENGTH})")
-    p.add_argument("--stride", type=int, default=None, help="tokens shared by consecutive windows of a long text (default: a quarter of --max-length, as in the training scripts)")
+    p.add_argument(
+        "--max-length",
+        default=str(MAX_LENGTH),
+        help=f"tokens per window; with --padding-only a comma-separated list (default: {MAX_LENGTH})",
+    )
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="tokens shared by consecutive windows of a long text (default: a quarter of --max-length, as in the training scripts)",
+    )
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"training batch size (default: {BATCH_SIZE})")
-    p.add_argument("--max-samples", type=int, default=None, help="use a random subset of this many rows (default: all rows)")
+    p.add_argument(
+        "--max-samples", type=int, default=None, help="use a random subset of this many rows (default: all rows)"
+    )
     p.add_argument("--epochs", type=int, default=1, help="epochs per strategy (default: 1)")
-    p.add_argument("--seed", type=int, default=42, help="seed for the subset, the batch order and the classifier head (default: 42)")
-    p.add_argument("--strategies", default=",".join(STRATEGIES), help=f"comma-separated, from {', '.join(STRATEGIES)} (default: {','.join(STRATEGIES)})")
-    p.add_argument("--padding-only", action="store_true", help="only tokenise and count padding for each --max-length (--model supplies just the tokenizer); no model weights, no training (default: off)")
-    p.add_argument("--in-process", action="store_true", help="run the strategies one after the other in this process; faster, but on a CPU the second one's peak memory may be understated (default: a fresh process each)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="seed for the subset, the batch order and the classifier head (default: 42)",
+    )
+    p.add_argument(
+        "--strategies",
+        default=",".join(STRATEGIES),
+        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: {','.join(STRATEGIES)})",
+    )
+    p.add_argument(
+        "--padding-only",
+        action="store_true",
+        help="only tokenise and count padding for each --max-length (--model supplies just the tokenizer); no model weights, no training (default: off)",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the strategies one after the other in this process; faster, but on a CPU the second one's peak memory may be understated (default: a fresh process each)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: PyTorch's choice)")
-    p.add_argument("--output", default="bench_training.json", help="JSON file for the numbers (default: bench_training.json)")
+    p.add_argument(
+        "--output", default="bench_training.json", help="JSON file for the numbers (default: bench_training.json)"
+    )
     args = p.parse_args(argv)
     args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
     args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     try:
         args.max_length = [int(x) for x in args.max_length.split(",") if x.strip()]
     except ValueError:
-        p.error(f"--max-length {args.max_length!r}: give a whole number (or, with --padding-only, several separated by commas)")
+        p.error(
+            f"--max-length {args.max_length!r}: give a whole number (or, with --padding-only, several separated by commas)"
+        )
     if not args.max_length or (len(args.max_length) > 1 and not args.padding_only):
         p.error("--max-length takes one value (several only with --padding-only)")
     if unknown := [s for s in args.strategies if s not in STRATEGIES]:
@@ -501,9 +652,16 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     texts, labels = load_texts(args)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    report = {"model": args.model, "dataset": args.dataset, "rows": len(texts), "batch_size": args.batch_size,
-              "epochs": args.epochs, "seed": args.seed, "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-              "command": " ".join([Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else list(argv)))}
+    report = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "rows": len(texts),
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        "command": " ".join([Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else list(argv))),
+    }
 
     if args.padding_only:
         rows = []
@@ -513,20 +671,37 @@ def main(argv=None) -> int:
             tick = time.time()
             windows = tokenize_windows(tokenizer, texts, max_length, stride, labels)
             lengths = [len(ids) for ids in windows["input_ids"]]
-            row = {"max_length": max_length, "stride": stride, "windows": len(lengths), "tokenize_seconds": time.time() - tick}
+            row = {
+                "max_length": max_length,
+                "stride": stride,
+                "windows": len(lengths),
+                "tokenize_seconds": time.time() - tick,
+            }
             # (name, batch order, padding): the third shows how much of the gain is length grouping
             # rather than padding per batch.
-            for name, order, padding in (("pipeline", "pipeline", "pipeline"), ("naive", "naive", "naive"),
-                                         ("random_order_padded_per_batch", "naive", "pipeline")):
-                epochs = [count_tokens(lengths, plan_batches(lengths, args.batch_size, order, args.seed + e), padding, max_length)
-                          for e in range(args.epochs)]
+            for name, order, padding in (
+                ("pipeline", "pipeline", "pipeline"),
+                ("naive", "naive", "naive"),
+                ("random_order_padded_per_batch", "naive", "pipeline"),
+            ):
+                epochs = [
+                    count_tokens(
+                        lengths, plan_batches(lengths, args.batch_size, order, args.seed + e), padding, max_length
+                    )
+                    for e in range(args.epochs)
+                ]
                 real, computed = sum(c["real_tokens"] for c in epochs), sum(c["computed_tokens"] for c in epochs)
-                row[name] = {"real_tokens": real // args.epochs, "computed_tokens": computed // args.epochs,
-                             "padding_efficiency": real / computed}
+                row[name] = {
+                    "real_tokens": real // args.epochs,
+                    "computed_tokens": computed // args.epochs,
+                    "padding_efficiency": real / computed,
+                }
             rows.append(row)
         report["padding"] = rows
         table = padding_table(rows)
-        print(f"\nPadding on {len(texts):,} rows of {args.dataset}, batch {args.batch_size}, tokenizer of {args.model}:\n\n{table}\n")
+        print(
+            f"\nPadding on {len(texts):,} rows of {args.dataset}, batch {args.batch_size}, tokenizer of {args.model}:\n\n{table}\n"
+        )
     else:
         max_length = model_max_length(args.model, args.max_length[0])
         args.max_length = [max_length]
@@ -536,19 +711,29 @@ def main(argv=None) -> int:
             results = {s: train_strategy(args, windows, s, max_length) for s in args.strategies}
         else:
             results = {s: run_in_subprocess(args, s) for s in args.strategies}
-        report.update(max_length=max_length, stride=args.stride, results=results,
-                      isolation="in one process" if args.in_process else "a fresh process per strategy")
+        report.update(
+            max_length=max_length,
+            stride=args.stride,
+            results=results,
+            isolation="in one process" if args.in_process else "a fresh process per strategy",
+        )
         if "pipeline" in results and "naive" in results:
             p, n = results["pipeline"], results["naive"]
-            report["pipeline_over_naive"] = {"real_tokens_per_second": p["real_tokens_per_second"] / n["real_tokens_per_second"],
-                                             "epoch_seconds": p["epoch_seconds"] / n["epoch_seconds"]}
+            report["pipeline_over_naive"] = {
+                "real_tokens_per_second": p["real_tokens_per_second"] / n["real_tokens_per_second"],
+                "epoch_seconds": p["epoch_seconds"] / n["epoch_seconds"],
+            }
         first = next(iter(results.values()))
         table = markdown_table(results)
-        print(f"\n{args.model} on {len(texts):,} rows of {args.dataset}: {first['windows']:,} windows of at most {max_length} tokens, "
-              f"batch {args.batch_size}, {args.epochs} epoch(s), {first['device']}, {first['precision']}, {report['isolation']}:\n\n{table}\n")
+        print(
+            f"\n{args.model} on {len(texts):,} rows of {args.dataset}: {first['windows']:,} windows of at most {max_length} tokens, "
+            f"batch {args.batch_size}, {args.epochs} epoch(s), {first['device']}, {first['precision']}, {report['isolation']}:\n\n{table}\n"
+        )
         if "pipeline_over_naive" in report:
             r = report["pipeline_over_naive"]
-            print(f"pipeline / naive: {r['real_tokens_per_second']:.2f}x real tokens/s, {r['epoch_seconds']:.2f}x wall time per epoch\n")
+            print(
+                f"pipeline / naive: {r['real_tokens_per_second']:.2f}x real tokens/s, {r['epoch_seconds']:.2f}x wall time per epoch\n"
+            )
     Path(args.output).write_text(json.dumps(report, indent=2), encoding="utf-8")
     logger.info("Wrote %s", args.output)
     return 0

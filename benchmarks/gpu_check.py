@@ -17,16 +17,10 @@ lengths are drawn from a percentile table measured once on the real data (LENGTH
     python benchmarks/gpu_check.py --smoke                 # tiny models on the CPU: tests the code, its numbers mean nothing
 
 For each model, one epoch over the training split (about 1,428 rows), batch 16, AdamW, bf16 autocast
-and tf32 (as the training scripts run on a GPU), along three paths:
+(on GPUs of compute capability 8.0 or newer) and tf32, as the training scripts run on a GPU, along two paths:
 
-- padded:   length-grouped batches padded to their longest window (the training scripts' way), SDPA;
-- naive:    random order, every window padded to the maximum length, SDPA;
-- unpadded: ModernBERT only, and only where FlashAttention-2 loads (flash-attn, or the kernels
-            package with its Hub kernel cached): each batch packed into one row without padding,
-            FlashAttention-2's variable-length kernels, pooled per window. This runs the training
-            scripts' own pack_windows and packed_logits (a shared block, kept identical by a test):
-            what `--attention auto` trains with on a bf16 GPU. Before timing it, the check compares
-            its logits with the padded SDPA path's on the same weights and inputs (bf16).
+- padded: length-grouped batches padded to their longest window (the training scripts' way), SDPA;
+- naive:  random order, every window padded to the maximum length, SDPA.
 
 MFU = 6 x N x real tokens per second / the card's dense bf16 peak, with N the non-embedding
 parameters (an embedding lookup is not a matrix product); attention-score FLOPs are not counted.
@@ -35,7 +29,6 @@ parameters (an embedding lookup is not a matrix product); attention-score FLOPs 
 import argparse
 import bisect
 import gc
-import importlib.util
 import json
 import random
 import sys
@@ -48,10 +41,36 @@ from pathlib import Path
 # tokenizers of ModernBERT and RoBERTa: mean 228, median 149, 98% of rows under 1,031 tokens.
 # (percentile, tokens)
 LENGTH_PERCENTILES = [
-    (0, 31), (1, 45), (2, 49), (5, 58), (10, 71), (15, 82), (20, 92), (25, 101), (30, 109), (35, 117),
-    (40, 127), (45, 136), (50, 149), (55, 163), (60, 180), (65, 199), (70, 221), (75, 247), (80, 280),
-    (85, 329), (90, 410), (92, 443), (94, 508), (95, 553), (96, 629), (97, 757), (98, 1031), (99, 1581),
-    (99.5, 2439), (100, 4976),
+    (0, 31),
+    (1, 45),
+    (2, 49),
+    (5, 58),
+    (10, 71),
+    (15, 82),
+    (20, 92),
+    (25, 101),
+    (30, 109),
+    (35, 117),
+    (40, 127),
+    (45, 136),
+    (50, 149),
+    (55, 163),
+    (60, 180),
+    (65, 199),
+    (70, 221),
+    (75, 247),
+    (80, 280),
+    (85, 329),
+    (90, 410),
+    (92, 443),
+    (94, 508),
+    (95, 553),
+    (96, 629),
+    (97, 757),
+    (98, 1031),
+    (99, 1581),
+    (99.5, 2439),
+    (100, 4976),
 ]
 ROWS = 1428  # the training split: 80% of 1,785 rows
 BATCH_SIZE = 16
@@ -74,15 +93,39 @@ BF16_PEAK_TFLOPS = [
 # The published configs (config.json of answerdotai/ModernBERT-base and FacebookAI/roberta-base), with
 # random weights. ModernBERT's classifier_pooling is "mean" in the published config.
 MODERNBERT_BASE = dict(
-    vocab_size=50368, hidden_size=768, num_hidden_layers=22, num_attention_heads=12, intermediate_size=1152,
-    max_position_embeddings=8192, global_attn_every_n_layers=3, local_attention=128, global_rope_theta=160000.0,
-    local_rope_theta=10000.0, hidden_activation="gelu", norm_eps=1e-5, norm_bias=False, classifier_pooling="mean",
-    pad_token_id=50283, cls_token_id=50281, sep_token_id=50282, bos_token_id=50281, eos_token_id=50282,
+    vocab_size=50368,
+    hidden_size=768,
+    num_hidden_layers=22,
+    num_attention_heads=12,
+    intermediate_size=1152,
+    max_position_embeddings=8192,
+    global_attn_every_n_layers=3,
+    local_attention=128,
+    global_rope_theta=160000.0,
+    local_rope_theta=10000.0,
+    hidden_activation="gelu",
+    norm_eps=1e-5,
+    norm_bias=False,
+    classifier_pooling="mean",
+    pad_token_id=50283,
+    cls_token_id=50281,
+    sep_token_id=50282,
+    bos_token_id=50281,
+    eos_token_id=50282,
 )
 ROBERTA_BASE = dict(
-    vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-    max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5, hidden_act="gelu",
-    pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    vocab_size=50265,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    max_position_embeddings=514,
+    type_vocab_size=1,
+    layer_norm_eps=1e-5,
+    hidden_act="gelu",
+    pad_token_id=1,
+    bos_token_id=0,
+    eos_token_id=2,
 )
 # --smoke: the same architectures, tiny, so that the whole check runs on a CPU in seconds.
 SMOKE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=1024)
@@ -123,14 +166,18 @@ def window_lengths(length: int, max_length: int, stride: int, special: int = 2) 
         start += per - stride
 
 
-def make_windows(lengths: list[int], max_length: int, stride: int, config, seed: int) -> tuple[list[list[int]], list[int]]:
+def make_windows(
+    lengths: list[int], max_length: int, stride: int, config, seed: int
+) -> tuple[list[list[int]], list[int]]:
     """Random token ids for each window ([CLS]/<s> first, [SEP]/</s> last) and a random 0/1 label per row."""
     rng = random.Random(seed)
     first = getattr(config, "cls_token_id", None) or config.bos_token_id
     last = getattr(config, "sep_token_id", None) or config.eos_token_id
     specials = (first, last, config.pad_token_id)
     # ordinary ids: between the special ids and the end of the vocabulary, or below them when they sit at its end
-    low, high = (max(specials) + 1, config.vocab_size) if max(specials) + 100 < config.vocab_size else (3, min(specials))
+    low, high = (
+        (max(specials) + 1, config.vocab_size) if max(specials) + 100 < config.vocab_size else (3, min(specials))
+    )
     windows, labels = [], []
     for length in lengths:
         label = rng.randint(0, 1)
@@ -150,7 +197,7 @@ def plan_batches(lengths: list[int], batch_size: int, strategy: str, seed: int) 
         order = list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
     else:
         order = torch.randperm(len(lengths), generator=generator).tolist()
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 # ---------------------------------------------------------------------------
@@ -161,10 +208,15 @@ def build_config(key: str, smoke: bool, max_length: int):
 
     values = dict(MODELS[key][1], num_labels=2)
     if smoke:
-        values.update(SMOKE, intermediate_size=96 if key == "modernbert" else 128,
-                      max_position_embeddings=max_length + (2 if key == "roberta" else 0))
+        values.update(
+            SMOKE,
+            intermediate_size=96 if key == "modernbert" else 128,
+            max_position_embeddings=max_length + (2 if key == "roberta" else 0),
+        )
         if key == "modernbert":
-            values.update(local_attention=32, pad_token_id=0, cls_token_id=1, sep_token_id=2, bos_token_id=1, eos_token_id=2)
+            values.update(
+                local_attention=32, pad_token_id=0, cls_token_id=1, sep_token_id=2, bos_token_id=1, eos_token_id=2
+            )
     return ModernBertConfig(**values) if key == "modernbert" else RobertaConfig(**values)
 
 
@@ -193,97 +245,9 @@ def pad_batch(seqs: list[list[int]], pad_id: int, length: int, device):
     ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), length), dtype=torch.long)
     for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
     return ids.to(device), mask.to(device)
-
-
-# --- shared: packing ---
-def pack_windows(features: list[dict]) -> dict:
-    """A training batch without padding: its windows laid end to end in one row (transformers'
-    DataCollatorWithFlattening), positions restarting at 0 in every window, and the window boundaries
-    (cu_seq_lens) that FlashAttention-2's variable-length kernels take. Labels stay one per window."""
-    import torch
-    from transformers import DataCollatorWithFlattening
-
-    flatten = DataCollatorWithFlattening(return_flash_attn_kwargs=True, return_position_ids=True)
-    batch = flatten([{"input_ids": f["input_ids"]} for f in features])
-    batch.pop("labels")  # the collator makes token labels for language models; a classifier has one per window
-    if "labels" in features[0]:
-        batch["labels"] = torch.tensor([int(f["labels"]) for f in features])
-    return batch
-
-
-def packed_logits(model, batch: dict):
-    """ModernBERT's classifier on a packed batch (pack_windows): one logit row per window.
-
-    In transformers 5.x ModernBertForSequenceClassification pools over its whole input row, so given a
-    packed row it would pool all the windows together. Here the encoder runs on the packed row, each
-    window attending only to itself, and the classifier's own pooling ("mean" or "cls"), head and
-    linear layer are then applied window by window. With FlashAttention-2 the boundaries go to its
-    variable-length kernels; with any other attention they become block-diagonal masks, which cost
-    T x T memory: that form exists to check this function on a CPU, not for speed."""
-    import torch
-
-    ids, positions, cu = batch["input_ids"], batch["position_ids"], batch["cu_seq_lens_q"].long()
-    lengths = cu.diff()
-    # window number of every token; output_size spares a GPU-to-host sync to learn the result's length
-    window = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths, output_size=ids.shape[1])
-    if "flash" in str(model.config._attn_implementation):
-        extra = {k: batch[k] for k in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")}
-    else:
-        same = window[:, None] == window[None, :]
-        near = (positions[0][:, None] - positions[0][None, :]).abs() <= model.config.sliding_window
-        extra = {"attention_mask": {"full_attention": same[None, None], "sliding_attention": (same & near)[None, None]}}
-    hidden = model.model(input_ids=ids, position_ids=positions, **extra).last_hidden_state[0]
-    if model.config.classifier_pooling == "cls":
-        pooled = hidden[cu[:-1]]
-    else:  # "mean": the average of each window's tokens
-        pooled = torch.zeros(len(lengths), hidden.shape[-1], device=hidden.device, dtype=hidden.dtype).index_add_(0, window, hidden)
-        pooled = pooled / lengths[:, None].to(hidden.dtype)
-    return model.classifier(model.drop(model.head(pooled)))
-
-
-def flash_attention_problem() -> str | None:
-    """Why FlashAttention-2 cannot load here, or None when it can: from the flash-attn package, or through the
-    `kernels` package, from which transformers fetches a prebuilt FlashAttention-2 kernel from the Hub
-    (`hf jobs uv run --with kernels ...`). Call it only where a CUDA GPU exists."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from transformers.utils import import_utils
-
-    if import_utils.is_flash_attn_2_available() or import_utils.is_kernels_available():
-        return None
-    try:
-        found = version("kernels")
-    except PackageNotFoundError:
-        return "neither flash-attn nor kernels is installed; hf jobs uv run --with kernels ... adds it"
-    low, high = getattr(import_utils, "KERNELS_MIN_VERSION", "?"), getattr(import_utils, "KERNELS_MAX_VERSION", "?")
-    return f"kernels {found} is installed, but this transformers takes kernels>={low},<{high}"
-# --- end shared: packing ---
-
-
-def path_agreement(config, windows: list[list[int]], batch_size: int, attention: str, device) -> dict:
-    """The packed path against the padded one on the same weights and the same mixed-length batch: the
-    largest |logit difference|, in eval mode (no dropout) and, on a GPU, under bf16 autocast. `attention`
-    is the packed path's kernel: flash_attention_2 on a GPU; sdpa (block-diagonal masks) on a CPU."""
-    import torch
-
-    model = build_model(config, attention, device).eval()
-    seqs = windows[:batch_size]
-    packed_inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in pack_windows([{"input_ids": s} for s in seqs]).items()}
-    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        packed = packed_logits(model, packed_inputs).float()
-        model.set_attn_implementation("sdpa")
-        ids, mask = pad_batch(seqs, config.pad_token_id, max(len(s) for s in seqs), device)
-        padded = model(input_ids=ids, attention_mask=mask).logits.float()
-    diff = (packed - padded).abs().max().item()
-    scale = padded.abs().max().item()
-    tolerance = (0.05 if bf16 else 1e-4) * max(1.0, scale)  # bf16 keeps about 3 significant digits
-    return {"packed_attention": attention, "padded_attention": "sdpa", "precision": "bf16 autocast" if bf16 else "fp32",
-            "windows": len(seqs), "max_abs_logit_difference": diff, "max_abs_logit": scale, "tolerance": tolerance,
-            "agree": diff <= tolerance}
 
 
 # ---------------------------------------------------------------------------
@@ -297,8 +261,8 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
         max_length = args.smoke_max_length
     config = build_config(key, args.smoke, max_length)
     cuda = device.type == "cuda"
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    attention = "flash_attention_2" if path == "unpadded" else "sdpa"
+    bf16 = cuda and torch.cuda.get_device_capability(device)[0] >= 8  # native bf16 only (a T4 emulates it)
+    attention = "sdpa"
     if cuda:
         gc.collect()  # the previous path's model and optimizer, before measuring this one's peak
         torch.cuda.empty_cache()
@@ -315,15 +279,10 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
         seqs = [windows[i] for i in batch]
         y = label_tensor[batch].to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            if path == "unpadded":
-                computed = sum(len(s) for s in seqs)
-                packed = {k: v.to(device) if hasattr(v, "to") else v for k, v in pack_windows([{"input_ids": s} for s in seqs]).items()}
-                logits = packed_logits(model, packed)
-            else:
-                width = max_length if path == "naive" else max(len(s) for s in seqs)
-                computed = len(seqs) * width
-                ids, mask = pad_batch(seqs, config.pad_token_id, width, device)
-                logits = model(input_ids=ids, attention_mask=mask).logits
+            width = max_length if path == "naive" else max(len(s) for s in seqs)
+            computed = len(seqs) * width
+            ids, mask = pad_batch(seqs, config.pad_token_id, width, device)
+            logits = model(input_ids=ids, attention_mask=mask).logits
         loss = torch.nn.functional.cross_entropy(logits.float(), y)
         loss.backward()
         if update:
@@ -332,7 +291,7 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
         return computed
 
     # Untimed: one forward + backward on the longest windows (start-up costs; an out-of-memory error shows at once).
-    step(sorted(range(len(lengths)), key=lambda i: -lengths[i])[:args.batch_size], update=False)
+    step(sorted(range(len(lengths)), key=lambda i: -lengths[i])[: args.batch_size], update=False)
     if cuda:
         torch.cuda.synchronize()
     real = computed = 0
@@ -346,30 +305,25 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
     seconds = time.perf_counter() - tick
     tokens_per_s = real / seconds
     result = {
-        "model": name, "path": path, "attention": attention, "precision": "bf16 autocast" if bf16 else "fp32",
-        "windows": len(windows), "steps": len(batches) * args.epochs, "max_length": max_length,
-        "real_tokens": real // args.epochs, "computed_tokens": computed // args.epochs, "padding_efficiency": real / computed,
-        "epoch_seconds": seconds / args.epochs, "real_tokens_per_second": tokens_per_s,
+        "model": name,
+        "path": path,
+        "attention": attention,
+        "precision": "bf16 autocast" if bf16 else "fp32",
+        "windows": len(windows),
+        "steps": len(batches) * args.epochs,
+        "max_length": max_length,
+        "real_tokens": real // args.epochs,
+        "computed_tokens": computed // args.epochs,
+        "padding_efficiency": real / computed,
+        "epoch_seconds": seconds / args.epochs,
+        "real_tokens_per_second": tokens_per_s,
         "peak_memory_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-        "parameters": total_params, "non_embedding_parameters": dense_params,
+        "parameters": total_params,
+        "non_embedding_parameters": dense_params,
         "mfu": 6 * dense_params * tokens_per_s / peak if peak else None,
         "mfu_counting_padding": 6 * dense_params * computed / seconds / peak if peak else None,
     }
     return result  # the model and optimizer go with this frame; the next path starts by emptying the cache
-
-
-def unpadded_problem(device) -> str | None:
-    """Why the unpadded path cannot run here, or None."""
-    if device.type != "cuda":
-        return "no CUDA device (FlashAttention-2 runs on NVIDIA GPUs only)"
-    problem = flash_attention_problem()  # the training scripts' own test (shared block above)
-    if problem or importlib.util.find_spec("flash_attn") is None:
-        return problem  # None here: transformers loads FlashAttention-2 through the kernels package
-    try:
-        import flash_attn  # noqa: F401
-    except Exception as err:  # a wheel built for another torch or CUDA fails here
-        return f"flash_attn does not import ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-    return None
 
 
 def bf16_peak(device_name: str) -> float | None:
@@ -387,33 +341,59 @@ def fmt(value, spec: str, missing: str = "n/a") -> str:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | path | attention | windows | real tokens | computed tokens | padding efficiency | epoch (s) | real tokens/s | peak memory (GB) | MFU | MFU counting padding |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | path | attention | windows | real tokens | computed tokens | padding efficiency | epoch (s) | real tokens/s | peak memory (GB) | MFU | MFU counting padding |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| {r['model']} | {r['path']} | {r['attention']} | {r['windows']:,} | {r['real_tokens']:,} | {r['computed_tokens']:,} | "
-                     f"{r['padding_efficiency']:.1%} | {r['epoch_seconds']:.2f} | {r['real_tokens_per_second']:,.0f} | "
-                     f"{fmt(r['peak_memory_gb'], '.1f')} | {fmt(r['mfu'], '.1%')} | {fmt(r['mfu_counting_padding'], '.1%')} |")
+        lines.append(
+            f"| {r['model']} | {r['path']} | {r['attention']} | {r['windows']:,} | {r['real_tokens']:,} | {r['computed_tokens']:,} | "
+            f"{r['padding_efficiency']:.1%} | {r['epoch_seconds']:.2f} | {r['real_tokens_per_second']:,.0f} | "
+            f"{fmt(r['peak_memory_gb'], '.1f')} | {fmt(r['mfu'], '.1%')} | {fmt(r['mfu_counting_padding'], '.1%')} |"
+        )
     return "\n".join(lines)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="modernbert,roberta", help="comma-separated, from modernbert, roberta (default: modernbert,roberta)")
-    p.add_argument("--paths", default="unpadded,padded,naive", help="comma-separated, from unpadded, padded, naive (default: unpadded,padded,naive)")
-    p.add_argument("--rows", type=int, default=ROWS, help=f"texts per epoch; each longer than a window becomes several windows (default: {ROWS})")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--models",
+        default="modernbert,roberta",
+        help="comma-separated, from modernbert, roberta (default: modernbert,roberta)",
+    )
+    p.add_argument(
+        "--paths", default="padded,naive", help="comma-separated, from padded, naive (default: padded,naive)"
+    )
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=ROWS,
+        help=f"texts per epoch; each longer than a window becomes several windows (default: {ROWS})",
+    )
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"training batch size (default: {BATCH_SIZE})")
     p.add_argument("--epochs", type=int, default=1, help="epochs per path (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="seed for the lengths, token ids and batch order (default: 0)")
-    p.add_argument("--peak-tflops", type=float, default=None, help="the card's dense bf16 peak in TFLOP/s (default: looked up by GPU name)")
-    p.add_argument("--smoke", action="store_true", help="tiny models (2 layers, width 64), 200 rows, windows of 128 tokens, fp32 on one CPU thread: tests the code in seconds (default: off)")
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the card's dense bf16 peak in TFLOP/s (default: looked up by GPU name)",
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny models (2 layers, width 64), 200 rows, windows of 128 tokens, fp32 on one CPU thread: tests the code in seconds (default: off)",
+    )
     p.add_argument("--output", default="gpu_check.json", help="JSON file for the numbers (default: gpu_check.json)")
     args = p.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     args.paths = [m.strip() for m in args.paths.split(",") if m.strip()]
     if bad := [m for m in args.models if m not in MODELS]:
         p.error(f"--models: unknown {bad}; use modernbert, roberta")
-    if bad := [m for m in args.paths if m not in ("unpadded", "padded", "naive")]:
-        p.error(f"--paths: unknown {bad}; use unpadded, padded, naive")
+    if bad := [m for m in args.paths if m not in ("padded", "naive")]:
+        p.error(f"--paths: unknown {bad}; use padded, naive")
     args.smoke_max_length = 128
     if args.smoke and args.rows == ROWS:
         args.rows = 200
@@ -434,66 +414,65 @@ def main(argv=None) -> int:
         gpu = "CPU"
         torch.set_num_threads(1)  # on a CPU shared with other jobs, two spinning threads ran 5 to 25 times slower
         if not args.smoke:
-            print("No CUDA device: this check is meant for a GPU (use --smoke to test the code on a CPU).", file=sys.stderr)
+            print(
+                "No CUDA device: this check is meant for a GPU (use --smoke to test the code on a CPU).",
+                file=sys.stderr,
+            )
     peak = args.peak_tflops * 1e12 if args.peak_tflops else bf16_peak(gpu) if device.type == "cuda" else None
-    flash_problem = unpadded_problem(device)
-    if int(transformers.__version__.split(".")[0]) < 5:
-        print(f"warning: transformers {transformers.__version__}; this check is written for 5.x (in 4.x ModernBERT unpads "
-              "inside the model and the unpadded path here does not apply)", file=sys.stderr)
-    print(f"device: {gpu}; dense bf16 peak: {fmt(peak and peak / 1e12, '.0f', 'unknown (pass --peak-tflops)')} TFLOP/s"
-          f"{' (--peak-tflops)' if args.peak_tflops else ''}; torch {torch.__version__}, transformers {transformers.__version__}, "
-          f"CUDA {torch.version.cuda}; flash_attn: {flash_problem or 'available'}")
+    print(
+        f"device: {gpu}; dense bf16 peak: {fmt(peak and peak / 1e12, '.0f', 'unknown (pass --peak-tflops)')} TFLOP/s"
+        f"{' (--peak-tflops)' if args.peak_tflops else ''}; torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"CUDA {torch.version.cuda}"
+    )
     lengths = sample_lengths(args.rows, args.seed)
-    print(f"{args.rows:,} rows with token lengths drawn from the measured percentiles: mean {sum(lengths) / len(lengths):.0f}, "
-          f"median {sorted(lengths)[len(lengths) // 2]}, max {max(lengths)}; batch {args.batch_size}, {args.epochs} epoch(s)")
+    print(
+        f"{args.rows:,} rows with token lengths drawn from the measured percentiles: mean {sum(lengths) / len(lengths):.0f}, "
+        f"median {sorted(lengths)[len(lengths) // 2]}, max {max(lengths)}; batch {args.batch_size}, {args.epochs} epoch(s)"
+    )
 
-    results, notes, agreements, failed = [], [], [], 0
+    results, notes, failed = [], [], 0
     for key in args.models:
         name, _, max_length, stride = MODELS[key]
         if args.smoke:
             max_length, stride = args.smoke_max_length, 32
         config = build_config(key, args.smoke, max_length)
         windows, labels = make_windows(lengths, max_length, stride, config, args.seed)
-        if key == "modernbert" and "unpadded" in args.paths and (not flash_problem or device.type == "cpu"):
-            try:
-                agreement = path_agreement(config, windows, args.batch_size, "sdpa" if flash_problem else "flash_attention_2", device)
-            except Exception as err:
-                agreement = {"agree": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
-            agreements.append(agreement)
-            failed += not agreement["agree"]
-            print(f"{name} packed ({agreement.get('packed_attention', '?')}) vs padded (sdpa) logits: " + (
-                  f"max |difference| {agreement['max_abs_logit_difference']:.2e} over {agreement['windows']} windows "
-                  f"(largest |logit| {agreement['max_abs_logit']:.2f}, tolerance {agreement['tolerance']:.1e}): "
-                  f"{'agree' if agreement['agree'] else 'DISAGREE'}" if "error" not in agreement else f"FAILED, {agreement['error']}"), flush=True)
         for path in args.paths:
-            if path == "unpadded" and key != "modernbert":
-                continue  # RoBERTa derives its positions from the padding: this check packs ModernBERT only
-            if path == "unpadded" and flash_problem:
-                notes.append(f"{name} unpadded: skipped, {flash_problem}")
-                print(notes[-1], flush=True)
-                continue
             try:
                 r = run_path(key, path, windows, labels, args, device, peak)
             except Exception as err:  # report and go on: the other paths' numbers are still worth having
                 failed += 1
-                notes.append(f"{name} {path}: FAILED, {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                notes.append(
+                    f"{name} {path}: FAILED, {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                )
                 print(notes[-1], flush=True)
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
             results.append(r)
-            print(f"{name} {path}: {r['real_tokens_per_second']:,.0f} real tokens/s, padding efficiency {r['padding_efficiency']:.1%}, "
-                  f"epoch {r['epoch_seconds']:.2f} s, MFU {fmt(r['mfu'], '.1%')}", flush=True)
+            print(
+                f"{name} {path}: {r['real_tokens_per_second']:,.0f} real tokens/s, padding efficiency {r['padding_efficiency']:.1%}, "
+                f"epoch {r['epoch_seconds']:.2f} s, MFU {fmt(r['mfu'], '.1%')}",
+                flush=True,
+            )
 
     print(f"\n{table(results)}\n")
     for note in notes:
         print(f"- {note}")
-    print("- MFU = 6 x non-embedding parameters x real tokens/s / dense bf16 peak; 'counting padding' uses computed tokens.")
-    print("- unpadded = the training scripts' packed path (pack_windows + packed_logits: FlashAttention-2 varlen, "
-          "pooled per window), what --attention auto trains ModernBERT with on a bf16 GPU.")
-    report = {"device": gpu, "peak_flops": peak, "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-              "cuda": torch.version.cuda}, "smoke": args.smoke, "rows": args.rows, "batch_size": args.batch_size,
-              "epochs": args.epochs, "agreement": agreements, "results": results, "notes": notes}
+    print(
+        "- MFU = 6 x non-embedding parameters x real tokens/s / dense bf16 peak; 'counting padding' uses computed tokens."
+    )
+    report = {
+        "device": gpu,
+        "peak_flops": peak,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "cuda": torch.version.cuda},
+        "smoke": args.smoke,
+        "rows": args.rows,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "results": results,
+        "notes": notes,
+    }
     Path(args.output).write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"wrote {args.output}")
     return 1 if failed else 0

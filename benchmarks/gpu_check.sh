@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check in one command, for a GPU machine with no network access:
 #
-#     bash benchmarks/gpu_check.sh                 # both models, every path (a few minutes on an H100)
+#     bash benchmarks/gpu_check.sh                 # both models, both paths (a few minutes on an H100)
 #     bash benchmarks/gpu_check.sh --models roberta
 #
 # Runs benchmarks/gpu_check.py (arguments are passed on) with the first Python that has a CUDA
@@ -31,7 +31,7 @@ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.tota
 echo "python: $(command -v "$python")"
 "$python" - <<'EOF'
 import importlib.metadata as md
-for name in ("torch", "transformers", "flash-attn", "kernels", "accelerate"):
+for name in ("torch", "transformers", "accelerate"):
     try:
         print(f"{name} {md.version(name)}")
     except md.PackageNotFoundError:

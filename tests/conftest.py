@@ -34,8 +34,10 @@ NEGATIVE = [
     "the board shall meet on the first monday of each month at the courthouse",
     "the sum of five hundred dollars is appropriated for the county home",
 ]
-FILLER = ("whereas the general assembly thinks it right to settle the duties of the county officers "
-          "the provisions below apply to every township from the day the act is ratified").split()
+FILLER = (
+    "whereas the general assembly thinks it right to settle the duties of the county officers "
+    "the provisions below apply to every township from the day the act is ratified"
+).split()
 
 
 def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
@@ -50,11 +52,20 @@ def make_rows(n: int = 120, seed: int = 0, long_every: int = 10) -> list[dict]:
         if long_every and i % long_every == 5:
             text = " ".join(rng.choice(FILLER) for _ in range(150)) + " " + text  # the signal sits at the end
         source = "paschal" if label and i % 3 == 0 else "project experts"
-        rows.append({"id": f"law_{i:04d}", "source": source, "jim_crow": label, "type": rng.choice(["public laws", "private laws"]),
-                     "chapter_text": f"CHAPTER {i} AN ACT CONCERNING {'RACES' if label else 'COUNTIES'} NUMBER {i}",
-                     "section_text": text})
+        rows.append(
+            {
+                "id": f"law_{i:04d}",
+                "source": source,
+                "jim_crow": label,
+                "type": rng.choice(["public laws", "private laws"]),
+                "chapter_text": f"CHAPTER {i} AN ACT CONCERNING {'RACES' if label else 'COUNTIES'} NUMBER {i}",
+                "section_text": text,
+            }
+        )
     for i in (i for i in (1, 11, 21) if i < n):  # a duplicate group (same section text, same label)
-        rows[i]["section_text"] = "That the earlier acts on this subject are repealed, and this act shall take effect at once."
+        rows[i]["section_text"] = (
+            "That the earlier acts on this subject are repealed, and this act shall take effect at once."
+        )
         rows[i]["jim_crow"] = 0
         rows[i]["source"] = "project experts"
     return rows
@@ -72,17 +83,30 @@ def train_tokenizer(model_max_length: int, extra_words: tuple[str, ...] = ()):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    corpus = POSITIVE + NEGATIVE + [" ".join(FILLER)] + [r["chapter_text"] + " " + r["section_text"] for r in make_rows(60)]
+    corpus = (
+        POSITIVE + NEGATIVE + [" ".join(FILLER)] + [r["chapter_text"] + " " + r["section_text"] for r in make_rows(60)]
+    )
     corpus += [" ".join(extra_words)] * 20  # words a test needs as single tokens
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    tok.train_from_iterator(
+        corpus, trainers.WordPieceTrainer(vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    )
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=model_max_length)
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=model_max_length,
+    )
 
 
 def build_tiny_model(kind: str, folder: Path) -> Path:
@@ -94,17 +118,40 @@ def build_tiny_model(kind: str, folder: Path) -> Path:
     tokenizer = train_tokenizer(model_max_length=128)
     ids = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
     if kind == "modernbert":
-        config = ModernBertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                                  max_position_embeddings=128, local_attention=16, global_attn_every_n_layers=2,
-                                  cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
-                                  bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id, **ids)
+        config = ModernBertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+            local_attention=16,
+            global_attn_every_n_layers=2,
+            cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+            **ids,
+        )
     elif kind == "roberta":
-        config = RobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                               max_position_embeddings=130, bos_token_id=tokenizer.cls_token_id,
-                               eos_token_id=tokenizer.sep_token_id, **ids)
+        config = RobertaConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=130,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+            **ids,
+        )
     else:
-        config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            max_position_embeddings=128, **ids)
+        config = BertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+            **ids,
+        )
     model = AutoModelForSequenceClassification.from_config(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -115,6 +162,7 @@ def import_script(name: str):
     """Import a top-level script as a module (the scripts are files, not a package)."""
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / name)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as Python does for an imported module (dataclasses look their module up)
     spec.loader.exec_module(module)
     return module
 

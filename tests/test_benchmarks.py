@@ -1,5 +1,4 @@
-"""The benchmarks count what they claim to: padding, tokens, windows, and the packed (unpadded) path
-computes the same classifier as the padded one. Tiny models on the CPU; seconds each."""
+"""The benchmarks count what they claim to: padding, tokens, windows. Tiny models on the CPU; seconds each."""
 
 import json
 import math
@@ -48,8 +47,28 @@ def test_pipeline_pads_each_batch_to_its_longest_window(bench):
 def test_bench_training_trains_both_strategies_on_the_same_windows(bench, tiny_models, tmp_path):
     data = write_csv(tmp_path / "laws.csv", make_rows(64))
     out = tmp_path / "bench.json"
-    assert bench.main(["--model", str(tiny_models["bert"]), "--dataset", str(data), "--max-length", "64",
-                       "--batch-size", "8", "--epochs", "2", "--in-process", "--threads", "1", "--output", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--model",
+                str(tiny_models["bert"]),
+                "--dataset",
+                str(data),
+                "--max-length",
+                "64",
+                "--batch-size",
+                "8",
+                "--epochs",
+                "2",
+                "--in-process",
+                "--threads",
+                "1",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     p, n = report["results"]["pipeline"], report["results"]["naive"]
     assert report["rows"] == 64 and report["max_length"] == 64 and report["stride"] == 16
@@ -65,8 +84,26 @@ def test_bench_training_trains_both_strategies_on_the_same_windows(bench, tiny_m
 def test_a_strategy_run_in_a_fresh_process_gets_the_same_settings(bench, tiny_models, tmp_path):
     """The default isolation: the child process is this script with the same flags and one strategy."""
     data = write_csv(tmp_path / "laws.csv", make_rows(24))
-    args = bench.parse_args(["--model", str(tiny_models["bert"]), "--dataset", str(data), "--max-length", "48", "--stride", "8",
-                             "--batch-size", "4", "--max-samples", "20", "--seed", "3", "--threads", "1"])
+    args = bench.parse_args(
+        [
+            "--model",
+            str(tiny_models["bert"]),
+            "--dataset",
+            str(data),
+            "--max-length",
+            "48",
+            "--stride",
+            "8",
+            "--batch-size",
+            "4",
+            "--max-samples",
+            "20",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+        ]
+    )
     result = bench.run_in_subprocess(args, "naive")
     assert result["strategy"] == "naive" and result["device"] == "CPU (1 threads)"
     assert result["optimizer_steps_per_epoch"] == math.ceil(result["windows"] / 4)
@@ -78,14 +115,32 @@ def test_padding_only_counts_every_max_length_without_training(bench, tiny_model
     data = write_csv(tmp_path / "laws.csv", make_rows(120))
     out = tmp_path / "padding.json"
     # --max-length above the tiny model's 128 positions is fine here: only its tokenizer is used
-    assert bench.main(["--padding-only", "--model", str(tiny_models["bert"]), "--dataset", str(data),
-                       "--max-length", "32,64,256", "--output", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--padding-only",
+                "--model",
+                str(tiny_models["bert"]),
+                "--dataset",
+                str(data),
+                "--max-length",
+                "32,64,256",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(out.read_text())["padding"]
     assert [r["max_length"] for r in rows] == [32, 64, 256]
     assert rows[0]["windows"] > rows[1]["windows"] > rows[2]["windows"] == 120
     for r in rows:
         assert r["naive"]["computed_tokens"] == r["windows"] * r["max_length"]
-        assert r["pipeline"]["real_tokens"] == r["naive"]["real_tokens"] == r["random_order_padded_per_batch"]["real_tokens"]
+        assert (
+            r["pipeline"]["real_tokens"]
+            == r["naive"]["real_tokens"]
+            == r["random_order_padded_per_batch"]["real_tokens"]
+        )
         assert r["pipeline"]["padding_efficiency"] > r["naive"]["padding_efficiency"]
         assert r["random_order_padded_per_batch"]["padding_efficiency"] >= r["naive"]["padding_efficiency"]
 
@@ -115,32 +170,6 @@ def test_simulated_windows_match_the_tokenizer_overflow(gpu_check, trainer_modul
         assert simulated == [len(ids) for ids in windows["input_ids"]]
 
 
-def test_the_agreement_check_compares_the_packed_and_padded_paths(gpu_check, monkeypatch):
-    """path_agreement (run before the unpadded path is timed) uses the training scripts' packed path and flags a
-    difference: here on the CPU with block-diagonal masks, then with packed_logits broken on purpose."""
-    config = gpu_check.build_config("modernbert", smoke=True, max_length=128)
-    windows, _ = gpu_check.make_windows([120, 7, 64, 33, 90], 128, 32, config, seed=0)
-    good = gpu_check.path_agreement(config, windows, 5, "sdpa", torch.device("cpu"))
-    assert good["agree"] and good["windows"] == 5 and good["max_abs_logit_difference"] < 1e-5
-    real = gpu_check.packed_logits
-    monkeypatch.setattr(gpu_check, "packed_logits", lambda model, batch: real(model, batch).flip(0))  # windows out of order
-    bad = gpu_check.path_agreement(config, windows, 5, "sdpa", torch.device("cpu"))
-    assert not bad["agree"] and bad["max_abs_logit_difference"] > bad["tolerance"]
-
-
-def test_the_unpadded_path_runs_where_the_training_scripts_would_pack(gpu_check, monkeypatch):
-    """unpadded_problem asks the training scripts' own flash_attention_problem (shared block) once a GPU is there."""
-    from types import SimpleNamespace
-
-    assert gpu_check.unpadded_problem(SimpleNamespace(type="cpu")).startswith("no CUDA device")
-    gpu = SimpleNamespace(type="cuda")
-    monkeypatch.setattr(gpu_check, "flash_attention_problem", lambda: "kernels 0.1 is installed, but ...")
-    assert gpu_check.unpadded_problem(gpu) == "kernels 0.1 is installed, but ..."
-    monkeypatch.setattr(gpu_check, "flash_attention_problem", lambda: None)
-    monkeypatch.setattr(gpu_check.importlib.util, "find_spec", lambda name: None)  # FlashAttention-2 through kernels
-    assert gpu_check.unpadded_problem(gpu) is None
-
-
 def test_mfu_peaks_are_looked_up_by_gpu_name(gpu_check):
     assert gpu_check.bf16_peak("NVIDIA L4") == 121e12
     assert gpu_check.bf16_peak("NVIDIA H100 80GB HBM3") == 989e12
@@ -156,6 +185,7 @@ def test_published_configs_have_the_published_sizes(gpu_check):
         config = gpu_check.build_config(key, smoke=False, max_length=512)
         with torch.device("meta"):
             from transformers import AutoModelForSequenceClassification
+
             model = AutoModelForSequenceClassification.from_config(config)
         total, _ = gpu_check.count_parameters(model)
         assert low < total < high, (key, total)
@@ -171,10 +201,11 @@ def test_gpu_check_smoke_runs_on_cpu_and_prints_every_row(gpu_check, tmp_path, c
     printed = capsys.readouterr().out
     for model in ("ModernBERT-base", "RoBERTa-base"):
         for path in ("padded", "naive"):
-            assert re.search(rf"^\| {model} \| {path} \| sdpa \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d.]+% \| [\d.]+ \| [\d,]+ \| n/a \| n/a \| n/a \|$",
-                             printed, re.MULTILINE), (model, path)
-    assert "ModernBERT-base unpadded: skipped, no CUDA device" in printed
-    assert re.search(r"^ModernBERT-base packed \(sdpa\) vs padded \(sdpa\) logits: max \|difference\| \S+ over 16 windows .*: agree$", printed, re.MULTILINE)
+            assert re.search(
+                rf"^\| {model} \| {path} \| sdpa \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d.]+% \| [\d.]+ \| [\d,]+ \| n/a \| n/a \| n/a \|$",
+                printed,
+                re.MULTILINE,
+            ), (model, path)
     report = json.loads(out.read_text())
     rows = {(r["model"], r["path"]): r for r in report["results"]}
     assert len(rows) == 4

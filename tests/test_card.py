@@ -1,4 +1,4 @@
-"""The model card: rendered from a run's facts without training; valid metadata; no placeholders."""
+"""The model card: rendered from a run's record without training; valid metadata; true for the run; no placeholders."""
 
 import copy
 import re
@@ -7,37 +7,132 @@ import pytest
 import yaml
 from conftest import ROOT
 
-TEST = {"f1": 0.9412, "precision": 0.9231, "recall": 0.96, "accuracy": 0.9659, "roc_auc": 0.9901, "macro_f1": 0.95,
-        "confusion_matrix": [[122, 4], [2, 48]], "n": 176,
-        "intervals_95": {"f1": [0.897, 0.976], "precision": [0.85, 0.99], "recall": [0.9, 1.0], "accuracy": [0.94, 0.99]}}
-FACTS = {
-    "repo_id": "someone/on-the-books-jim-crow-modernbert", "title": "A title", "model_name": "ModernBERT-base",
-    "architecture": "modernbert", "model_citation": "@misc{warner2024modernbert,\n  title = {Smarter, Better, Faster, Longer}\n}", "on_the_books": True, "binary": True,
-    "base_model": "answerdotai/ModernBERT-base", "base_model_on_hub": True,
-    "base_model_link": "[answerdotai/ModernBERT-base](https://huggingface.co/answerdotai/ModernBERT-base)",
-    "dataset": "biglam/on_the_books", "dataset_on_hub": True, "dataset_url": "https://huggingface.co/datasets/biglam/on_the_books",
-    "dataset_link": "[`biglam/on_the_books`](https://huggingface.co/datasets/biglam/on_the_books)",
-    "text_columns": ["chapter_text", "section_text"], "label_column": "jim_crow", "label_names": ["no_jim_crow", "jim_crow"],
-    "positive_label": "jim_crow", "negative_label": "no_jim_crow", "class_counts": {"no_jim_crow": 1273, "jim_crow": 512},
-    "rows_used": 1785, "rows_dropped_empty": 0, "max_samples": None,
-    "dropped_columns": [{"name": "source", "shares": [{"value": "murray", "count": 38, "positive": 35, "share": 35 / 38},
-                                                      {"value": "paschal", "count": 74, "positive": 74, "share": 1.0}]}],
-    "duplicate_groups": 170, "duplicate_rows": 487, "seed": 42, "split": {"train": 1435, "validation": 174, "test": 176},
-    "test": TEST, "test_at_half": {**TEST, "f1": 0.9302, "recall": 0.9, "intervals_95": None}, "threshold": 0.6131,
-    "threshold_validation_f1": 0.9555,
-    "baseline": {"f1": 0.8812, "precision": 0.85, "recall": 0.91, "accuracy": 0.93, "roc_auc": 0.97},
-    "history": [{"epoch": 1.0, "loss": 0.31, "f1": 0.91, "precision": 0.9, "recall": 0.92, "accuracy": 0.95, "roc_auc": 0.98},
-                {"epoch": 2.0, "loss": 0.22, "f1": 0.95, "precision": 0.94, "recall": 0.96, "accuracy": 0.97, "roc_auc": 0.99}],
-    "best_epoch": 2.0, "errors_count": 6, "long_rows": 31, "max_length": 1024, "stride": 256, "aggregation": "max",
-    "class_weights": {"no_jim_crow": 0.7012, "jim_crow": 1.7421}, "seeds": None, "holdout": None,
-    "hyperparameters": {"epochs": 4, "learning rate": 5e-05}, "hardware": "NVIDIA L4", "precision": "bf16", "attention": "sdpa", "padding_efficiency": 0.934,
-    "versions": {"transformers": "5.24.0", "torch": "2.15.0"}, "command": "uv run train_modernbert.py",
-    "script_url": None, "wall_time": 201.3, "timings": {"training": 61.2, "model_load": 12.0},
+TEST = {
+    "f1": 0.9412,
+    "precision": 0.9231,
+    "recall": 0.96,
+    "accuracy": 0.9659,
+    "roc_auc": 0.9901,
+    "macro_f1": 0.95,
+    "confusion_matrix": [[122, 4], [2, 48]],
+    "n": 176,
+    "intervals_95": {"f1": [0.897, 0.976], "precision": [0.85, 0.99], "recall": [0.9, 1.0], "accuracy": [0.94, 0.99]},
 }
-REQUIRED_META = {"base_model", "datasets", "language", "license", "library_name", "pipeline_tag", "tags", "metrics", "model-index", "widget"}
-SECTIONS = ["## What it does", "## How to use it", "## Intended use and out of scope", "## Training data", "## Evaluation",
-            "## Training procedure", "## Reproduce", "## Limitations, bias and ethics", "## Citation"]
+HISTORY = [
+    {"epoch": 1.0, "loss": 0.31, "f1": 0.91, "precision": 0.9, "recall": 0.92, "accuracy": 0.95, "roc_auc": 0.98},
+    {"epoch": 2.0, "loss": 0.22, "f1": 0.95, "precision": 0.94, "recall": 0.96, "accuracy": 0.97, "roc_auc": 0.99},
+]
+
+
+@pytest.fixture(scope="module")
+def record(trainer_module):
+    """A record as build_record makes it, for a binary run on the Hub dataset with the script's task."""
+    t = trainer_module
+    return {
+        "title": "Jim Crow law classifier, fine-tuned from answerdotai/ModernBERT-base",
+        "repo_id": "someone/on-the-books-jim-crow-modernbert",
+        "base_model": {
+            "id": "answerdotai/ModernBERT-base",
+            "on_hub": True,
+            "type": "modernbert",
+            "preset": "modernbert",
+            "license": "apache-2.0",
+            "citation": t.PRESETS["modernbert"]["citation"],
+        },
+        "dataset": {"id": "biglam/on_the_books", "on_hub": True, "about": t.DATASET_CARD},
+        "task": t.TASK_CARD,
+        "text_columns": ["chapter_text", "section_text"],
+        "label_column": "jim_crow",
+        "labels": ["no_jim_crow", "jim_crow"],
+        "dropped_columns": [
+            {
+                "name": "source",
+                "shares": [
+                    {"value": "murray", "count": 38, "positive": 35, "share": 35 / 38},
+                    {"value": "paschal", "count": 74, "positive": 74, "share": 1.0},
+                ],
+            }
+        ],
+        "rows": {
+            "used": 1785,
+            "dropped_empty_or_unlabelled": 0,
+            "max_samples": None,
+            "duplicate_groups": 170,
+            "rows_in_duplicate_groups": 487,
+            "longer_than_one_window": 31,
+        },
+        "class_counts": {"no_jim_crow": 1273, "jim_crow": 512},
+        "split_sizes": {"train": 1435, "validation": 174, "test": 176},
+        "hyperparameters": {
+            "epochs": 4,
+            "learning_rate": 5e-05,
+            "batch_size": 16,
+            "warmup": 0.1,
+            "weight_decay": 0.01,
+            "adam_betas": [0.9, 0.98],
+            "adam_epsilon": 1e-06,
+            "max_length": 1024,
+            "stride": 256,
+            "seed": 42,
+            "validation_size": 0.1,
+            "test_size": 0.1,
+        },
+        "class_weights": {"no_jim_crow": 0.7012, "jim_crow": 1.7421},
+        "validation_history": HISTORY,
+        "best_epoch": 2.0,
+        "window_aggregation": {"used": "max", "validation_f1": {"max": 0.95, "mean": 0.94}},
+        "validation": {**TEST, "f1": 0.9555},
+        "test": TEST,
+        "training_tokens": {
+            "real": 1000,
+            "computed": 1071,
+            "padding_efficiency": 0.934,
+            "real_tokens_per_second": 5000,
+        },
+        "baseline": {"f1": 0.8812, "precision": 0.85, "recall": 0.91, "accuracy": 0.93, "roc_auc": 0.97},
+        "environment": {
+            "hardware": "NVIDIA L4",
+            "versions": {"transformers": "5.24.0", "torch": "2.15.0"},
+            "precision": "bf16",
+            "attention": "sdpa",
+            "card_template": "model_card_template.md",
+        },
+        "command": "hf jobs uv run --flavor l4x1 --secrets HF_TOKEN train_modernbert.py",
+        "seeds": None,
+        "holdout": None,
+        "positive_label": "jim_crow",
+        "threshold": {"value": 0.6131, "chosen_on": "validation", "validation_f1": 0.9555},
+        "test_at_default_threshold": {**TEST, "f1": 0.9302, "recall": 0.9, "intervals_95": None},
+        "errors": {"count": 6, "file": "errors.csv"},
+        "timings": {"data_load": 2.0, "model_load": 12.0, "training": 61.2, "wall": 201.3},
+    }
+
+
+REQUIRED_META = {
+    "base_model",
+    "datasets",
+    "language",
+    "license",
+    "library_name",
+    "pipeline_tag",
+    "tags",
+    "metrics",
+    "model-index",
+    "widget",
+}
+SECTIONS = [
+    "## What it does",
+    "## How to use it",
+    "## Intended use and out of scope",
+    "## Training data",
+    "## Evaluation",
+    "## Training procedure",
+    "## Reproduction",
+    "## Limitations, bias and ethics",
+    "## Citation",
+]
 PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{%|More information needed|TODO|\[More Information", re.I)
+THRESHOLD_WORDS = re.compile(r"threshold|flag|positive|most positive window", re.I)
 
 
 @pytest.fixture(scope="module")
@@ -50,39 +145,85 @@ def split_card(card: str):
     return yaml.safe_load(front), body
 
 
-def test_card_metadata_is_complete_and_valid(trainer_module, template):
+def multiclass(record: dict) -> dict:
+    """The same record for a three-class run on a local file, with a label column the script knows nothing of."""
+    r = copy.deepcopy(record)
+    for key in ("threshold", "positive_label", "test_at_default_threshold"):
+        del r[key]
+    names = ["courts", "roads", "schools"]
+    per_class = {
+        n: {"precision": 0.9, "recall": 0.8 + 0.05 * i, "f1": 0.85, "support": 20} for i, n in enumerate(names)
+    }
+    scores = {"macro_f1": 0.85, "macro_precision": 0.9, "macro_recall": 0.85, "weighted_f1": 0.86, "accuracy": 0.87}
+    r.update(
+        title="Text classifier: courts, roads, schools",
+        labels=names,
+        label_column="topic",
+        task=None,
+        dataset={"id": "laws.csv", "on_hub": False, "about": None},
+        dropped_columns=[],
+        class_counts={n: 60 for n in names},
+        validation_history=[{"epoch": 1.0, "loss": 0.9, **scores, "roc_auc": 0.9}],
+        best_epoch=1.0,
+        test={
+            **scores,
+            "roc_auc": 0.93,
+            "confusion_matrix": [[16, 2, 2], [1, 17, 2], [1, 1, 18]],
+            "n": 60,
+            "per_class": per_class,
+        },
+        baseline={**scores, "macro_f1": 0.7, "roc_auc": 0.8},
+    )
+    r["base_model"] = {
+        **r["base_model"],
+        "id": "tiny-bert",
+        "on_hub": False,
+        "type": "bert",
+        "preset": "default",
+        "license": None,
+        "citation": None,
+    }
+    return r
+
+
+def test_card_metadata_is_complete_and_valid(trainer_module, template, record):
     from huggingface_hub import ModelCard, ModelCardData
     from huggingface_hub.repocard_data import model_index_to_eval_results
 
-    card = trainer_module.render_card(FACTS, template)
+    card = trainer_module.render_card(record, template)
     meta, _ = split_card(card)
     assert REQUIRED_META <= set(meta)
-    assert meta["language"] == "en" and meta["library_name"] == "transformers" and meta["pipeline_tag"] == "text-classification"
-    assert set(trainer_module.DOMAIN_TAGS) | {"modernbert"} <= set(meta["tags"])
+    assert meta["language"] == "en" and meta["library_name"] == "transformers"
+    assert set(trainer_module.DATASET_CARD["tags"]) | set(trainer_module.TASK_CARD["tags"]) | {"modernbert"} <= set(
+        meta["tags"]
+    )
     assert meta["base_model"] == "answerdotai/ModernBERT-base" and meta["datasets"] == ["biglam/on_the_books"]
-    # huggingface_hub's own offline parsing: the model-index round-trips into EvalResults
-    parsed = ModelCard(card)
+    assert meta["license"] == "apache-2.0"
+    parsed = ModelCard(card)  # huggingface_hub's own offline parsing
     assert isinstance(parsed.data, ModelCardData)
     name, results = model_index_to_eval_results(meta["model-index"])
     assert name == "on-the-books-jim-crow-modernbert"
-    got = {r.metric_type: r.metric_value for r in results}
-    assert got == {k: round(TEST[k], 4) for k in ("f1", "precision", "recall", "accuracy", "roc_auc")}
-    assert {r.dataset_type for r in results} == {"biglam/on_the_books"} and all("test" in r.dataset_split for r in results)
+    assert {r.metric_type: r.metric_value for r in results} == {
+        k: round(TEST[k], 4) for k in ("f1", "precision", "recall", "accuracy", "roc_auc")
+    }
+    assert {r.dataset_type for r in results} == {"biglam/on_the_books"} and all(
+        "test" in r.dataset_split for r in results
+    )
     ModelCardData(**meta, ignore_metadata_errors=False)  # raises on malformed metadata
-    # widget sentences are the invented ones, not dataset rows
-    assert [w["text"] for w in meta["widget"]] == trainer_module.WIDGET_EXAMPLES
+    assert [w["text"] for w in meta["widget"]] == trainer_module.TASK_CARD["examples"]  # invented, not dataset rows
 
 
-def test_card_has_every_section_in_order_and_no_placeholder(trainer_module, template):
-    _, body = split_card(trainer_module.render_card(FACTS, template))
+def test_card_has_every_section_in_order_and_no_placeholder(trainer_module, template, record):
+    _, body = split_card(trainer_module.render_card(record, template))
     positions = [body.find(s) for s in SECTIONS]
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
     assert not PLACEHOLDERS.search(body), PLACEHOLDERS.search(body)
-    assert "Content warning" in body
+    assert "<!--" not in body  # the script knows this dataset and this task: nothing for the owner to fill in
+    assert "Content warning" in body and trainer_module.DATASET_CARD["credit"] in body
 
 
-def test_card_numbers_are_the_run_numbers(trainer_module, template):
-    _, body = split_card(trainer_module.render_card(FACTS, template))
+def test_card_numbers_are_the_run_numbers(trainer_module, template, record):
+    _, body = split_card(trainer_module.render_card(record, template))
     for value in ("0.941", "0.923", "0.960", "0.966", "0.990", "0.897 – 0.976", "0.881", "0.930"):
         assert value in body, value
     assert "THRESHOLD = 0.6131" in body and "**0.6131**" in body
@@ -93,58 +234,107 @@ def test_card_numbers_are_the_run_numbers(trainer_module, template):
     assert "`no_jim_crow` 0.701, `jim_crow` 1.742" in body
     assert "6 of 176 test rows were misclassified" in body and "31 of 1785 texts" in body
     assert "487 rows in 170 groups" in body
-    assert "uv run train_modernbert.py" in body and "NVIDIA L4" in body and "bf16" in body
-    assert "attention sdpa; 93% of the tokens computed in training batches were real text" in body
+    assert "hf jobs uv run --flavor l4x1 --secrets HF_TOKEN train_modernbert.py" in body
+    assert "NVIDIA L4; precision bf16; attention sdpa" in body and "93% of the tokens computed" in body
+    assert "| batch size | 16 |" in body and "warmup 10% of the steps" in body and "betas 0.9, 0.98" in body
     assert "warner2024modernbert" in body and "onthebooks" in body
 
 
-def test_optional_sections_appear_only_with_their_data(trainer_module, template):
-    _, plain = split_card(trainer_module.render_card(FACTS, template))
+def test_optional_sections_appear_only_with_their_data(trainer_module, template, record):
+    _, plain = split_card(trainer_module.render_card(record, template))
     assert "Across" not in plain and "Held-out" not in plain
-    facts = copy.deepcopy(FACTS)
-    facts["seeds"] = {"n": 3, "seeds": [42, 43, 44], "summary": {"f1": {"mean": 0.95, "std": 0.01, "values": [0.94, 0.95, 0.96]}}}
-    facts["holdout"] = {"column": "source", "groups": [{"value": "paschal", "rows": 74, "positives": 74, "summary": "recall 0.730 (54 of 74 flagged)"}]}
-    facts["baseline"] = None
-    facts["test"] = {**TEST, "intervals_95": None}
-    _, body = split_card(trainer_module.render_card(facts, template))
+    r = copy.deepcopy(record)
+    r["seeds"] = {
+        "n": 3,
+        "seeds": [42, 43, 44],
+        "summary": {"f1": {"mean": 0.95, "std": 0.01, "values": [0.94, 0.95, 0.96]}},
+    }
+    r["holdout"] = {
+        "column": "source",
+        "groups": [{"value": "paschal", "rows": 74, "positives": 74, "summary": "recall 0.730 (54 of 74 flagged)"}],
+    }
+    r["baseline"] = None
+    r["test"] = {**TEST, "intervals_95": None}
+    _, body = split_card(trainer_module.render_card(r, template))
     assert "Across 3 seeds" in body and "0.950 ± 0.010" in body and "0.94, 0.95, 0.96" in body
     assert "| paschal | 74 | 74 | recall 0.730 (54 of 74 flagged) |" in body
     assert "TF-IDF" not in body and "95% interval" not in body
     assert not PLACEHOLDERS.search(body)
 
 
-def test_generic_dataset_card_makes_no_jim_crow_claims(trainer_module, template):
-    facts = copy.deepcopy(FACTS)
-    facts.update(on_the_books=False, dataset="me/letters", dataset_link="`letters.csv`", dataset_on_hub=False, binary=False,
-                 label_names=["a", "b", "c"], positive_label="c", negative_label="a", class_counts={"a": 5, "b": 5, "c": 5},
-                 dropped_columns=[], threshold=0.5, test_at_half=None)
-    facts["test"] = {**TEST, "confusion_matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-                     "per_class": {n: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1} for n in "abc"}}
-    meta, body = split_card(trainer_module.render_card(facts, template))
-    assert "jim-crow" not in meta["tags"] and "widget" not in meta and "datasets" not in meta
-    assert "Jim Crow" not in body and "| a | 1.000 | 1.000 | 1.000 | 1 |" in body
+def test_a_three_class_card_on_a_local_file_speaks_of_no_threshold_and_asks_the_owner(trainer_module, template, record):
+    r = multiclass(record)
+    meta, body = split_card(trainer_module.render_card(r, template))
+    assert "widget" not in meta and "datasets" not in meta and "license" not in meta and "base_model" not in meta
+    assert not {"jim-crow", "legal"} & set(meta["tags"])
+    assert "Jim Crow" not in body and "On the Books" not in body and "separate schools" not in body
+    words = THRESHOLD_WORDS.search(body)
+    assert words is None, body[max(0, words.start() - 200) : words.end() + 100]
+    assert "| Macro F1 | 0.850 |" in body and "| Weighted F1 | 0.860 |" in body and "| courts | 0.900 | 0.800 |" in body
+    assert "Macro averages weigh every class equally" in body
+    assert "from 0.80 to 0.90 on the test split" in body
+    prompts = re.findall(r"<!-- (.*?) -->", body)
+    assert len(prompts) >= 4 and any("how the labels were made" in p for p in prompts)
+    assert any("licence" in p for p in prompts)
     assert not PLACEHOLDERS.search(body)
+    meta_names = {m["type"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert meta_names == {"macro_f1", "macro_precision", "macro_recall", "weighted_f1", "accuracy", "roc_auc"}
 
 
-def test_roberta_card_names_roberta(roberta_module, template):
-    facts = {**FACTS, "base_model": "FacebookAI/roberta-base", "architecture": "roberta", "model_citation": roberta_module.MODEL_CITATION}
-    meta, body = split_card(roberta_module.render_card(facts, template))
+def test_another_label_keeps_the_dataset_credit(trainer_module, template, record):
+    """The dataset's credit depends on where the data came from, not on which column is the label."""
+    r = copy.deepcopy(record)
+    r.update(task=None, label_column="type")
+    meta, body = split_card(trainer_module.render_card(r, template))
+    assert meta["datasets"] == ["biglam/on_the_books"] and "legal" in meta["tags"] and "jim-crow" not in meta["tags"]
+    assert trainer_module.DATASET_CARD["credit"] in body and "Content warning" in body
+    assert "<!-- Fill in: how the labels were made" in body
+
+
+def test_roberta_preset_names_roberta(roberta_module, template, record):
+    r = copy.deepcopy(record)
+    r["base_model"] = {
+        "id": "FacebookAI/roberta-base",
+        "on_hub": True,
+        "type": "roberta",
+        "preset": "roberta",
+        "license": "mit",
+        "citation": roberta_module.PRESETS["roberta"]["citation"],
+    }
+    meta, body = split_card(roberta_module.render_card(r, template))
     assert "roberta" in meta["tags"] and meta["license"] == "mit" and "liu2019roberta" in body
 
 
-def test_card_for_another_base_model_cites_no_preset_paper(trainer_module, template):
-    facts = {**FACTS, "model_name": "all-MiniLM-L6-v2", "architecture": "bert", "model_citation": None}
-    meta, body = split_card(trainer_module.render_card(facts, template))
-    assert "bert" in meta["tags"] and "modernbert" not in meta["tags"]
+def test_card_for_another_base_model_cites_no_preset_paper(trainer_module, template, record):
+    r = copy.deepcopy(record)
+    r["base_model"] = {
+        "id": "model",
+        "on_hub": False,
+        "type": "bert",
+        "preset": "default",
+        "license": None,
+        "citation": None,
+    }
+    meta, body = split_card(trainer_module.render_card(r, template))
+    assert "bert" in meta["tags"] and "modernbert" not in meta["tags"] and "license" not in meta
     assert "warner2024modernbert" not in body and "please cite it as its authors ask" in body
-    assert "| all-MiniLM-L6-v2 (this model) |" in body
+    assert "`model` (a local model folder)" in body
 
 
 def test_template_falls_back_to_the_embedded_copy(trainer_module, tmp_path, monkeypatch):
     text, source = trainer_module.read_template(None)
-    assert source.endswith("model_card_template.md")
-    monkeypatch.setattr(trainer_module, "__file__", str(tmp_path / "train_modernbert.py"))  # as in an hf job: no file beside it
+    assert source == "model_card_template.md"
+    monkeypatch.setattr(
+        trainer_module, "__file__", str(tmp_path / "train_modernbert.py")
+    )  # as in a job: nothing beside it
     text2, source2 = trainer_module.read_template(None)
     assert source2 == "embedded copy" and text2 == text
     with pytest.raises(trainer_module.UserError, match="no such file"):
         trainer_module.read_template(str(tmp_path / "missing.md"))
+
+
+def test_a_broken_template_is_refused_before_training(trainer_module, tmp_path):
+    broken = tmp_path / "card.md"
+    broken.write_text("# {{ title }}\n\n{% if binary %}never closed\n")
+    with pytest.raises(trainer_module.UserError, match="line 3"):
+        trainer_module.read_template(str(broken))

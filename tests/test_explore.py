@@ -31,21 +31,25 @@ def words(n: int, seed: int) -> str:
 
 
 def planted_rows() -> list[dict]:
-    titles = iter(f"{a} {b}" for a in WORDS for b in WORDS if a != b and (a, b) not in {("laws", "that"), ("town", "home")})
+    titles = iter(
+        f"{a} {b}" for a in WORDS for b in WORDS if a != b and (a, b) not in {("laws", "that"), ("town", "home")}
+    )
     rows = []
     for i in range(100):
         label = 1 if i % 10 < 3 and i not in (1, 2) else 0
         n_words = 10 if i < 3 else 10 + i if i < 95 else 600 + i
-        rows.append({
-            "id": f"row_{i:03d}",
-            "annotator": "ruled" if label and i >= 20 else "crowd",
-            "kind": "local" if i % 10 in (5, 6, 7) else "general",
-            "year": 1900 + (i * 37) % 50,
-            "note": "see page 2" if i % 10 == 9 else "",
-            "label": label,
-            "title": next(titles),
-            "body": words(n_words, seed=i),
-        })
+        rows.append(
+            {
+                "id": f"row_{i:03d}",
+                "annotator": "ruled" if label and i >= 20 else "crowd",
+                "kind": "local" if i % 10 in (5, 6, 7) else "general",
+                "year": 1900 + (i * 37) % 50,
+                "note": "see page 2" if i % 10 == 9 else "",
+                "label": label,
+                "title": next(titles),
+                "body": words(n_words, seed=i),
+            }
+        )
     for i in (0, 1, 2):  # one exact-duplicate group with conflicting labels (1, 0, 0)
         rows[i]["title"], rows[i]["body"] = "laws that", rows[0]["body"]
     rows[1]["title"] = "laws\tthat"  # equal after whitespace normalisation
@@ -77,8 +81,20 @@ def word_tokenizer(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(explore, planted_csv, word_tokenizer, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.json"
-    code = explore.main(["--dataset", str(planted_csv), "--text-columns", "title,body", "--label-column", "label",
-                         "--tokenizer", str(word_tokenizer), "--output", str(out)])
+    code = explore.main(
+        [
+            "--dataset",
+            str(planted_csv),
+            "--text-columns",
+            "title,body",
+            "--label-column",
+            "label",
+            "--tokenizer",
+            str(word_tokenizer),
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     return json.loads(out.read_text()), out.with_suffix(".md").read_text()
 
@@ -100,37 +116,87 @@ def test_schema_and_labels(report):
         {"label": "0", "rows": 72, "share": 0.72, "weight": 0.6944},  # 100 / (2 * 72)
         {"label": "1", "rows": 28, "share": 0.28, "weight": 1.7857},  # 100 / (2 * 28)
     ]
-    assert r["labels"]["split"] == {"rows_needed_per_class": 20, "too_small": {}, "min_max_samples": 72}  # 20 / 0.28 = 71.4
+    assert r["labels"]["split"] == {
+        "rows_needed_per_class": 20,
+        "too_small": {},
+        "min_max_samples": 72,
+    }  # 20 / 0.28 = 71.4
 
 
 def test_lengths_in_characters_and_tokens(report):
     r, _ = report
     chars, tokens = r["lengths"]["chars"], r["lengths"]["tokens"]
     # Sorted word counts: 10, 10, 10, 13, 14, ..., 104 (rank 95), 695, ..., 699. Nearest rank: p50 = 59 words.
-    assert {k: chars["body"][k] for k in ("rows", "p50", "p90", "p95", "p99", "max")} == \
-        {"rows": 100, "p50": 294, "p90": 494, "p95": 519, "p99": 3489, "max": 3494}
-    assert {k: chars["input_text"][k] for k in ("p50", "p95", "p99", "max")} == {"p50": 305, "p95": 530, "p99": 3500, "max": 3505}
-    assert {k: tokens["body"][k] for k in ("p50", "p90", "p95", "p99", "max")} == {"p50": 61, "p90": 101, "p95": 106, "p99": 700, "max": 701}
+    assert {k: chars["body"][k] for k in ("rows", "p50", "p90", "p95", "p99", "max")} == {
+        "rows": 100,
+        "p50": 294,
+        "p90": 494,
+        "p95": 519,
+        "p99": 3489,
+        "max": 3494,
+    }
+    assert {k: chars["input_text"][k] for k in ("p50", "p95", "p99", "max")} == {
+        "p50": 305,
+        "p95": 530,
+        "p99": 3500,
+        "max": 3505,
+    }
+    assert {k: tokens["body"][k] for k in ("p50", "p90", "p95", "p99", "max")} == {
+        "p50": 61,
+        "p90": 101,
+        "p95": 106,
+        "p99": 700,
+        "max": 701,
+    }
     assert tokens["body"]["over_512"] == {"rows": 5, "share": 0.05}
     assert tokens["body"]["over_8192"] == {"rows": 0, "share": 0.0}
-    assert {k: tokens["input_text"][k] for k in ("p50", "p90", "p95", "p99", "max")} == {"p50": 63, "p90": 103, "p95": 108, "p99": 702, "max": 703}
-    assert r["lengths"]["max_length"] == {"covers_95": 108, "covers_99": 702, "model_max_length": 512,
-                                          "suggested": 112, "capped_by_model": False}
+    assert {k: tokens["input_text"][k] for k in ("p50", "p90", "p95", "p99", "max")} == {
+        "p50": 63,
+        "p90": 103,
+        "p95": 108,
+        "p99": 702,
+        "max": 703,
+    }
+    assert r["lengths"]["max_length"] == {
+        "covers_95": 108,
+        "covers_99": 702,
+        "model_max_length": 512,
+        "suggested": 112,
+        "capped_by_model": False,
+    }
 
 
 def test_exact_and_near_duplicates(report):
     r, _ = report
     exact = r["duplicates"]["exact"]
-    assert {k: exact["title"][k] for k in ("groups", "rows", "conflicting_groups", "conflicting_rows", "casefold_groups", "casefold_rows")} == \
-        {"groups": 1, "rows": 3, "conflicting_groups": 1, "conflicting_rows": 3, "casefold_groups": 2, "casefold_rows": 5}
+    assert {
+        k: exact["title"][k]
+        for k in ("groups", "rows", "conflicting_groups", "conflicting_rows", "casefold_groups", "casefold_rows")
+    } == {
+        "groups": 1,
+        "rows": 3,
+        "conflicting_groups": 1,
+        "conflicting_rows": 3,
+        "casefold_groups": 2,
+        "casefold_rows": 5,
+    }
     for name in ("body", "input_text"):
-        assert {k: exact[name][k] for k in ("groups", "rows", "conflicting_groups", "casefold_groups")} == \
-            {"groups": 1, "rows": 3, "conflicting_groups": 1, "casefold_groups": 1}
+        assert {k: exact[name][k] for k in ("groups", "rows", "conflicting_groups", "casefold_groups")} == {
+            "groups": 1,
+            "rows": 3,
+            "conflicting_groups": 1,
+            "casefold_groups": 1,
+        }
     assert exact["input_text"]["examples"][0]["ids"] == ["row_000", "row_001", "row_002"]
     assert exact["input_text"]["examples"][0]["labels"] == {"0": 2, "1": 1}
     near = r["duplicates"]["near"]["columns"]
     assert r["duplicates"]["near"]["threshold"] == 0.8
-    assert {k: near["body"][k] for k in ("groups", "rows", "pairs", "conflicting_groups")} == {"groups": 1, "rows": 2, "pairs": 1, "conflicting_groups": 0}
+    assert {k: near["body"][k] for k in ("groups", "rows", "pairs", "conflicting_groups")} == {
+        "groups": 1,
+        "rows": 2,
+        "pairs": 1,
+        "conflicting_groups": 0,
+    }
     assert near["body"]["examples"][0]["ids"] == ["row_060", "row_061"]
     assert near["title"]["examples"][0]["ids"] == ["row_005", "row_006"]  # same words, different case: Jaccard 1
     assert (near["input_text"]["groups"], near["input_text"]["rows"]) == (1, 2)
@@ -145,7 +211,14 @@ def test_leakage_verdicts(report):
     assert annotator["verdict"] == "leaky"
     assert annotator["pinned"] == {"1": {"rows": 24, "label_rows": 28, "values": ["ruled"], "share": 0.8571}}
     ruled = next(v for v in annotator["values"] if v["value"] == "ruled")
-    assert ruled == {"value": "ruled", "rows": 24, "label_counts": {"0": 0, "1": 24}, "top_label": "1", "top_share": 1.0, "pins_label": True}
+    assert ruled == {
+        "value": "ruled",
+        "rows": 24,
+        "label_counts": {"0": 0, "1": 24},
+        "top_label": "1",
+        "top_share": 1.0,
+        "pins_label": True,
+    }
     kind = column(r, "kind")
     assert kind["verdict"] == "associated" and kind["pinned"] == {}
     assert kind["cramers_v"] == pytest.approx(0.3977, abs=1e-4)  # phi 0.408, bias-corrected for n = 100
@@ -162,10 +235,20 @@ def test_leakage_verdicts(report):
 def test_recommendations_map_to_training_flags(report, planted_csv):
     r, markdown = report
     flags = {f["flag"]: f["value"] for f in r["recommendations"]["flags"]}
-    assert flags == {"--drop-columns": "annotator", "--id-column": "id", "--max-length": "112", "--max-samples": ">= 72"}
-    assert r["recommendations"]["command"] == (f"uv run train_modernbert.py --dataset {planted_csv} --text-columns title,body "
-                                               "--label-column label --drop-columns annotator --id-column id --max-length 112")
-    assert any("rows with the same input text carry different labels (groups: 1, rows: 3)" in w for w in r["recommendations"]["warnings"])
+    assert flags == {
+        "--drop-columns": "annotator",
+        "--id-column": "id",
+        "--max-length": "112",
+        "--max-samples": ">= 72",
+    }
+    assert r["recommendations"]["command"] == (
+        f"uv run train_modernbert.py --dataset {planted_csv} --text-columns title,body "
+        "--label-column label --drop-columns annotator --id-column id --max-length 112"
+    )
+    assert any(
+        "rows with the same input text carry different labels (groups: 1, rows: 3)" in w
+        for w in r["recommendations"]["warnings"]
+    )
     assert "| `annotator` | categorical | **leaky** |" in markdown
     assert "--drop-columns annotator --id-column id --max-length 112" in markdown
 
@@ -186,7 +269,14 @@ def test_verdicts_on_the_books_proportions(explore):
     audit = explore.audit_column("source", source, datasets.Value("string"), labels, ["0", "1"])
     assert audit["verdict"] == "leaky"
     assert audit["pinned"]["1"] == {"rows": 109, "label_rows": 512, "values": ["paschal", "murray"], "share": 0.2129}
-    kind, labels = rows([("public laws", 310, 749), ("private laws", 166, 527), ("public local laws", 13, 304), ("session laws", 23, 205)])
+    kind, labels = rows(
+        [
+            ("public laws", 310, 749),
+            ("private laws", 166, 527),
+            ("public local laws", 13, 304),
+            ("session laws", 23, 205),
+        ]
+    )
     audit = explore.audit_column("type", kind, datasets.Value("string"), labels, ["0", "1"])
     assert audit["verdict"] == "associated" and audit["pinned"] == {}
     assert 0.3 < audit["cramers_v"] < 0.33
@@ -213,8 +303,14 @@ def test_verdict_edge_cases(explore):
     # Constant column; a float column that is unique per row is a measurement, not an identifier.
     assert explore.audit_column("c", ["same"] * 4, string, ["0", "1", "0", "1"], ["0", "1"])["verdict"] == "constant"
     floats = [i / 7 for i in range(100)]
-    assert explore.audit_column("f", floats, datasets.Value("float64"), ["0", "1"] * 50, ["0", "1"])["kind"] == "numeric, 10 quantile bins"
-    assert explore.audit_column("n", list(range(100)), datasets.Value("int64"), ["0", "1"] * 50, ["0", "1"])["verdict"] == "identifier"
+    assert (
+        explore.audit_column("f", floats, datasets.Value("float64"), ["0", "1"] * 50, ["0", "1"])["kind"]
+        == "numeric, 10 quantile bins"
+    )
+    assert (
+        explore.audit_column("n", list(range(100)), datasets.Value("int64"), ["0", "1"] * 50, ["0", "1"])["verdict"]
+        == "identifier"
+    )
 
 
 def test_near_duplicates_scale_without_comparing_all_pairs(explore):
@@ -235,7 +331,14 @@ def test_near_duplicates_scale_without_comparing_all_pairs(explore):
 
 
 def test_exact_duplicates_normalisation(explore):
-    texts = ["That all laws  are repealed.", "That all laws are repealed.\n", "THAT ALL LAWS ARE REPEALED.", None, "", "other"]
+    texts = [
+        "That all laws  are repealed.",
+        "That all laws are repealed.\n",
+        "THAT ALL LAWS ARE REPEALED.",
+        None,
+        "",
+        "other",
+    ]
     assert explore.exact_duplicate_groups(texts) == [[0, 1]]
     assert explore.exact_duplicate_groups(texts, casefold=True) == [[0, 1, 2]]
 
@@ -251,14 +354,21 @@ def test_splits_of_a_saved_dataset_dict(explore, tmp_path):
     import datasets
 
     rows = planted_rows()
-    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:80]), "test": datasets.Dataset.from_list(rows[80:])})
+    dd = datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows[:80]), "test": datasets.Dataset.from_list(rows[80:])}
+    )
     dd.save_to_disk(str(tmp_path / "saved"))
     assert explore.split_sizes(str(tmp_path / "saved"), 100, None) == {"train": 80, "test": 20}
 
 
 def test_characters_only_and_user_errors(explore, planted_csv, tmp_path, capsys):
     out = tmp_path / "chars.json"
-    assert explore.main(["--dataset", str(planted_csv), "--text-columns", "body", "--label-column", "label", "--output", str(out)]) == 0
+    assert (
+        explore.main(
+            ["--dataset", str(planted_csv), "--text-columns", "body", "--label-column", "label", "--output", str(out)]
+        )
+        == 0
+    )
     r = json.loads(out.read_text())
     assert r["lengths"]["tokens"] is None and r["lengths"]["max_length"] is None
     assert next(f for f in r["recommendations"]["flags"] if f["flag"] == "--max-length")["value"] is None
@@ -266,7 +376,18 @@ def test_characters_only_and_user_errors(explore, planted_csv, tmp_path, capsys)
     capsys.readouterr()
 
     with pytest.raises(SystemExit) as exit_info:
-        explore.run(["--dataset", str(planted_csv), "--text-columns", "body", "--label-column", "jim_crow", "--output", str(out)])
+        explore.run(
+            [
+                "--dataset",
+                str(planted_csv),
+                "--text-columns",
+                "body",
+                "--label-column",
+                "jim_crow",
+                "--output",
+                str(out),
+            ]
+        )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--label-column: column(s) ['jim_crow'] not in the dataset" in err
@@ -283,9 +404,28 @@ def test_uv_run_writes_json_markdown_and_picture(planted_csv, tmp_path):
     """The script as a user runs it: uv builds its environment from the PEP 723 header (slow the first time)."""
     out = tmp_path / "uv" / "report.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    done = subprocess.run(["uv", "run", "--quiet", "explore_dataset.py", "--dataset", str(planted_csv), "--text-columns", "title,body",
-                           "--label-column", "label", "--output", str(out), "--plot"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            "uv",
+            "run",
+            "--quiet",
+            "explore_dataset.py",
+            "--dataset",
+            str(planted_csv),
+            "--text-columns",
+            "title,body",
+            "--label-column",
+            "label",
+            "--output",
+            str(out),
+            "--plot",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     r = json.loads(out.read_text())
     assert r["schema"]["rows"] == 100 and column(r, "annotator")["verdict"] == "leaky"

@@ -64,15 +64,22 @@ def check_labels(out: dict, names: list[str], threshold: float) -> int:
     return flagged
 
 
-def save_variant(tiny: Path, folder: Path, threshold: float | None = None, num_labels: int = 2, metrics: dict | None = None) -> Path:
+def save_variant(
+    tiny: Path, folder: Path, threshold: float | None = None, num_labels: int = 2, metrics: dict | None = None
+) -> Path:
     """A copy of a tiny model, with a training run's decision_threshold and label names (or more labels)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if num_labels == 2:
         model = AutoModelForSequenceClassification.from_pretrained(tiny)
-        model.config.id2label, model.config.label2id = {0: "no_jim_crow", 1: "jim_crow"}, {"no_jim_crow": 0, "jim_crow": 1}
+        model.config.id2label, model.config.label2id = (
+            {0: "no_jim_crow", 1: "jim_crow"},
+            {"no_jim_crow": 0, "jim_crow": 1},
+        )
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=num_labels, ignore_mismatched_sizes=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            tiny, num_labels=num_labels, ignore_mismatched_sizes=True
+        )
     if threshold is not None:
         model.config.decision_threshold = threshold
     model.save_pretrained(folder)
@@ -87,7 +94,7 @@ def threshold_between_scores(scores) -> float:
     flagged, and no score sits so close to it that float noise could move a row across."""
     s = np.sort(scores)
     lo, hi = len(s) // 4, 3 * len(s) // 4
-    i = lo + int(np.argmax(np.diff(s[lo:hi + 1])))
+    i = lo + int(np.argmax(np.diff(s[lo : hi + 1])))
     return float((s[i] + s[i + 1]) / 2)
 
 
@@ -109,8 +116,23 @@ def count_scored_rows(pr, monkeypatch, fail_on_call: int | None = None) -> list[
 @pytest.fixture(scope="module")
 def batch64(pr, tiny_models, laws, tmp_path_factory):
     out = tmp_path_factory.mktemp("batch64") / "flagged.parquet"
-    assert pr.main(["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out),
-                    "--batch-size", "64", "--shard-size", "50"]) == 0
+    assert (
+        pr.main(
+            [
+                "--model",
+                str(tiny_models["bert"]),
+                "--dataset",
+                str(laws),
+                "--output",
+                str(out),
+                "--batch-size",
+                "64",
+                "--shard-size",
+                "50",
+            ]
+        )
+        == 0
+    )
     return read_table(out)
 
 
@@ -126,7 +148,12 @@ def test_every_row_kept_in_order_with_three_added_columns(batch64, rows):
 
 def test_batch_size_does_not_change_scores_or_labels(pr, batch64, tiny_models, laws, tmp_path):
     out = tmp_path / "flagged.csv"
-    assert pr.main(["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--batch-size", "1"]) == 0
+    assert (
+        pr.main(
+            ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--batch-size", "1"]
+        )
+        == 0
+    )
     one = read_table(out)
     assert one["id"] == batch64["id"] and one["predicted_label"] == [v or "" for v in batch64["predicted_label"]]
     np.testing.assert_allclose(as_float(one["score"]), as_float(batch64["score"]), atol=1e-5)
@@ -145,7 +172,12 @@ def test_threshold_comes_from_the_config_and_flags_match_scores(pr, batch64, tin
     assert flagged == int((scores >= tuned).sum())  # the same scores as the untuned run: only the cut-off moved
     assert f"Flagged {flagged} of 120 rows as jim_crow" in caplog.text and "read from its config.json" in caplog.text
     # --threshold overrides the tuned one
-    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(out), "--overwrite", "--threshold", "0"]) == 0
+    assert (
+        pr.main(
+            ["--model", str(model), "--dataset", str(laws), "--output", str(out), "--overwrite", "--threshold", "0"]
+        )
+        == 0
+    )
     assert check_labels(read_table(out), ["no_jim_crow", "jim_crow"], 0.0) == len(scores)
 
 
@@ -156,7 +188,10 @@ def test_settings_come_from_the_training_record(pr, tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["roberta"])
     record = {"hyperparameters": {"max_length": 64, "stride": 16}, "threshold": {"value": 0.37}}
     assert pr.window_settings(None, None, config, tokenizer, record)[:2] == (64, 16)
-    assert pr.window_settings(None, None, config, tokenizer, {})[:2] == (128, 32)  # min(130 - 2 positions, tokenizer 128)
+    assert pr.window_settings(None, None, config, tokenizer, {})[:2] == (
+        128,
+        32,
+    )  # min(130 - 2 positions, tokenizer 128)
     assert pr.window_settings(4096, 8, config, tokenizer, record)[:2] == (128, 8)  # clamped to what the model reads
     with pytest.raises(pr.UserError, match="below half"):
         pr.window_settings(64, 40, config, tokenizer, {})
@@ -178,7 +213,12 @@ def test_text_columns_and_windows_default_to_the_training_run(pr, tiny_models, l
         return real(tokenizer, texts, max_length, stride, labels)
 
     monkeypatch.setattr(pr, "tokenize_windows", spy)
-    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output", str(tmp_path / "o.csv"), "--max-samples", "5"]) == 0
+    assert (
+        pr.main(
+            ["--model", str(model), "--dataset", str(laws), "--output", str(tmp_path / "o.csv"), "--max-samples", "5"]
+        )
+        == 0
+    )
     assert seen[0][1:] == (48, 8)
     assert seen[0][0] == make_rows()[0]["section_text"]  # section_text only: no chapter title in front
 
@@ -231,11 +271,14 @@ def test_long_text_is_read_whole_as_windows_not_truncated(pr, tiny_models, tmp_p
     long_text = filler + " the colored school"  # the signal sits only at the very end
     truncated = tokenizer(long_text, truncation=True, max_length=128)["input_ids"]
     assert signal not in truncated  # so a truncating scorer would call it negative
-    data = write_csv(tmp_path / "long.csv", [
-        {"id": "short_pos", "chapter_text": "", "section_text": "the colored school"},
-        {"id": "long_pos", "chapter_text": "", "section_text": long_text},
-        {"id": "long_neg", "chapter_text": "", "section_text": filler},
-    ])
+    data = write_csv(
+        tmp_path / "long.csv",
+        [
+            {"id": "short_pos", "chapter_text": "", "section_text": "the colored school"},
+            {"id": "long_pos", "chapter_text": "", "section_text": long_text},
+            {"id": "long_neg", "chapter_text": "", "section_text": filler},
+        ],
+    )
     windows = []
     real = pr.tokenize_windows
 
@@ -257,7 +300,18 @@ def test_long_text_is_read_whole_as_windows_not_truncated(pr, tiny_models, tmp_p
 # --- shards and resume --------------------------------------------------------------
 def test_resume_skips_finished_shards_after_a_timeout(pr, tiny_models, laws, tmp_path, monkeypatch):
     out, work = tmp_path / "flagged.csv", tmp_path / "work"
-    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--shard-size", "40", "--work-dir", str(work)]
+    args = [
+        "--model",
+        str(tiny_models["bert"]),
+        "--dataset",
+        str(laws),
+        "--output",
+        str(out),
+        "--shard-size",
+        "40",
+        "--work-dir",
+        str(work),
+    ]
     count_scored_rows(pr, monkeypatch, fail_on_call=3)
     with pytest.raises(RuntimeError, match="simulated timeout"):
         pr.main(args)  # killed while scoring the third shard
@@ -283,13 +337,19 @@ def test_resume_skips_finished_shards_after_a_timeout(pr, tiny_models, laws, tmp
 
 
 # --- fail fast ------------------------------------------------------------------------
-@pytest.mark.parametrize("extra,message", [
-    (["--dataset", "missing/laws.csv", "--output", "o.csv"], "no such file"),
-    (["--text-columns", "body", "--output", "o.csv"], r"\['body'\] not in the dataset\. Its columns are: id, source"),
-    (["--output", "o.xlsx"], "cannot write files ending in '.xlsx'"),
-    (["--output", "exists.csv"], "already exists.*--overwrite"),
-    (["--output-dataset", "me/flagged"], "needs a token"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--dataset", "missing/laws.csv", "--output", "o.csv"], "no such file"),
+        (
+            ["--text-columns", "body", "--output", "o.csv"],
+            r"\['body'\] not in the dataset\. Its columns are: id, source",
+        ),
+        (["--output", "o.xlsx"], "cannot write files ending in '.xlsx'"),
+        (["--output", "exists.csv"], "already exists.*--overwrite"),
+        (["--output-dataset", "me/flagged"], "needs a token"),
+    ],
+)
 def test_user_errors_come_before_the_model_is_loaded(pr, laws, tmp_path, monkeypatch, extra, message):
     import huggingface_hub
 
@@ -297,7 +357,9 @@ def test_user_errors_come_before_the_model_is_loaded(pr, laws, tmp_path, monkeyp
     (tmp_path / "exists.csv").write_text("id\n1\n")
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
     for loader in ("load_config", "load_tokenizer", "load_model"):
-        monkeypatch.setattr(pr, loader, lambda *a, **k: pytest.fail("the model was loaded before the input was checked"))
+        monkeypatch.setattr(
+            pr, loader, lambda *a, **k: pytest.fail("the model was loaded before the input was checked")
+        )
     argv = ["--model", "no/model", "--dataset", str(laws), *extra]
     with pytest.raises(pr.UserError, match=message):
         pr.main(argv)
@@ -359,17 +421,37 @@ def fake_hub(pr, monkeypatch):
     return hub
 
 
-def test_push_checks_first_then_uploads_shards_and_a_card(pr, fake_hub, batch64, tiny_models, laws, tmp_path, monkeypatch):
+def test_push_checks_first_then_uploads_shards_and_a_card(
+    pr, fake_hub, batch64, tiny_models, laws, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     tuned = threshold_between_scores(np.array([s for s in batch64["score"] if s is not None]))
     model = save_variant(tiny_models["bert"], tmp_path / "jim-crow-tiny", threshold=tuned)
-    assert pr.main(["--model", str(model), "--dataset", str(laws), "--output-dataset", "me/laws-flagged",
-                    "--private", "--shard-size", "50"]) == 0
+    assert (
+        pr.main(
+            [
+                "--model",
+                str(model),
+                "--dataset",
+                str(laws),
+                "--output-dataset",
+                "me/laws-flagged",
+                "--private",
+                "--shard-size",
+                "50",
+            ]
+        )
+        == 0
+    )
     calls = fake_hub.calls
     assert calls[:2] == ["whoami", "create_repo me/laws-flagged dataset private=True"]
     assert calls.index("load_model") < calls.index("upload data/shard-00000.parquet")
-    assert calls[-4:] == ["upload data/shard-00000.parquet", "upload data/shard-00001.parquet",
-                          "upload data/shard-00002.parquet", "upload README.md"]  # the card last
+    assert calls[-4:] == [
+        "upload data/shard-00000.parquet",
+        "upload data/shard-00001.parquet",
+        "upload data/shard-00002.parquet",
+        "upload README.md",
+    ]  # the card last
     pushed = shard_rows(fake_hub.files)
     assert list(pushed)[:6] == list(make_rows()[0]) and pushed["id"] == [r["id"] for r in make_rows()]
     flagged = check_labels(pushed, ["no_jim_crow", "jim_crow"], tuned)
@@ -388,9 +470,20 @@ def test_push_checks_first_then_uploads_shards_and_a_card(pr, fake_hub, batch64,
         pr.main(["--model", str(model), "--dataset", str(laws), "--output-dataset", "me/laws-flagged"])
 
 
-def test_resume_on_a_fresh_machine_takes_finished_shards_from_the_repo(pr, fake_hub, tiny_models, laws, tmp_path, monkeypatch):
+def test_resume_on_a_fresh_machine_takes_finished_shards_from_the_repo(
+    pr, fake_hub, tiny_models, laws, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/laws-flagged", "--shard-size", "50"]
+    args = [
+        "--model",
+        str(tiny_models["bert"]),
+        "--dataset",
+        str(laws),
+        "--output-dataset",
+        "me/laws-flagged",
+        "--shard-size",
+        "50",
+    ]
     count_scored_rows(pr, monkeypatch, fail_on_call=2)
     with pytest.raises(RuntimeError):
         pr.main(args)  # the job times out after pushing its first shard ...
@@ -413,9 +506,29 @@ def test_script_runs_through_uv_run_like_a_user(tiny_models, laws, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("VIRTUAL_ENV", None)
     out = tmp_path / "flagged.parquet"
-    proc = subprocess.run(["uv", "run", "--quiet", str(ROOT / "predict.py"), "--model", str(tiny_models["modernbert"]),
-                           "--dataset", str(laws), "--output", str(out), "--max-samples", "30", "--shard-size", "16"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            "uv",
+            "run",
+            "--quiet",
+            str(ROOT / "predict.py"),
+            "--model",
+            str(tiny_models["modernbert"]),
+            "--dataset",
+            str(laws),
+            "--output",
+            str(out),
+            "--max-samples",
+            "30",
+            "--shard-size",
+            "16",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     labelled = read_table(out)
     assert labelled["id"] == [r["id"] for r in make_rows()[:30]]

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,15 @@ def card_metadata(readme: Path) -> dict:
 
 def check_output_dir(out: Path, rows: list[dict], base_model: str):
     """What lands in --output-dir after a run on make_rows() data: the checks shared by every e2e test."""
-    for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md", "metrics.json", "splits.csv", "errors.csv"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "README.md",
+        "metrics.json",
+        "splits.csv",
+        "errors.csv",
+    ):
         assert (out / name).is_file(), name
     assert not (out / "checkpoints").exists()  # removed after training: never uploaded
     config = json.loads((out / "config.json").read_text())
@@ -63,69 +72,109 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str):
     assert len(errors) == metrics["errors"]["count"] == cm[0][1] + cm[1][0]
     assert all(where[e["id"]] == "test" and e["true_label"] != e["predicted_label"] for e in errors)
     assert metrics["rows"]["longer_than_one_window"] > 0  # the synthetic long rows were windowed
-    assert len(metrics["validation_history"]) == 2 and metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]]
+    assert len(metrics["validation_history"]) == 2 and metrics["best_epoch"] in [
+        h["epoch"] for h in metrics["validation_history"]
+    ]
     assert metrics["baseline"]["n"] == test["n"]
     tokens = metrics["training_tokens"]
-    assert 0 < tokens["real"] <= tokens["computed"] and tokens["padding_efficiency"] == pytest.approx(tokens["real"] / tokens["computed"])
-    # the CPU fallback: no FlashAttention-2 here, so padded batches, and the card says which path ran
-    attention = metrics["attention"]
-    assert attention["loaded"] in ("sdpa", "eager") and attention["packed"] is False
-    assert attention["why"].startswith("FlashAttention-2 not used: ")
+    assert 0 < tokens["real"] <= tokens["computed"] and tokens["padding_efficiency"] == pytest.approx(
+        tokens["real"] / tokens["computed"]
+    )
     assert tokens["padding_efficiency"] < 1.0
+    # the path that ran: padded batches with the model's default attention, in fp32 on the CPU
+    environment = metrics["environment"]
+    assert environment["attention"] in ("sdpa", "eager") and environment["precision"] == "fp32"
     for key in ("data_load", "model_load", "tokenization", "training", "evaluation"):
         assert metrics["timings"][key] >= 0
     # the card: metadata for the Hub, numbers from this run
     meta = card_metadata(out / "README.md")
     assert meta["pipeline_tag"] == "text-classification" and meta["library_name"] == "transformers"
-    assert {"legal", "glam", "jim-crow", "north-carolina", "history"} <= set(meta["tags"])
+    assert {"jim-crow", "civil-rights"} <= set(meta["tags"])  # the task's tags
+    assert not {"legal", "glam", "north-carolina"} & set(meta["tags"])  # a local file is not the Hub dataset
     reported = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert reported == {k: round(test[k], 4) for k in ("f1", "precision", "recall", "accuracy", "roc_auc")}
     card = (out / "README.md").read_text()
     assert f"{test['f1']:.3f}" in card and base_model not in meta.get("base_model", "")
-    assert f"attention {attention['description']}" in card
+    assert f"precision fp32; attention {environment['attention']}" in card
     return metrics
 
 
 def test_modernbert_trains_end_to_end_in_process(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch):
     seen_texts = []
     original = trainer_module.tokenize_windows
-    monkeypatch.setattr(trainer_module, "tokenize_windows", lambda tok, texts, *a, **k: seen_texts.extend(texts) or original(tok, texts, *a, **k))
+    monkeypatch.setattr(
+        trainer_module,
+        "tokenize_windows",
+        lambda tok, texts, *a, **k: seen_texts.extend(texts) or original(tok, texts, *a, **k),
+    )
     out = tmp_path / "out"
-    code = trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["modernbert"]), "--no-push",
-                                "--output-dir", str(out), *FAST])
+    code = trainer_module.main(
+        [
+            "--dataset",
+            str(laws_csv),
+            "--model",
+            str(tiny_models["modernbert"]),
+            "--no-push",
+            "--output-dir",
+            str(out),
+            *FAST,
+        ]
+    )
     assert code == 0
     rows = make_rows()
     metrics = check_output_dir(out, rows, str(tiny_models["modernbert"]))
-    assert metrics["attention"]["why"] == "FlashAttention-2 not used: no CUDA GPU"
+    assert metrics["base_model"]["preset"] == "modernbert"
     # the model never saw the source column's values
     assert seen_texts and not any("paschal" in t or "project experts" in t for t in seen_texts)
 
 
-def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys):
+def run_card_code(card: str, folder: Path, rows: list[dict], monkeypatch, capsys) -> tuple[dict, list[str]]:
+    """Run every Python block of the card, in order and as written, in `folder` beside a data.csv of `rows`.
+    Returns the blocks' namespace and what the last block printed, one line per row."""
+    blocks = re.findall(r"```python\n(.*?)```", card, re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(folder)
+    write_csv(folder / "data.csv", rows)
+    namespace = {}
+    for n, block in enumerate(blocks):
+        capsys.readouterr()
+        exec(compile(block, f"card-block-{n}", "exec"), namespace)
+    return namespace, capsys.readouterr().out.strip().splitlines()
+
+
+def test_the_card_code_runs_against_the_saved_model(
+    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys
+):
     from transformers import pipeline
 
     out = tmp_path / "out"
-    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push",
-                         "--output-dir", str(out), "--max-samples", "80", "--epochs", "1", *FAST[:4]])
-    # the card's own usage snippet runs as written (with --no-push it points at the local folder)
+    trainer_module.main(
+        [
+            "--dataset",
+            str(laws_csv),
+            "--model",
+            str(tiny_models["bert"]),
+            "--no-push",
+            "--output-dir",
+            str(out),
+            "--max-samples",
+            "80",
+            "--epochs",
+            "1",
+            *FAST[:4],
+        ]
+    )
     card = (out / "README.md").read_text()
-    snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
-    assert f'model="{out}"' in snippet
-    namespace = {}
-    exec(compile(snippet, "card-snippet", "exec"), namespace)
-    flagged = namespace["flag"](["That the white and colored races shall be taught in separate schools."])
+    assert f'model="{out}"' in card  # with --no-push the card's code loads the local folder
+    namespace, printed = run_card_code(card, tmp_path, make_rows(12), monkeypatch, capsys)
     threshold = json.loads((out / "config.json").read_text())["decision_threshold"]
     assert namespace["THRESHOLD"] == pytest.approx(threshold, abs=1e-4)
-    assert 0 <= flagged[0][0] <= 1 and flagged[0][1] == (flagged[0][0] >= namespace["THRESHOLD"])
-    # the card's batch snippet too: it reads laws.csv from the working directory and prints one line per row
-    batch_snippet = card.split("```python\n", 2)[2].split("```", 1)[0]
-    monkeypatch.chdir(tmp_path)
-    write_csv(tmp_path / "laws.csv", make_rows(12))
-    capsys.readouterr()
-    exec(compile(batch_snippet, "card-batch-snippet", "exec"), namespace)
-    printed = capsys.readouterr().out.strip().splitlines()
-    assert len(printed) == 12 and printed[0].startswith("law_0000 ")
-
+    score, flagged = namespace["flag"](["That the white and colored races shall be taught in separate schools."])[0]
+    assert 0 <= score <= 1 and flagged == (score >= namespace["THRESHOLD"])
+    rows = make_rows(12)
+    assert len(printed) == 12 and [line.split()[0] for line in printed] == [r["id"] for r in rows]
+    texts = [r["chapter_text"] + "\n\n" + r["section_text"] for r in rows]
+    assert [line.split()[2] for line in printed] == [str(f) for _, f in namespace["flag"](texts)]
     classifier = pipeline("text-classification", model=str(out), top_k=None)
     result = classifier(["That the white and colored races shall be taught in separate schools."])
     assert {r["label"] for r in result[0]} == {"no_jim_crow", "jim_crow"}
@@ -134,22 +183,55 @@ def test_saved_model_loads_in_a_pipeline_with_label_names(trainer_module, tiny_m
 
 def test_seeds_repeat_the_run_and_report_mean_and_std(trainer_module, tiny_models, laws_csv, tmp_path):
     out = tmp_path / "out"
-    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--seeds", "2",
-                         "--output-dir", str(out), "--max-samples", "80", "--epochs", "1", *FAST[:4]])
+    trainer_module.main(
+        [
+            "--dataset",
+            str(laws_csv),
+            "--model",
+            str(tiny_models["bert"]),
+            "--no-push",
+            "--seeds",
+            "2",
+            "--output-dir",
+            str(out),
+            "--max-samples",
+            "80",
+            "--epochs",
+            "1",
+            *FAST[:4],
+        ]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seeds"]["n"] == 2 and metrics["seeds"]["seeds"] == [42, 43]
-    f1s = [r["test"]["f1"] for r in metrics["runs"]]
+    f1s = [r["test"]["f1"] for r in metrics["seeds"]["runs"]]
     assert metrics["seeds"]["summary"]["f1"]["values"] == f1s
     assert metrics["seeds"]["summary"]["f1"]["mean"] == pytest.approx(sum(f1s) / 2)
-    assert metrics["test"] == metrics["runs"][0]["test"]  # the published model is the first seed's
+    assert metrics["seeds"]["summary"]["f1"]["std"] == pytest.approx(abs(f1s[0] - f1s[1]) / 2**0.5)
+    assert metrics["test"] == metrics["seeds"]["runs"][0]["test"]  # the published model is the first seed's
     assert not (out / "seed_runs").exists()
     assert "Across 2 seeds" in (out / "README.md").read_text()
 
 
-def test_holdout_column_trains_once_per_value_and_never_uses_it_as_input(trainer_module, tiny_models, laws_csv, tmp_path):
+def test_holdout_column_trains_once_per_value_and_never_uses_it_as_input(
+    trainer_module, tiny_models, laws_csv, tmp_path
+):
     out = tmp_path / "out"
-    trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--holdout-column", "source",
-                         "--output-dir", str(out), "--epochs", "1", *FAST[:4]])
+    trainer_module.main(
+        [
+            "--dataset",
+            str(laws_csv),
+            "--model",
+            str(tiny_models["bert"]),
+            "--no-push",
+            "--holdout-column",
+            "source",
+            "--output-dir",
+            str(out),
+            "--epochs",
+            "1",
+            *FAST[:4],
+        ]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     groups = {g["value"]: g for g in metrics["holdout"]["groups"]}
     rows = make_rows()
@@ -162,29 +244,71 @@ def test_holdout_column_trains_once_per_value_and_never_uses_it_as_input(trainer
     assert "Held-out `source`" in (out / "README.md").read_text()
 
 
-def test_three_classes_train_end_to_end(trainer_module, tiny_models, tmp_path):
+def test_three_classes_train_end_to_end(trainer_module, tiny_models, tmp_path, monkeypatch, capsys):
     rows = make_rows(90)
     for i, r in enumerate(rows):
         r["topic"] = ["roads", "schools", "courts"][i % 3]
     data = write_csv(tmp_path / "three.csv", rows)
     out = tmp_path / "out"
-    assert trainer_module.main(["--dataset", str(data), "--model", str(tiny_models["bert"]), "--no-push", "--label-column", "topic",
-                                "--output-dir", str(out), "--epochs", "1", *FAST[:4]]) == 0
+    assert (
+        trainer_module.main(
+            [
+                "--dataset",
+                str(data),
+                "--model",
+                str(tiny_models["bert"]),
+                "--no-push",
+                "--label-column",
+                "topic",
+                "--output-dir",
+                str(out),
+                "--epochs",
+                "1",
+                *FAST[:4],
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["labels"] == ["courts", "roads", "schools"]
     assert metrics["class_weights"] == pytest.approx({"courts": 1.0, "roads": 1.0, "schools": 1.0}, rel=0.1)
     assert set(metrics["test"]["per_class"]) == {"courts", "roads", "schools"}
-    assert len(metrics["test"]["confusion_matrix"]) == 3 and metrics["threshold"] is None
+    assert len(metrics["test"]["confusion_matrix"]) == 3 and "threshold" not in metrics
     card = (out / "README.md").read_text()
     assert "| courts |" in card and "Macro F1" in card and "jim-crow" not in card_metadata(out / "README.md")["tags"]
+    assert not re.search(r"threshold|flag|positive", card.split("---\n", 2)[2], re.I)
+    assert not re.search(r"threshold|positive", (out / "metrics.json").read_text(), re.I)
+    # every code block of the card runs against the saved model and shows every class's score
+    _, printed = run_card_code(card, tmp_path, rows[:9], monkeypatch, capsys)
+    assert len(printed) == 9 and all(
+        set(re.findall(r"'(\w+)': ", line)) == {"courts", "roads", "schools"} for line in printed
+    )
 
 
 def run_script_with_uv(script: str, model: Path, data: Path, out: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("VIRTUAL_ENV", None)
-    return subprocess.run(["uv", "run", "--quiet", str(ROOT / script), "--dataset", str(data), "--model", str(model),
-                           "--no-push", "--output-dir", str(out), *FAST],
-                          cwd=out.parent, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [
+            "uv",
+            "run",
+            "--quiet",
+            str(ROOT / script),
+            "--dataset",
+            str(data),
+            "--model",
+            str(model),
+            "--no-push",
+            "--output-dir",
+            str(out),
+            *FAST,
+        ],
+        cwd=out.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.mark.parametrize("script,kind", [("train_modernbert.py", "modernbert"), ("train_roberta.py", "roberta")])
@@ -196,14 +320,14 @@ def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_
     metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]))
     assert "Dropped column 'source' before anything else" in proc.stderr
     assert "No GPU found: training on the CPU" in proc.stderr
-    assert f"(CPU, precision fp32, attention {metrics['attention']['description']})" in proc.stderr  # the path that ran is said
-    assert metrics["attention"]["description"].startswith("sdpa on length-grouped batches padded per batch")
+    assert f"(CPU, precision fp32, attention {metrics['environment']['attention']})" in proc.stderr  # the path that ran
     assert json.loads((out / "config.json").read_text())["model_type"] == kind
     assert metrics["hyperparameters"]["max_length"] == 64
 
 
-def test_in_a_job_checkpoints_hold_weights_only_and_the_best_epoch_is_still_kept(trainer_module, tiny_models, laws_csv, tmp_path,
-                                                                                  monkeypatch):
+def test_in_a_job_checkpoints_hold_weights_only_and_the_best_epoch_is_still_kept(
+    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch
+):
     """A Hugging Face Job's disk is wiped at the end: without --push-checkpoints its checkpoints skip the optimizer state
     (2/3 of their size), and load_best_model_at_end still works from them."""
     import transformers
@@ -218,8 +342,26 @@ def test_in_a_job_checkpoints_hold_weights_only_and_the_best_epoch_is_still_kept
 
     monkeypatch.setattr(transformers.Trainer, "_save_checkpoint", record)
     out = tmp_path / "out"
-    assert trainer_module.main(["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push",
-                                "--output-dir", str(out), "--max-samples", "80", *FAST]) == 0
+    assert (
+        trainer_module.main(
+            [
+                "--dataset",
+                str(laws_csv),
+                "--model",
+                str(tiny_models["bert"]),
+                "--no-push",
+                "--output-dir",
+                str(out),
+                "--max-samples",
+                "80",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert "model.safetensors" in saved and not any(name.startswith("optimizer") for name in saved)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]] and len(metrics["validation_history"]) == 2
+    assert (
+        metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]]
+        and len(metrics["validation_history"]) == 2
+    )

@@ -83,15 +83,18 @@ def test_class_weights_are_inverse_frequency(t):
 def test_too_few_rows_of_a_class_names_the_numbers(t):
     class Args:
         validation_size, test_size, max_samples, seed = 0.1, 0.1, 50, 0
+
     full = [0] * 900 + [1] * 100
     with pytest.raises(t.UserError) as err:
-        t.check_class_sizes([0] * 45 + [1] * 5, ["no", "yes"], Args, full)
+        t.choose_rows(full, ["no", "yes"], Args)
     msg = str(err.value)
     assert "'yes': 5" in msg and "at least 20" in msg and "--max-samples 200 or more" in msg
-    t.check_class_sizes([0] * 180 + [1] * 20, ["no", "yes"], Args, full)  # 200 is enough
+    Args.max_samples = 200
+    chosen = t.choose_rows(full, ["no", "yes"], Args)  # 200 is enough
+    assert len(chosen) == 200 and sum(full[i] for i in chosen) == 20
     Args.max_samples = None
     with pytest.raises(t.UserError, match="Add rows of those classes"):
-        t.check_class_sizes([0] * 45 + [1] * 5, ["no", "yes"], Args, [0] * 45 + [1] * 5)
+        t.choose_rows([0] * 45 + [1] * 5, ["no", "yes"], Args)
 
 
 # --- windows --------------------------------------------------------------------
@@ -150,7 +153,9 @@ def test_a_signal_only_in_the_last_window_reaches_the_row_score(t, tokenizer):
     long_text = " ".join(["the commissioners may levy a tax"] * 40) + " for the colored school"
     probs, window_probs, window_rows = t.predict_probs(Scorer(), tokenizer, [long_text], 32, 8, 4, return_windows=True)
     assert len(window_rows) > 3
-    assert window_probs[0][1] == pytest.approx(0.1) and window_probs[-1][1] == pytest.approx(0.9)  # only the end sees it
+    assert window_probs[0][1] == pytest.approx(0.1) and window_probs[-1][1] == pytest.approx(
+        0.9
+    )  # only the end sees it
     assert probs.shape == (1, 2) and probs[0, 1] == pytest.approx(0.9)
     truncated = t.predict_probs(Scorer(), tokenizer, [long_text[:200]], 32, 8, 4)
     assert truncated[0, 1] == pytest.approx(0.1)  # what truncation would have reported
@@ -163,7 +168,9 @@ def test_threshold_matches_brute_force_search(t):
         y = rng.integers(0, 2, 60)
         scores = np.round(np.clip(y * 0.3 + rng.random(60) * 0.7, 0, 1), 2)  # rounding makes ties
         threshold, f1 = t.tune_threshold(y, scores)
-        best = max(2 * ((scores >= c) & (y == 1)).sum() / ((scores >= c).sum() + (y == 1).sum()) for c in np.unique(scores))
+        best = max(
+            2 * ((scores >= c) & (y == 1)).sum() / ((scores >= c).sum() + (y == 1).sum()) for c in np.unique(scores)
+        )
         assert f1 == pytest.approx(best)
         pred = scores >= threshold
         assert 2 * (pred & (y == 1)).sum() / (pred.sum() + (y == 1).sum()) == pytest.approx(best)
@@ -185,7 +192,9 @@ def test_multiclass_metrics_are_macro_with_per_class(t):
     probs = np.eye(3)[[0, 1, 2, 1]]
     m = t.classification_metrics(y, probs, ["a", "b", "c"])
     assert m["accuracy"] == 0.75 and set(m["per_class"]) == {"a", "b", "c"}
-    assert m["per_class"]["c"]["recall"] == 0.5 and m["f1"] == pytest.approx(np.mean([1, 2 / 3, 2 / 3]))
+    assert m["per_class"]["c"]["recall"] == 0.5 and m["macro_f1"] == pytest.approx(np.mean([1, 2 / 3, 2 / 3]))
+    assert m["weighted_f1"] == pytest.approx((1 + 2 / 3 + 2 * 2 / 3) / 4)
+    assert not {"f1", "precision", "recall"} & set(m)  # averages are named as averages
 
 
 def test_bootstrap_intervals_contain_the_estimate_and_repeat_with_the_seed(t):
@@ -208,7 +217,9 @@ def test_baseline_beats_chance_and_sees_only_training_rows(t, monkeypatch):
     split = t.grouped_split(labels, list(range(200)), 0.15, 0.15, seed=0)
     fitted = []
     original = TfidfVectorizer.fit_transform
-    monkeypatch.setattr(TfidfVectorizer, "fit_transform", lambda self, x, y=None: fitted.append(list(x)) or original(self, x, y))
+    monkeypatch.setattr(
+        TfidfVectorizer, "fit_transform", lambda self, x, y=None: fitted.append(list(x)) or original(self, x, y)
+    )
     result = t.tfidf_baseline(texts, labels, split, ["no", "yes"], seed=0)
     assert fitted == [[texts[i] for i in split["train"]]]
     assert result["train_rows"] == len(split["train"]) and result["n"] == len(split["test"])
@@ -233,14 +244,16 @@ def test_min_rows_per_class(t):
     assert t.min_rows_per_class(0.2, 0.25) == 10
 
 
-def test_summarise_seeds(t):
-    runs = [{"seed": s, "test": {"f1": f, "accuracy": 0.9}} for s, f in ((1, 0.8), (2, 0.9))]
-    out = t.summarise_seeds(runs)
-    assert out["n"] == 2 and out["summary"]["f1"]["mean"] == pytest.approx(0.85)
-    assert out["summary"]["f1"]["std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
-
-
-@pytest.mark.parametrize("name,expected", [("data/laws.csv", True), ("./x", True), ("/abs/dir", True),
-                                           ("biglam/on_the_books", False), ("a/b/c", True), ("laws.parquet", True)])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("data/laws.csv", True),
+        ("./x", True),
+        ("/abs/dir", True),
+        ("biglam/on_the_books", False),
+        ("a/b/c", True),
+        ("laws.parquet", True),
+    ],
+)
 def test_local_paths_and_hub_ids_are_told_apart(t, name, expected):
     assert t.looks_like_local_path(name) is expected

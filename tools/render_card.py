@@ -2,8 +2,7 @@
 
     python tools/render_card.py RUN/metrics.json [--set key=json ...] > card.md
 
-`metrics.json["card"]` holds every fact the card was rendered from; `--set` overrides one
-(e.g. facts that older runs did not record).
+metrics.json is the run's record, from which its card was rendered; `--set` overrides one value.
 """
 
 import argparse
@@ -18,19 +17,22 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("metrics", help="a run's metrics.json")
-    parser.add_argument("--script", default="train_modernbert.py", help="which training script renders it (default: train_modernbert.py)")
-    parser.add_argument("--set", action="append", default=[], help="key=JSON value to override a fact (default: none)")
+    parser.add_argument(
+        "--script", default="train_modernbert.py", help="the script that renders it (default: train_modernbert.py)"
+    )
+    parser.add_argument("--set", action="append", default=[], help="key=JSON value to override a value (default: none)")
     args = parser.parse_args()
     spec = importlib.util.spec_from_file_location("trainer", ROOT / args.script)
     trainer = importlib.util.module_from_spec(spec)
+    sys.modules["trainer"] = trainer
     spec.loader.exec_module(trainer)
-    facts = json.loads(Path(args.metrics).read_text())["card"]
+    record = json.loads(Path(args.metrics).read_text())
+    record.pop("push", None)  # added after the card was rendered
     for item in args.set:
         key, value = item.split("=", 1)
-        facts[key] = json.loads(value)
-    facts["title"] = trainer.card_title(facts["model_name"], facts["on_the_books"], facts["label_names"])
+        record[key] = json.loads(value)
     template = (ROOT / "model_card_template.md").read_text()
-    sys.stdout.write(trainer.render_card(facts, template))
+    sys.stdout.write(trainer.render_card(record, template))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Regenerate the copies that the scripts must carry, from their masters (like transformers' check_copies).
 
-- train_roberta.py = train_roberta.py's presets + train_modernbert.py's shared code;
+- train_roberta.py = train_modernbert.py with its own DEFAULT_MODEL line (the one line in which they differ);
 - EMBEDDED_CARD_TEMPLATE in both = model_card_template.md;
 - the `# --- shared: NAME ---` blocks in the other scripts = train_modernbert.py's.
 
@@ -14,24 +14,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTER = ROOT / "train_modernbert.py"
-VARIANTS = [ROOT / "train_roberta.py"]
-OTHER_SCRIPTS = [ROOT / "explore_dataset.py", ROOT / "predict.py", ROOT / "benchmarks" / "bench_training.py",
-                 ROOT / "benchmarks" / "gpu_check.py"]
-PRESETS_END = "# --- END MODEL PRESETS ---\n"
-TEMPLATE_RE = re.compile(r"(EMBEDDED_CARD_TEMPLATE = r''')(.*?)(''')", re.S)
+VARIANTS = {ROOT / "train_roberta.py": '"FacebookAI/roberta-base"'}  # each variant's DEFAULT_MODEL value
+OTHER_SCRIPTS = [ROOT / "explore_dataset.py", ROOT / "predict.py", ROOT / "benchmarks" / "bench_training.py"]
+DEFAULT_MODEL_RE = re.compile(r'^(DEFAULT_MODEL = )("[^"]*")', re.M)
+TEMPLATE_RE = re.compile(r'(EMBEDDED_CARD_TEMPLATE = r""")(.*?)(""")', re.S)
 BLOCK_RE = re.compile(r"(# --- shared: (\S+) .*?\n)(.*?)(# --- end shared: \2 ---\n)", re.S)
 
 
-def shared_part(text: str) -> str:
-    return text.split(PRESETS_END, 1)[1]
-
-
-def presets_part(text: str) -> str:
-    return text.split(PRESETS_END, 1)[0] + PRESETS_END
+def with_default_model(text: str, value: str) -> str:
+    return DEFAULT_MODEL_RE.sub(lambda m: m.group(1) + value, text, count=1)
 
 
 def with_template(text: str, template: str) -> str:
-    assert "'''" not in template, "the template may not contain ''' (it is embedded in a r''' string)"
+    assert '"""' not in template, 'the template may not contain """ (it is embedded in a r""" string)'
     return TEMPLATE_RE.sub(lambda m: m.group(1) + template + m.group(3), text)
 
 
@@ -47,9 +42,8 @@ def expected_files() -> dict:
     template = (ROOT / "model_card_template.md").read_text(encoding="utf-8")
     master = with_template(MASTER.read_text(encoding="utf-8"), template)
     out = {MASTER: master}
-    for path in VARIANTS:
-        if path.exists():
-            out[path] = presets_part(path.read_text(encoding="utf-8")) + shared_part(master)
+    for path, default_model in VARIANTS.items():
+        out[path] = with_default_model(master, default_model)
     blocks = shared_blocks(master)
     for path in OTHER_SCRIPTS:
         if path.exists():
@@ -58,12 +52,13 @@ def expected_files() -> dict:
 
 
 def main() -> int:
-    drifted = [p for p, text in expected_files().items() if p.read_text(encoding="utf-8") != text]
+    expected = expected_files()
+    drifted = [p for p, text in expected.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
     if "--check" in sys.argv:
         for p in drifted:
             print(f"{p.name} differs from its master copy: run python tools/sync_copies.py")
         return 1 if drifted else 0
-    for p, text in expected_files().items():
+    for p, text in expected.items():
         p.write_text(text, encoding="utf-8")
     print("synced:", ", ".join(p.name for p in drifted) or "nothing to do")
     return 0
