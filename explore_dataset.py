@@ -43,7 +43,9 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The same defaults, spelled the same way, as train_modernbert.py and train_roberta.py.
 DATASET_ID = "biglam/on_the_books"
@@ -80,11 +82,176 @@ MAX_BUCKET_FOR_ALL_PAIRS = 50  # larger LSH buckets are compared to their first 
 SEED = 42
 EXAMPLES = 5  # example groups shown per finding
 
-logger = logging.getLogger("explore")
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    started = time.time()
+    from huggingface_hub import get_token
+
+    token = get_token()  # HF_TOKEN or the stored login; never logged or written
+    clock = Stopwatch(started)
+
+    # 1. Load the data exactly as the training scripts do; fail early on wrong column names.
+    data = load_data(args, token)
+    clock.lap("load")
+    logger.info("%d rows; labels %s", data.schema["rows"], {c["label"]: c["rows"] for c in data.balance["classes"]})
+
+    # 2. Text length in characters, and in tokens when a tokenizer is given.
+    lengths = measure_lengths(data, args.text_columns)
+    logger.info("Lengths measured in %.1f s", clock.lap("lengths"))
+
+    # 3. Duplicates: exact after whitespace normalisation (case folding reported beside it), then near.
+    duplicates = find_duplicates(data, lengths.texts, args)
+    logger.info("Duplicates found in %.1f s", clock.lap("duplicates"))
+
+    # 4. Leakage: every other column against the label.
+    leakage = audit_leakage(data, args)
+    clock.lap("leakage")
+    for c in leakage["columns"]:
+        logger.info("Column %s: %s (%s)", c["column"], c["verdict"], c["reason"])
+
+    # 5. Recommendations: the training flags that follow from all of the above.
+    report = {
+        "dataset": args.dataset,
+        "text_columns": args.text_columns,
+        "label_column": args.label_column,
+        "tokenizer": args.tokenizer,
+        "schema": data.schema,
+        "labels": data.balance,
+        "lengths": lengths.report,
+        "duplicates": duplicates,
+        "leakage": leakage,
+    }
+    report["recommendations"] = recommendations(report, args)
+
+    # 6. Write the report: JSON, the same facts as Markdown, and optionally the picture.
+    write_report(report, args, data.labels, lengths, clock)
+    return 0
 
 
-class UserError(Exception):
-    """A problem with the input that the user can fix: printed without a traceback, exit code 2."""
+# ---------------------------------------------------------------------------
+# Flags and timing
+# ---------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Environment: HF_TOKEN (for private or gated datasets and tokenizers; never printed or saved).",
+    )
+    data_help = "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder"
+    p.add_argument("--dataset", default=DATASET_ID, help=f"{data_help} (default: {DATASET_ID})")
+    text_help = f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})"
+    p.add_argument("--text-columns", default=",".join(TEXT_COLUMNS), help=text_help)
+    p.add_argument("--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})")
+    tokenizer_help = (
+        "Hub id or local folder of the tokenizer of the model you will train, "
+        "for lengths in tokens and a --max-length (default: characters only)"
+    )
+    p.add_argument("--tokenizer", default=None, help=tokenizer_help)
+    output_help = "JSON report; the Markdown copy (and the --plot PNG) go beside it with the same name"
+    p.add_argument("--output", default=OUTPUT, help=f"{output_help} (default: {OUTPUT})")
+    plot_help = "also draw a PNG histogram of input lengths per label (default: off)"
+    p.add_argument("--plot", action="store_true", help=plot_help)
+    near_help = f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates"
+    near_help += f" (default: {NEAR_DUPLICATE_THRESHOLD})"
+    p.add_argument("--near-duplicate-threshold", type=float, default=NEAR_DUPLICATE_THRESHOLD, help=near_help)
+    args = p.parse_args(argv)
+    args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+    args.output = Path(args.output)
+    if not args.text_columns:
+        p.error("--text-columns names no column")
+    if args.label_column in args.text_columns:
+        p.error(f"--label-column {args.label_column} is also in --text-columns: the model would read its answer")
+    if not 0 < args.near_duplicate_threshold <= 1:
+        p.error("--near-duplicate-threshold must be above 0 and at most 1")
+    return args
+
+
+@dataclass
+class Stopwatch:
+    """Seconds each step took (since the previous lap) and in all (since `started`), for the report's timings."""
+
+    started: float
+    tick: float = field(default_factory=time.time)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, step: str) -> float:
+        now = time.time()
+        self.seconds[step], self.tick = now - self.tick, now
+        return self.seconds[step]
+
+    def total(self) -> float:
+        self.seconds["total"] = time.time() - self.started
+        return self.seconds["total"]
+
+
+# ---------------------------------------------------------------------------
+# 1. Load: the table, its schema and its labels
+# ---------------------------------------------------------------------------
+@dataclass
+class Data:
+    """The loaded table and what the later steps read of it."""
+
+    table: Any  # the datasets.Dataset: its column names, features and rows
+    columns: dict[str, list]  # every column as a plain list, read once: each table[column] would read the data again
+    labels: list[str | None]  # each row's label as text; None where it has none
+    balance: dict  # the report's "labels" section
+    schema: dict  # the report's "schema" section
+    ids_column: str | None  # the identifier column that names rows in the examples, if there is one
+    tokenizer: Any = None  # the --tokenizer, if given
+
+
+def load_data(args: argparse.Namespace, token: str | None) -> Data:
+    """The tokenizer and the table, loaded as the training scripts load them; the schema; the labels."""
+    tick = time.time()
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise UserError(
+            "--plot needs matplotlib, which this environment lacks: run the script with "
+            "`uv run explore_dataset.py ...` (it installs what the header lists) or `pip install matplotlib`."
+        )
+    tokenizer = load_tokenizer(args.tokenizer, token) if args.tokenizer else None
+    if tokenizer is not None:
+        logger.info("Loaded the tokenizer %s in %.1f s", args.tokenizer, time.time() - tick)
+    table = load_table(args.dataset, token)
+    check_columns(table, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
+    columns = table.to_dict()
+    labels = label_strings(columns[args.label_column], table.features[args.label_column], args.label_column)
+    balance = label_balance(labels)
+    if len(balance["classes"]) < 2:
+        raise UserError(
+            f"--label-column {args.label_column}: every labelled row has the label "
+            f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes."
+        )
+    balance["split"] = split_warnings(balance)
+    schema = {
+        "rows": len(table),
+        "splits": split_sizes(args.dataset, len(table), token),
+        "columns": describe_columns(columns, table.features),
+    }
+    not_features = args.text_columns + [args.label_column]
+    identifiers = [
+        c for c in table.column_names if c not in not_features and is_identifier(columns[c], table.features[c])
+    ]
+    ids_column = "id" if "id" in identifiers else next(iter(identifiers), None)
+    return Data(table, columns, labels, balance, schema, ids_column, tokenizer)
+
+
+def load_tokenizer(name: str, token: str | None):
+    # only the tokenizer is needed: no torch, no warning about it
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, token=token)
+    except Exception as err:  # not found, gated, offline, not a tokenizer
+        raise UserError(
+            f"--tokenizer {name}: could not load it ({type(err).__name__}: {first_line(err)}). "
+            "Give a Hub model id (e.g. answerdotai/ModernBERT-base) or a local folder holding tokenizer files."
+        ) from err
+    if not tokenizer.is_fast:
+        raise UserError(f"--tokenizer {name}: it has no fast (Rust) version, which the training scripts need too.")
+    return tokenizer
 
 
 # --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
@@ -157,113 +324,13 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+    return [
+        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
+        for row in zip(*columns, strict=True)
+    ]
 
 
 # --- end shared: load_table ---
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Environment: HF_TOKEN (for private or gated datasets and tokenizers; never printed or saved).",
-    )
-    p.add_argument(
-        "--dataset",
-        default=DATASET_ID,
-        help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})",
-    )
-    p.add_argument(
-        "--text-columns",
-        default=",".join(TEXT_COLUMNS),
-        help=f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})",
-    )
-    p.add_argument("--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})")
-    p.add_argument(
-        "--tokenizer",
-        default=None,
-        help="Hub id or local folder of the tokenizer of the model you will train, for lengths in tokens and a --max-length (default: characters only)",
-    )
-    p.add_argument(
-        "--output",
-        default=OUTPUT,
-        help=f"JSON report; the Markdown copy (and the --plot PNG) go beside it with the same name (default: {OUTPUT})",
-    )
-    p.add_argument(
-        "--plot", action="store_true", help="also draw a PNG histogram of input lengths per label (default: off)"
-    )
-    p.add_argument(
-        "--near-duplicate-threshold",
-        type=float,
-        default=NEAR_DUPLICATE_THRESHOLD,
-        help=f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates (default: {NEAR_DUPLICATE_THRESHOLD})",
-    )
-    args = p.parse_args(argv)
-    args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
-    args.output = Path(args.output)
-    if not args.text_columns:
-        p.error("--text-columns names no column")
-    if args.label_column in args.text_columns:
-        p.error(f"--label-column {args.label_column} is also in --text-columns: the model would read its answer")
-    if not 0 < args.near_duplicate_threshold <= 1:
-        p.error("--near-duplicate-threshold must be above 0 and at most 1")
-    return args
-
-
-# ---------------------------------------------------------------------------
-# Schema and labels
-# ---------------------------------------------------------------------------
-def split_sizes(dataset: str, rows: int, token: str | None) -> dict[str, int]:
-    """Rows per split as published. load_table pools the splits, so read the sizes again from the
-    folder or the Hub's metadata (cached); a single file is one split, which `datasets` calls train."""
-    import datasets
-
-    path = Path(dataset).expanduser()
-    try:
-        if path.is_file():
-            return {"train": rows}
-        if path.is_dir() and (path / "dataset_dict.json").exists():
-            return {name: len(split) for name, split in datasets.load_from_disk(str(path)).items()}
-        if not path.is_dir():
-            splits = datasets.load_dataset_builder(dataset, token=token).info.splits or {}
-            sizes = {name: split.num_examples for name, split in splits.items()}
-            if sizes and sum(sizes.values()) == rows:
-                return sizes
-    except Exception as err:  # metadata only: the report goes on without it
-        logger.info("Could not read the split sizes (%s: %s)", type(err).__name__, err)
-    return {"all": rows}
-
-
-def column_type(feature) -> str:
-    if hasattr(feature, "names"):
-        return f"ClassLabel({', '.join(feature.names)})"
-    return getattr(feature, "dtype", type(feature).__name__)
-
-
-def is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def is_empty(value) -> bool:
-    return isinstance(value, str) and not value.strip()
-
-
-def describe_columns(columns: dict[str, list], features) -> list[dict]:
-    """Type, missing (null) values, empty strings and distinct values of every column."""
-    out = []
-    for name, values in columns.items():
-        hashable = [v if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True) for v in values]
-        out.append(
-            {
-                "name": name,
-                "type": column_type(features[name]),
-                "missing": sum(is_missing(v) for v in values),
-                "empty": sum(is_empty(v) for v in values),
-                "distinct": len({v for v in hashable if not is_missing(v)}),
-            }
-        )
-    return out
 
 
 def label_strings(values: list, feature, label_column: str) -> list[str | None]:
@@ -286,22 +353,12 @@ def label_strings(values: list, feature, label_column: str) -> list[str | None]:
     return out
 
 
-def sorted_labels(labels: list[str | None]) -> list[str]:
-    """Distinct labels in a stable order: numerically when they are all numbers, else alphabetically."""
-    distinct = {y for y in labels if y is not None}
-    numeric = all(re.fullmatch(r"-?\d+", y) for y in distinct)
-    return sorted(distinct, key=int if numeric else str)
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def class_weights(counts: dict[str, int]) -> dict[str, float]:
-    """Inverse-frequency weights w_c = N / (K * n_c), as the training scripts compute them on their train split."""
-    total, k = sum(counts.values()), len(counts)
-    return {label: total / (k * n) for label, n in counts.items()}
-
-
-def rows_needed_per_class(validation_size: float = VALIDATION_SIZE, test_size: float = TEST_SIZE) -> int:
-    """Rows a class needs so that the smaller of validation and test still gets 2 of them (as train_*.py check)."""
-    return math.ceil(round(2 / min(validation_size, test_size), 9))
+def is_empty(value) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def label_balance(labels: list[str | None]) -> dict:
@@ -322,6 +379,19 @@ def label_balance(labels: list[str | None]) -> dict:
     }
 
 
+def sorted_labels(labels: list[str | None]) -> list[str]:
+    """Distinct labels in a stable order: numerically when they are all numbers, else alphabetically."""
+    distinct = {y for y in labels if y is not None}
+    numeric = all(re.fullmatch(r"-?\d+", y) for y in distinct)
+    return sorted(distinct, key=int if numeric else str)
+
+
+def class_weights(counts: dict[str, int]) -> dict[str, float]:
+    """Inverse-frequency weights w_c = N / (K * n_c), as the training scripts compute them on their train split."""
+    total, k = sum(counts.values()), len(counts)
+    return {label: total / (k * n) for label, n in counts.items()}
+
+
 def split_warnings(balance: dict) -> dict:
     """Whether every class has enough rows for the training scripts' stratified train/validation/test split,
     and the smallest --max-samples that still gives each class enough."""
@@ -335,12 +405,96 @@ def split_warnings(balance: dict) -> dict:
     }
 
 
+def rows_needed_per_class(validation_size: float = VALIDATION_SIZE, test_size: float = TEST_SIZE) -> int:
+    """Rows a class needs so that the smaller of validation and test still gets 2 of them (as train_*.py check)."""
+    return math.ceil(round(2 / min(validation_size, test_size), 9))
+
+
+def split_sizes(dataset: str, rows: int, token: str | None) -> dict[str, int]:
+    """Rows per split as published. load_table pools the splits, so read the sizes again from the
+    folder or the Hub's metadata (cached); a single file is one split, which `datasets` calls train."""
+    import datasets
+
+    path = Path(dataset).expanduser()
+    try:
+        if path.is_file():
+            return {"train": rows}
+        if path.is_dir() and (path / "dataset_dict.json").exists():
+            return {name: len(split) for name, split in datasets.load_from_disk(str(path)).items()}
+        if not path.is_dir():
+            splits = datasets.load_dataset_builder(dataset, token=token).info.splits or {}
+            sizes = {name: split.num_examples for name, split in splits.items()}
+            if sizes and sum(sizes.values()) == rows:
+                return sizes
+    except Exception as err:  # metadata only: the report goes on without it
+        logger.info("Could not read the split sizes (%s: %s)", type(err).__name__, err)
+    return {"all": rows}
+
+
+def describe_columns(columns: dict[str, list], features) -> list[dict]:
+    """Type, missing (null) values, empty strings and distinct values of every column."""
+    out = []
+    for name, values in columns.items():
+        hashable = [v if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True) for v in values]
+        out.append(
+            {
+                "name": name,
+                "type": column_type(features[name]),
+                "missing": sum(is_missing(v) for v in values),
+                "empty": sum(is_empty(v) for v in values),
+                "distinct": len({v for v in hashable if not is_missing(v)}),
+            }
+        )
+    return out
+
+
+def column_type(feature) -> str:
+    if hasattr(feature, "names"):
+        return f"ClassLabel({', '.join(feature.names)})"
+    return getattr(feature, "dtype", type(feature).__name__)
+
+
+def is_identifier(values: list, feature) -> bool:
+    """A different, present value in every row, and not a float (an all-distinct float column is a measurement)."""
+    if getattr(feature, "dtype", "").startswith("float") or len(values) < 2 or any(is_missing(v) for v in values):
+        return False
+    distinct = {json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in values}
+    return len(distinct) == len(values)
+
+
 # ---------------------------------------------------------------------------
-# Text length
+# 2. Text length
 # ---------------------------------------------------------------------------
-def nearest_rank(sorted_values, q: int):
-    """The q-th percentile as an observed value: the smallest value that q% of rows do not exceed."""
-    return sorted_values[max(-(-q * len(sorted_values) // 100), 1) - 1]
+@dataclass
+class Lengths:
+    """The input texts and their lengths."""
+
+    texts: dict[str, list[str | None]]  # each text column, and input_text as the training scripts join them
+    report: dict  # the report's "lengths" section
+    input_lengths: list[int]  # of each non-empty input_text, in tokens when there is a tokenizer: for the picture
+
+
+def measure_lengths(data: Data, text_columns: list[str]) -> Lengths:
+    """Length percentiles of each text column and of the joined input, in characters and (with a tokenizer) tokens."""
+    texts = {c: [None if is_missing(v) or is_empty(v) else str(v) for v in data.columns[c]] for c in text_columns}
+    texts["input_text"] = [t or None for t in build_texts(data.table, text_columns)]
+    if not any(texts["input_text"]):
+        raise UserError(f"--text-columns {','.join(text_columns)}: every row is empty there; nothing to read.")
+    chars = {name: length_summary([len(t) for t in column if t]) for name, column in texts.items()}
+    tokens, max_length = None, None
+    input_lengths = [len(t) for t in texts["input_text"] if t]  # for the picture: tokens when we have them
+    tokenizer = data.tokenizer
+    if tokenizer is not None:
+        counted = {name: count_tokens(tokenizer, [t for t in column if t]) for name, column in texts.items()}
+        tokens = {name: length_summary(lengths, TOKEN_LIMITS) for name, lengths in counted.items()}
+        input_lengths = counted["input_text"]
+        model_max = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
+        max_length = covering_max_length(tokens["input_text"], model_max)
+    note = "Percentiles are observed lengths: p95 is the smallest length that 95% of non-empty rows do not exceed."
+    if not tokens:
+        note += " Pass --tokenizer (the model you will train) for lengths in tokens and a --max-length."
+    report = {"chars": chars, "tokens": tokens, "max_length": max_length, "note": note}
+    return Lengths(texts, report, input_lengths)
 
 
 def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
@@ -357,22 +511,9 @@ def length_summary(lengths: list[int], limits: tuple[int, ...] = ()) -> dict:
     return out
 
 
-def load_tokenizer(name: str, token: str | None):
-    os.environ.setdefault(
-        "TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"
-    )  # only the tokenizer is needed: no torch, no warning about it
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name, token=token)
-    except Exception as err:  # not found, gated, offline, not a tokenizer
-        raise UserError(
-            f"--tokenizer {name}: could not load it ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-            "Give a Hub model id (e.g. answerdotai/ModernBERT-base) or a local folder holding tokenizer files."
-        ) from err
-    if not tokenizer.is_fast:
-        raise UserError(f"--tokenizer {name}: it has no fast (Rust) version, which the training scripts need too.")
-    return tokenizer
+def nearest_rank(sorted_values, q: int):
+    """The q-th percentile as an observed value: the smallest value that q% of rows do not exceed."""
+    return sorted_values[max(-(-q * len(sorted_values) // 100), 1) - 1]
 
 
 def count_tokens(tokenizer, texts: list[str], batch_size: int = TOKENIZE_BATCH) -> list[int]:
@@ -409,20 +550,61 @@ def covering_max_length(token_summary: dict, model_max_length: int | None) -> di
 
 
 # ---------------------------------------------------------------------------
-# Duplicates: exact (after normalisation) and near (MinHash + LSH, sub-quadratic)
+# 3. Duplicates: exact (after normalisation) and near (MinHash + LSH, sub-quadratic)
 # ---------------------------------------------------------------------------
+def find_duplicates(data: Data, texts: dict[str, list[str | None]], args: argparse.Namespace) -> dict:
+    """Exact and near-duplicate groups of each text, and the groups the training scripts keep in one split."""
+    labels, threshold = data.labels, args.near_duplicate_threshold
+    ids = [str(v) for v in (data.columns[data.ids_column] if data.ids_column else range(len(labels)))]
+    shown = {name: [t or "" for t in column] for name, column in texts.items()}
+    exact = {}
+    for name, column in texts.items():
+        exact[name] = describe_groups(exact_duplicate_groups(column), labels, ids, shown[name])
+        folded = exact_duplicate_groups(column, casefold=True)
+        exact[name].update(casefold_groups=len(folded), casefold_rows=sum(len(g) for g in folded))
+    near = {}
+    for name, column in texts.items():
+        groups, pairs = near_duplicate_groups(column, threshold)
+        near[name] = {**describe_groups(groups, labels, ids, shown[name]), "pairs": pairs}
+    grouped = split_groups([texts[c] for c in args.text_columns])
+    normalisation = (
+        "Exact duplicates: texts equal after collapsing runs of whitespace to one space and stripping the ends "
+        "(case kept, as the training scripts group them); the case-folded counts fold case too. "
+        "`input_text` is the text columns joined as the training scripts join them."
+    )
+    method = (
+        f"MinHash of word {SHINGLE_WORDS}-grams, {MINHASH_BANDS} LSH bands x {MINHASH_ROWS} hashes, "
+        f"candidates checked exactly; Jaccard >= {threshold}; texts not identical after whitespace normalisation"
+    )
+    return {
+        "normalisation": normalisation,
+        "exact": exact,
+        "near": {
+            "method": method,
+            "threshold": threshold,
+            "shingle_words": SHINGLE_WORDS,
+            "hashes": MINHASH_BANDS * MINHASH_ROWS,
+            "bands": MINHASH_BANDS,
+            "columns": near,
+        },
+        "split_groups": {"groups": len(grouped), "rows": sum(len(g) for g in grouped)},
+    }
+
+
+def exact_duplicate_groups(texts: list[str | None], casefold: bool = False) -> list[list[int]]:
+    """Rows whose texts are equal after whitespace normalisation (and case folding); empty texts never match."""
+    rows_by_key = {}
+    for row, text in enumerate(texts):
+        key = normalise_whitespace(text or "")
+        if key:
+            rows_by_key.setdefault(key.casefold() if casefold else key, []).append(row)
+    return [rows for rows in rows_by_key.values() if len(rows) > 1]
+
+
 def normalise_whitespace(text: str) -> str:
     """Runs of whitespace become one space, ends stripped: the key train_*.py group duplicates by
     (they use a regular expression; str.split() splits on the same whitespace characters, faster)."""
     return " ".join(text.split())
-
-
-def label_counts(rows, labels) -> dict[str, int]:
-    counts = {}
-    for r in rows:
-        if labels[r] is not None:
-            counts[labels[r]] = counts.get(labels[r], 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def describe_groups(groups: list[list[int]], labels, ids, texts) -> dict:
@@ -448,37 +630,33 @@ def describe_groups(groups: list[list[int]], labels, ids, texts) -> dict:
     }
 
 
-def exact_duplicate_groups(texts: list[str | None], casefold: bool = False) -> list[list[int]]:
-    """Rows whose texts are equal after whitespace normalisation (and case folding); empty texts never match."""
-    rows_by_key = {}
+def label_counts(rows, labels) -> dict[str, int]:
+    counts = {}
+    for r in rows:
+        if labels[r] is not None:
+            counts[labels[r]] = counts.get(labels[r], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def near_duplicate_groups(texts: list[str | None], threshold: float) -> tuple[list[list[int]], int]:
+    """Groups of rows whose texts differ (after whitespace normalisation) but whose word 3-gram sets
+    have a Jaccard similarity >= threshold, found without comparing every pair. Returns (groups, pairs)."""
+    rows_by_text = {}
     for row, text in enumerate(texts):
         key = normalise_whitespace(text or "")
         if key:
-            rows_by_key.setdefault(key.casefold() if casefold else key, []).append(row)
-    return [rows for rows in rows_by_key.values() if len(rows) > 1]
-
-
-def connected_groups(n: int, pairs) -> list[int]:
-    """Union-find: a component number per item, given pairs of items that belong together."""
-    parent = list(range(n))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs:
-        parent[find(a)] = find(b)
-    return [find(i) for i in range(n)]
-
-
-def members(components: list[int]) -> list[list[int]]:
-    """The items of each component with 2 or more items."""
-    out = {}
-    for item, c in enumerate(components):
-        out.setdefault(c, []).append(item)
-    return [m for m in out.values() if len(m) > 1]
+            rows_by_text.setdefault(key, []).append(row)
+    distinct = list(rows_by_text)
+    if len(distinct) < 2:
+        return [], 0
+    shingles = word_shingles(distinct)
+    signatures = minhash_signatures(shingles, MINHASH_BANDS * MINHASH_ROWS)
+    similar = [(a, b) for a, b in lsh_candidate_pairs(signatures) if jaccard(shingles[a], shingles[b]) >= threshold]
+    groups = [
+        sorted(r for i in group for r in rows_by_text[distinct[i]])
+        for group in members(connected_groups(len(distinct), similar))
+    ]
+    return groups, len(similar)
 
 
 def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
@@ -500,15 +678,6 @@ def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
             packed = (packed << bits) | ids[k : len(ids) - size + 1 + k]
         out.append(np.unique(packed))
     return out
-
-
-def mix64(x):
-    """splitmix64's finaliser: a fast, well-spread 64-bit hash that numpy can apply to whole arrays."""
-    import numpy as np
-
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, chunk: int = 1 << 15):
@@ -533,6 +702,15 @@ def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, ch
         signatures[start:end] = np.minimum.reduceat(hashed, offsets, axis=0)
         start = end
     return signatures
+
+
+def mix64(x):
+    """splitmix64's finaliser: a fast, well-spread 64-bit hash that numpy can apply to whole arrays."""
+    import numpy as np
+
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def lsh_candidate_pairs(signatures, bands: int = MINHASH_BANDS, rows: int = MINHASH_ROWS) -> set:
@@ -567,25 +745,27 @@ def jaccard(a, b) -> float:
     return shared / (a.size + b.size - shared)
 
 
-def near_duplicate_groups(texts: list[str | None], threshold: float) -> tuple[list[list[int]], int]:
-    """Groups of rows whose texts differ (after whitespace normalisation) but whose word 3-gram sets
-    have a Jaccard similarity >= threshold, found without comparing every pair. Returns (groups, pairs)."""
-    rows_by_text = {}
-    for row, text in enumerate(texts):
-        key = normalise_whitespace(text or "")
-        if key:
-            rows_by_text.setdefault(key, []).append(row)
-    distinct = list(rows_by_text)
-    if len(distinct) < 2:
-        return [], 0
-    shingles = word_shingles(distinct)
-    signatures = minhash_signatures(shingles, MINHASH_BANDS * MINHASH_ROWS)
-    similar = [(a, b) for a, b in lsh_candidate_pairs(signatures) if jaccard(shingles[a], shingles[b]) >= threshold]
-    groups = [
-        sorted(r for i in group for r in rows_by_text[distinct[i]])
-        for group in members(connected_groups(len(distinct), similar))
-    ]
-    return groups, len(similar)
+def connected_groups(n: int, pairs) -> list[int]:
+    """Union-find: a component number per item, given pairs of items that belong together."""
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    return [find(i) for i in range(n)]
+
+
+def members(components: list[int]) -> list[list[int]]:
+    """The items of each component with 2 or more items."""
+    out = {}
+    for item, c in enumerate(components):
+        out.setdefault(c, []).append(item)
+    return [m for m in out.values() if len(m) > 1]
 
 
 def split_groups(text_columns: list[list[str | None]]) -> list[list[int]]:
@@ -599,23 +779,98 @@ def split_groups(text_columns: list[list[str | None]]) -> list[list[int]]:
 
 
 # ---------------------------------------------------------------------------
-# Leakage audit: every column that is neither text nor label, against the label
+# 4. Leakage audit: every column that is neither text nor label, against the label
 # ---------------------------------------------------------------------------
+def audit_leakage(data: Data, args: argparse.Namespace) -> dict:
+    """A verdict on every column that is neither text nor label: does it give the label away?"""
+    label_order = [c["label"] for c in data.balance["classes"]]
+    audited = [c for c in data.table.column_names if c not in args.text_columns and c != args.label_column]
+    features = data.table.features
+    return {
+        "rule": leakage_rule(),
+        "columns": [audit_column(c, data.columns[c], features[c], data.labels, label_order) for c in audited],
+    }
+
+
+def leakage_rule() -> str:
+    """The verdict rule in words, for the report."""
+    return (
+        f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it "
+        "and that label is held by at most half of all rows. "
+        f"A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of that label's rows, "
+        f"or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
+        f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; "
+        f"values beyond the {MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). "
+        "A column unique in every row is an identifier."
+    )
+
+
+def audit_column(name: str, raw_values: list, feature, labels: list[str | None], label_order: list[str]) -> dict:
+    """Per value: rows, label counts and share; overall association; the verdict."""
+    distinct = {
+        json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in raw_values if not is_missing(v)
+    }
+    if len(set(value_names(raw_values))) < 2:  # being missing is a value too: it can leak
+        return {
+            "column": name,
+            "kind": "constant",
+            "distinct": len(distinct),
+            "verdict": "constant",
+            "reason": "the same value (or none) in every row: carries no information",
+        }
+    if is_identifier(raw_values, feature):
+        return {
+            "column": name,
+            "kind": "identifier",
+            "distinct": len(distinct),
+            "verdict": "identifier",
+            "reason": "a different value in every row: an identifier (or free text), not scored as a feature",
+        }
+    numeric = is_numeric_type(feature) and len(distinct) > MAX_CATEGORIES
+    names = value_names(numeric_bins(raw_values) if numeric else raw_values)
+    keep = [i for i, y in enumerate(labels) if y is not None]
+    names = pool_rare_values([names[i] for i in keep])
+    kept_labels = [labels[i] for i in keep]
+    order, counts = contingency(names, kept_labels, label_order)
+    label_sums = (sum(column) for column in zip(*counts, strict=True))
+    label_totals = dict(zip(label_order, label_sums, strict=True))
+    values = []
+    for value, row in zip(order, counts, strict=True):
+        top = max(range(len(row)), key=lambda j: row[j])
+        values.append(
+            {
+                "value": value,
+                "rows": sum(row),
+                "label_counts": dict(zip(label_order, row, strict=True)),
+                "top_label": label_order[top],
+                "top_share": round(row[top] / sum(row), 4),
+                "pins_label": False,
+            }
+        )
+    v = cramers_v(counts)
+    verdict, pinned, reason = leakage_verdict(values, label_order, label_totals, v)
+    bins = len(set(order) - {"(missing)", "(other)"})
+    return {
+        "column": name,
+        "kind": f"numeric, {bins} quantile bins" if numeric else "categorical",
+        "distinct": len(distinct),
+        "verdict": verdict,
+        "reason": reason,
+        "cramers_v": round(v, 4),
+        "uncertainty_coefficient": round(uncertainty_coefficient(counts), 4),
+        "pinned": pinned,
+        "values": values,
+    }
+
+
+def value_names(values: list) -> list[str]:
+    """Values as text for the per-value table; null and blank become "(missing)"."""
+    return ["(missing)" if is_missing(v) or is_empty(v) else str(v) for v in values]
+
+
 def is_numeric_type(feature) -> bool:
     dtype = getattr(feature, "dtype", "")
     return not hasattr(feature, "names") and dtype.startswith(("int", "uint", "float"))
-
-
-def is_identifier(values: list, feature) -> bool:
-    """A different, present value in every row, and not a float (an all-distinct float column is a measurement)."""
-    if getattr(feature, "dtype", "").startswith("float") or len(values) < 2 or any(is_missing(v) for v in values):
-        return False
-    distinct = {json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in values}
-    return len(distinct) == len(values)
-
-
-def format_number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
 
 
 def numeric_bins(values: list, bins: int = NUMERIC_BINS) -> list[str]:
@@ -635,9 +890,8 @@ def numeric_bins(values: list, bins: int = NUMERIC_BINS) -> list[str]:
     return [None if is_missing(v) else names[index[float(v)]] for v in values]
 
 
-def value_names(values: list) -> list[str]:
-    """Values as text for the per-value table; null and blank become "(missing)"."""
-    return ["(missing)" if is_missing(v) or is_empty(v) else str(v) for v in values]
+def format_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
 
 
 def pool_rare_values(names: list[str]) -> list[str]:
@@ -654,7 +908,7 @@ def contingency(values: list[str], labels: list[str], label_order: list[str]) ->
     """Rows per (value, label), values ordered by their row count."""
     column_of = {label: j for j, label in enumerate(label_order)}
     table = {}
-    for v, y in zip(values, labels):
+    for v, y in zip(values, labels, strict=True):
         table.setdefault(v, [0] * len(label_order))[column_of[y]] += 1
     order = sorted(table, key=lambda v: (-sum(table[v]), v))
     return order, [table[v] for v in order]
@@ -675,19 +929,6 @@ def cramers_v(counts: list[list[int]]) -> float:
     phi2 = max(0.0, phi2 - (k - 1) * (r - 1) / (n - 1))
     r_, k_ = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
     return math.sqrt(phi2 / min(k_ - 1, r_ - 1)) if min(k_, r_) > 1 else 0.0
-
-
-def uncertainty_coefficient(counts: list[list[int]]) -> float:
-    """Theil's U: the share of the label's entropy that knowing the column removes (mutual information / H(label))."""
-    import numpy as np
-
-    joint = np.asarray(counts, dtype=float)
-    joint /= joint.sum()
-    p_label, p_value = joint.sum(0), joint.sum(1, keepdims=True)
-    h_label = -sum(p * math.log(p) for p in p_label if p > 0)
-    nz = joint > 0
-    mutual = float((joint[nz] * np.log(joint[nz] / (p_value * p_label)[nz])).sum())
-    return mutual / h_label if h_label > 0 else 0.0
 
 
 def leakage_verdict(
@@ -751,118 +992,26 @@ def leakage_verdict(
     return verdict, pinned, f"Cramér's V {v:.2f}{closest}"
 
 
-def leakage_rule() -> str:
-    """The verdict rule in words, for the report."""
-    return (
-        f"A value pins a label when >= {PURE_SHARE:.0%} of its rows (and >= {MIN_VALUE_ROWS}) carry it and that label is "
-        f"held by at most half of all rows. A column is leaky when its pinning values hold >= {PINNED_LABEL_SHARE:.0%} of "
-        f"that label's rows, or when bias-corrected Cramér's V >= {LEAKY_CRAMERS_V}; associated when V >= {ASSOCIATED_CRAMERS_V}. "
-        f"Numeric columns with over {MAX_CATEGORIES} values are cut into {NUMERIC_BINS} quantile bins; values beyond the "
-        f"{MAX_LISTED_VALUES} most common or under {MIN_VALUE_ROWS} rows are pooled as (other). A column unique in every row is an identifier."
-    )
+def uncertainty_coefficient(counts: list[list[int]]) -> float:
+    """Theil's U: the share of the label's entropy that knowing the column removes (mutual information / H(label))."""
+    import numpy as np
 
-
-def audit_column(name: str, raw_values: list, feature, labels: list[str | None], label_order: list[str]) -> dict:
-    """Per value: rows, label counts and share; overall association; the verdict."""
-    distinct = {
-        json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v for v in raw_values if not is_missing(v)
-    }
-    if len(set(value_names(raw_values))) < 2:  # being missing is a value too: it can leak
-        return {
-            "column": name,
-            "kind": "constant",
-            "distinct": len(distinct),
-            "verdict": "constant",
-            "reason": "the same value (or none) in every row: carries no information",
-        }
-    if is_identifier(raw_values, feature):
-        return {
-            "column": name,
-            "kind": "identifier",
-            "distinct": len(distinct),
-            "verdict": "identifier",
-            "reason": "a different value in every row: an identifier (or free text), not scored as a feature",
-        }
-    numeric = is_numeric_type(feature) and len(distinct) > MAX_CATEGORIES
-    names = value_names(numeric_bins(raw_values) if numeric else raw_values)
-    keep = [i for i, y in enumerate(labels) if y is not None]
-    names = pool_rare_values([names[i] for i in keep])
-    kept_labels = [labels[i] for i in keep]
-    order, counts = contingency(names, kept_labels, label_order)
-    label_totals = dict(zip(label_order, (sum(column) for column in zip(*counts))))
-    values = []
-    for value, row in zip(order, counts):
-        top = max(range(len(row)), key=lambda j: row[j])
-        values.append(
-            {
-                "value": value,
-                "rows": sum(row),
-                "label_counts": dict(zip(label_order, row)),
-                "top_label": label_order[top],
-                "top_share": round(row[top] / sum(row), 4),
-                "pins_label": False,
-            }
-        )
-    v = cramers_v(counts)
-    verdict, pinned, reason = leakage_verdict(values, label_order, label_totals, v)
-    return {
-        "column": name,
-        "kind": f"numeric, {len(set(order) - {'(missing)', '(other)'})} quantile bins" if numeric else "categorical",
-        "distinct": len(distinct),
-        "verdict": verdict,
-        "reason": reason,
-        "cramers_v": round(v, 4),
-        "uncertainty_coefficient": round(uncertainty_coefficient(counts), 4),
-        "pinned": pinned,
-        "values": values,
-    }
+    joint = np.asarray(counts, dtype=float)
+    joint /= joint.sum()
+    p_label, p_value = joint.sum(0), joint.sum(1, keepdims=True)
+    h_label = -sum(p * math.log(p) for p in p_label if p > 0)
+    nz = joint > 0
+    mutual = float((joint[nz] * np.log(joint[nz] / (p_value * p_label)[nz])).sum())
+    return mutual / h_label if h_label > 0 else 0.0
 
 
 # ---------------------------------------------------------------------------
-# Recommendations: what to pass to train_modernbert.py / train_roberta.py
+# 5. Recommendations: what to pass to train_modernbert.py / train_roberta.py
 # ---------------------------------------------------------------------------
-def recommendations(report: dict, args) -> dict:
-    leaky = [c["column"] for c in report["leakage"]["columns"] if c["verdict"] == "leaky"]
-    identifiers = [c["column"] for c in report["leakage"]["columns"] if c["verdict"] == "identifier"]
-    flags = [
-        {
-            "flag": "--drop-columns",
-            "value": ",".join(leaky),
-            "why": f"leaky: {', '.join(leaky)} would let the model read the label instead of the text"
-            if leaky
-            else "no column was found to leak the label",
-        }
-    ]
-    if identifiers:
-        flags.append(
-            {
-                "flag": "--id-column",
-                "value": "id" if "id" in identifiers else identifiers[0],
-                "why": "unique per row: names rows in splits.csv and errors.csv",
-            }
-        )
-    max_length = report["lengths"]["max_length"]
-    if not max_length:
-        flags.append(
-            {
-                "flag": "--max-length",
-                "value": None,
-                "why": "run this report with --tokenizer <the model you will train> to measure it",
-            }
-        )
-    else:
-        cap = (
-            f"; capped at the model's {max_length['model_max_length']} tokens" if max_length["capped_by_model"] else ""
-        )
-        flags.append(
-            {
-                "flag": "--max-length",
-                "value": str(max_length["suggested"]),
-                "why": f"{max_length['covers_95']} tokens read 95% of rows whole and {max_length['covers_99']} read 99%{cap}; "
-                "longer rows become overlapping windows",
-            }
-        )
+def recommendations(report: dict, args: argparse.Namespace) -> dict:
+    """The training flags, warnings and the command line that follow from the report."""
     split = report["labels"]["split"]
+    flags = recommended_flags(report["leakage"]["columns"], report["lengths"]["max_length"], split)
     warnings = []
     if split["too_small"]:
         warnings.append(
@@ -870,23 +1019,55 @@ def recommendations(report: dict, args) -> dict:
             f"(each class needs {split['rows_needed_per_class']} at --validation-size {VALIDATION_SIZE} and "
             f"--test-size {TEST_SIZE}); add rows, merge rare classes or raise those sizes"
         )
-    else:
-        flags.append(
-            {
-                "flag": "--max-samples",
-                "value": f">= {split['min_max_samples']}",
-                "why": f"smaller smoke runs leave a class with under 2 rows in validation or test "
-                f"(each class needs {split['rows_needed_per_class']} rows)",
-            }
-        )
-    conflicts = report["duplicates"]["exact"][
-        "input_text"
-    ]  # one column alone may repeat (an act's title) and rightly differ
+    # input_text, not one column: one column alone may repeat (an act's title) and rightly differ
+    conflicts = report["duplicates"]["exact"]["input_text"]
     if conflicts["conflicting_groups"]:
         warnings.append(
             f"rows with the same input text carry different labels (groups: {conflicts['conflicting_groups']}, "
-            f"rows: {conflicts['conflicting_rows']}): check those labels; the training scripts keep each group in one split"
+            f"rows: {conflicts['conflicting_rows']}): check those labels; "
+            "the training scripts keep each group in one split"
         )
+    return {"flags": flags, "warnings": warnings, "command": training_command(flags, args)}
+
+
+def recommended_flags(columns: list[dict], max_length: dict | None, split: dict) -> list[dict]:
+    """--drop-columns, --id-column, --max-length and --max-samples, each with the reason in words."""
+    leaky = [c["column"] for c in columns if c["verdict"] == "leaky"]
+    identifiers = [c["column"] for c in columns if c["verdict"] == "identifier"]
+    why = f"leaky: {', '.join(leaky)} would let the model read the label instead of the text"
+    flags = [
+        {
+            "flag": "--drop-columns",
+            "value": ",".join(leaky),
+            "why": why if leaky else "no column was found to leak the label",
+        }
+    ]
+    if identifiers:
+        value = "id" if "id" in identifiers else identifiers[0]
+        why = "unique per row: names rows in splits.csv and errors.csv"
+        flags.append({"flag": "--id-column", "value": value, "why": why})
+    if not max_length:
+        why = "run this report with --tokenizer <the model you will train> to measure it"
+        flags.append({"flag": "--max-length", "value": None, "why": why})
+    else:
+        capped = max_length["capped_by_model"]
+        cap = f"; capped at the model's {max_length['model_max_length']} tokens" if capped else ""
+        why = (
+            f"{max_length['covers_95']} tokens read 95% of rows whole and {max_length['covers_99']} read 99%{cap}; "
+            "longer rows become overlapping windows"
+        )
+        flags.append({"flag": "--max-length", "value": str(max_length["suggested"]), "why": why})
+    if not split["too_small"]:
+        why = (
+            "smaller smoke runs leave a class with under 2 rows in validation or test "
+            f"(each class needs {split['rows_needed_per_class']} rows)"
+        )
+        flags.append({"flag": "--max-samples", "value": f">= {split['min_max_samples']}", "why": why})
+    return flags
+
+
+def training_command(flags: list[dict], args: argparse.Namespace) -> str:
+    """The train_modernbert.py command line: the flags that differ from its defaults, then the recommended ones."""
     command = ["uv run train_modernbert.py"]
     if args.dataset != DATASET_ID:
         command.append(f"--dataset {args.dataset}")
@@ -899,21 +1080,38 @@ def recommendations(report: dict, args) -> dict:
         for f in flags
         if f["flag"] in ("--drop-columns", "--id-column", "--max-length") and f["value"] is not None
     ]
-    return {"flags": flags, "warnings": warnings, "command": " ".join(command)}
+    return " ".join(command)
 
 
 # ---------------------------------------------------------------------------
-# Report: Markdown and picture
+# 6. Write the report: JSON, Markdown and picture
 # ---------------------------------------------------------------------------
-def markdown_table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+def write_report(report: dict, args: argparse.Namespace, labels: list, lengths: Lengths, clock: Stopwatch) -> None:
+    """--output (JSON), the Markdown copy beside it (also printed) and, with --plot, the PNG."""
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    markdown = render_markdown(report)
+    if args.plot:
+        plot_input_lengths(report, args, labels, lengths)
+    total = clock.total()
+    report["timings"] = {k: round(v, 2) for k, v in clock.seconds.items()}
+    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.output.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    written = [args.output, args.output.with_suffix(".md")] + ([args.output.with_suffix(".png")] if args.plot else [])
+    logger.info("Wrote %s in %.1f s", ", ".join(str(p) for p in written), total)
 
 
 def render_markdown(report: dict) -> str:
-    s, lab, lengths, dup, leak, rec = (
-        report[k] for k in ("schema", "labels", "lengths", "duplicates", "leakage", "recommendations")
-    )
+    out = markdown_schema_and_labels(report)
+    out += markdown_lengths(report)
+    out += markdown_duplicates(report["duplicates"])
+    out += markdown_leakage(report["leakage"])
+    out += markdown_recommendations(report["recommendations"])
+    return "\n".join(out)
+
+
+def markdown_schema_and_labels(report: dict) -> list[str]:
+    s, lab = report["schema"], report["labels"]
     out = [
         f"# Dataset report: {report['dataset']}",
         "",
@@ -933,13 +1131,14 @@ def render_markdown(report: dict) -> str:
         ["Label", "Rows", "Share", "Class weight"],
         [[c["label"], f"{c['rows']:,}", f"{c['share']:.1%}", f"{c['weight']:.3f}"] for c in lab["classes"]],
     )
-    out += [
-        "",
-        f"Class weights: {lab['weight_formula']}, as the training scripts use them."
-        + (f" {lab['missing']} rows have no label." if lab["missing"] else ""),
-        "",
-    ]
-    out += ["## Text length", ""]
+    unlabelled = f" {lab['missing']} rows have no label." if lab["missing"] else ""
+    out += ["", f"Class weights: {lab['weight_formula']}, as the training scripts use them.{unlabelled}", ""]
+    return out
+
+
+def markdown_lengths(report: dict) -> list[str]:
+    lengths = report["lengths"]
+    out = ["## Text length", ""]
     for unit in ("chars", "tokens"):
         if not lengths[unit]:
             continue
@@ -954,29 +1153,23 @@ def render_markdown(report: dict) -> str:
             for name, x in lengths[unit].items()
             if x["rows"]
         ]
-        out += [
-            f"In {'characters' if unit == 'chars' else 'tokens of ' + report['tokenizer'] + ' (special tokens included)'}:",
-            "",
-        ]
+        what = "characters" if unit == "chars" else f"tokens of {report['tokenizer']} (special tokens included)"
+        out += [f"In {what}:", ""]
         out += markdown_table(header, rows) + [""]
     out += [lengths["note"], ""]
     if lengths["max_length"]:
         m = lengths["max_length"]
         out += [f"`--max-length` {m['covers_95']:,} reads 95% of inputs whole, {m['covers_99']:,} reads 99%.", ""]
-    out += ["## Duplicates", "", dup["normalisation"], ""]
-    out += markdown_table(
-        ["Text", "Groups", "Rows", "Conflicting groups", "Case-folded: groups / rows"],
-        [
-            [
-                f"`{name}`",
-                x["groups"],
-                x["rows"],
-                x["conflicting_groups"],
-                f"{x['casefold_groups']} / {x['casefold_rows']}",
-            ]
-            for name, x in dup["exact"].items()
-        ],
-    )
+    return out
+
+
+def markdown_duplicates(dup: dict) -> list[str]:
+    out = ["## Duplicates", "", dup["normalisation"], ""]
+    rows = []
+    for name, x in dup["exact"].items():
+        folded = f"{x['casefold_groups']} / {x['casefold_rows']}"
+        rows.append([f"`{name}`", x["groups"], x["rows"], x["conflicting_groups"], folded])
+    out += markdown_table(["Text", "Groups", "Rows", "Conflicting groups", "Case-folded: groups / rows"], rows)
     near = dup["near"]
     out += ["", f"Near-duplicates ({near['method']}):", ""]
     out += markdown_table(
@@ -987,18 +1180,19 @@ def render_markdown(report: dict) -> str:
         ],
     )
     g = dup["split_groups"]
-    out += [
-        "",
-        f"The training scripts keep rows that share any input column's text in one split: {g['rows']:,} rows in {g['groups']:,} such groups.",
-        "",
-    ]
+    kept = f"{g['rows']:,} rows in {g['groups']:,} such groups"
+    out += ["", f"The training scripts keep rows that share any input column's text in one split: {kept}.", ""]
     examples = [(name, e) for name, x in dup["exact"].items() for e in x["examples"][:3]]
     if examples:
         out += ["Exact-duplicate groups, those with conflicting labels first, then the largest:", ""]
         out += [
             f'- `{name}`, {e["rows"]} rows, labels {e["labels"]}: "{e["text"][:70]}..."' for name, e in examples
         ] + [""]
-    out += ["## Leakage audit", "", leak["rule"], ""]
+    return out
+
+
+def markdown_leakage(leak: dict) -> list[str]:
+    out = ["## Leakage audit", "", leak["rule"], ""]
     out += markdown_table(
         ["Column", "Kind", "Verdict", "Cramér's V", "Theil's U", "Why"],
         [
@@ -1028,7 +1222,11 @@ def render_markdown(report: dict) -> str:
             )
             if len(c["values"]) > 12:
                 out += ["", f"... and {len(c['values']) - 12} more values in the JSON."]
-    out += ["", "## Recommendations for train_modernbert.py / train_roberta.py", ""]
+    return out
+
+
+def markdown_recommendations(rec: dict) -> list[str]:
+    out = ["", "## Recommendations for train_modernbert.py / train_roberta.py", ""]
     out += [
         f"- `{f['flag']}`: {f['why']}"
         if f["value"] is None
@@ -1037,7 +1235,24 @@ def render_markdown(report: dict) -> str:
     ]
     out += [f"- Warning: {w}" for w in rec["warnings"]]
     out += ["", "```bash", rec["command"], "```", ""]
-    return "\n".join(out)
+    return out
+
+
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+
+
+def plot_input_lengths(report: dict, args: argparse.Namespace, labels: list, lengths: Lengths) -> None:
+    """The picture of step 2: input lengths in tokens when a tokenizer was given, else in characters."""
+    tokens, chars = report["lengths"]["tokens"], report["lengths"]["chars"]
+    on_disk = tokens and Path(args.tokenizer).is_dir()
+    short = "/".join(Path(args.tokenizer).parts[-2:]) if on_disk else args.tokenizer
+    unit = f"tokens of {short}" if tokens else "characters"
+    summary = (tokens or chars)["input_text"]
+    marks = {"p95": summary["p95"], "p99": summary["p99"]}
+    with_text = [y for y, t in zip(labels, lengths.texts["input_text"], strict=True) if t]
+    plot_lengths(lengths.input_lengths, with_text, unit, marks, args.output.with_suffix(".png"))
 
 
 def plot_lengths(lengths: list[int], labels: list[str | None], unit: str, marks: dict[str, int], path: Path) -> None:
@@ -1079,161 +1294,13 @@ def plot_lengths(lengths: list[int], labels: list[str | None], unit: str, marks:
 
 
 # ---------------------------------------------------------------------------
-# Main
+# Running as a script
 # ---------------------------------------------------------------------------
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    started = time.time()
-    timings: dict[str, float] = {}
-    from huggingface_hub import get_token
+logger = logging.getLogger("explore")
 
-    token = get_token()  # HF_TOKEN or the stored login; never logged or written
 
-    # 1. Load the data exactly as the training scripts do; fail early on wrong column names.
-    tick = time.time()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise UserError(
-            "--plot needs matplotlib, which this environment lacks: run the script with "
-            "`uv run explore_dataset.py ...` (it installs what the header lists) or `pip install matplotlib`."
-        )
-    tokenizer = load_tokenizer(args.tokenizer, token) if args.tokenizer else None
-    if tokenizer is not None:
-        logger.info("Loaded the tokenizer %s in %.1f s", args.tokenizer, time.time() - tick)
-    table = load_table(args.dataset, token)
-    check_columns(table, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
-    columns = table.to_dict()  # plain lists, read once: each table[column] would read the data again
-    labels = label_strings(columns[args.label_column], table.features[args.label_column], args.label_column)
-    balance = label_balance(labels)
-    if len(balance["classes"]) < 2:
-        raise UserError(
-            f"--label-column {args.label_column}: every labelled row has the label "
-            f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes."
-        )
-    balance["split"] = split_warnings(balance)
-    schema = {
-        "rows": len(table),
-        "splits": split_sizes(args.dataset, len(table), token),
-        "columns": describe_columns(columns, table.features),
-    }
-    identifiers = [
-        c
-        for c in table.column_names
-        if c not in args.text_columns + [args.label_column] and is_identifier(columns[c], table.features[c])
-    ]
-    ids_column = "id" if "id" in identifiers else next(iter(identifiers), None)  # names rows in the examples
-    timings["load"] = time.time() - tick
-    logger.info("%d rows; labels %s", len(table), {c["label"]: c["rows"] for c in balance["classes"]})
-
-    # 2. Text length in characters, and in tokens when a tokenizer is given.
-    tick = time.time()
-    texts = {c: [None if is_missing(v) or is_empty(v) else str(v) for v in columns[c]] for c in args.text_columns}
-    texts["input_text"] = [t or None for t in build_texts(table, args.text_columns)]
-    if not any(texts["input_text"]):
-        raise UserError(f"--text-columns {','.join(args.text_columns)}: every row is empty there; nothing to read.")
-    chars = {name: length_summary([len(t) for t in column if t]) for name, column in texts.items()}
-    tokens, max_length = None, None
-    input_lengths = [len(t) for t in texts["input_text"] if t]  # for the picture: tokens when we have them
-    if tokenizer is not None:
-        counted = {name: count_tokens(tokenizer, [t for t in column if t]) for name, column in texts.items()}
-        tokens = {name: length_summary(lengths, TOKEN_LIMITS) for name, lengths in counted.items()}
-        input_lengths = counted["input_text"]
-        model_max = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
-        max_length = covering_max_length(tokens["input_text"], model_max)
-    timings["lengths"] = time.time() - tick
-    logger.info("Lengths measured in %.1f s", timings["lengths"])
-
-    # 3. Duplicates: exact after whitespace normalisation (case folding reported beside it), then near.
-    tick = time.time()
-    ids = [str(v) for v in columns[ids_column]] if ids_column else [str(i) for i in range(len(table))]
-    shown = {name: [t or "" for t in column] for name, column in texts.items()}
-    exact = {}
-    for name, column in texts.items():
-        exact[name] = describe_groups(exact_duplicate_groups(column), labels, ids, shown[name])
-        folded = exact_duplicate_groups(column, casefold=True)
-        exact[name].update(casefold_groups=len(folded), casefold_rows=sum(len(g) for g in folded))
-    near = {}
-    for name, column in texts.items():
-        groups, pairs = near_duplicate_groups(column, args.near_duplicate_threshold)
-        near[name] = {**describe_groups(groups, labels, ids, shown[name]), "pairs": pairs}
-    grouped = split_groups([texts[c] for c in args.text_columns])
-    duplicates = {
-        "normalisation": "Exact duplicates: texts equal after collapsing runs of whitespace to one space and stripping the ends "
-        "(case kept, as the training scripts group them); the case-folded counts fold case too. "
-        "`input_text` is the text columns joined as the training scripts join them.",
-        "exact": exact,
-        "near": {
-            "method": f"MinHash of word {SHINGLE_WORDS}-grams, {MINHASH_BANDS} LSH bands x {MINHASH_ROWS} hashes, "
-            f"candidates checked exactly; Jaccard >= {args.near_duplicate_threshold}; texts not identical after whitespace normalisation",
-            "threshold": args.near_duplicate_threshold,
-            "shingle_words": SHINGLE_WORDS,
-            "hashes": MINHASH_BANDS * MINHASH_ROWS,
-            "bands": MINHASH_BANDS,
-            "columns": near,
-        },
-        "split_groups": {"groups": len(grouped), "rows": sum(len(g) for g in grouped)},
-    }
-    timings["duplicates"] = time.time() - tick
-    logger.info("Duplicates found in %.1f s", timings["duplicates"])
-
-    # 4. Leakage: every other column against the label.
-    tick = time.time()
-    label_order = [c["label"] for c in balance["classes"]]
-    audited = [c for c in table.column_names if c not in args.text_columns and c != args.label_column]
-    leakage = {
-        "rule": leakage_rule(),
-        "columns": [audit_column(c, columns[c], table.features[c], labels, label_order) for c in audited],
-    }
-    timings["leakage"] = time.time() - tick
-    for c in leakage["columns"]:
-        logger.info("Column %s: %s (%s)", c["column"], c["verdict"], c["reason"])
-
-    # 5. Write the report: JSON, the same facts as Markdown, and optionally the picture.
-    report = {
-        "dataset": args.dataset,
-        "text_columns": args.text_columns,
-        "label_column": args.label_column,
-        "tokenizer": args.tokenizer,
-        "schema": schema,
-        "labels": balance,
-        "lengths": {
-            "chars": chars,
-            "tokens": tokens,
-            "max_length": max_length,
-            "note": "Percentiles are observed lengths: p95 is the smallest length that 95% of non-empty rows do not exceed."
-            + (
-                ""
-                if tokens
-                else " Pass --tokenizer (the model you will train) for lengths in tokens and a --max-length."
-            ),
-        },
-        "duplicates": duplicates,
-        "leakage": leakage,
-    }
-    report["recommendations"] = recommendations(report, args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    markdown = render_markdown(report)
-    if args.plot:
-        short = (
-            "/".join(Path(args.tokenizer).parts[-2:]) if tokens and Path(args.tokenizer).is_dir() else args.tokenizer
-        )
-        unit = f"tokens of {short}" if tokens else "characters"
-        summary = (tokens or chars)["input_text"]
-        plot_lengths(
-            input_lengths,
-            [y for y, t in zip(labels, texts["input_text"]) if t],
-            unit,
-            {"p95": summary["p95"], "p99": summary["p99"]},
-            args.output.with_suffix(".png"),
-        )
-    timings["total"] = time.time() - started
-    report["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    args.output.with_suffix(".md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    written = [args.output, args.output.with_suffix(".md")] + ([args.output.with_suffix(".png")] if args.plot else [])
-    logger.info("Wrote %s in %.1f s", ", ".join(str(p) for p in written), timings["total"])
-    return 0
+class UserError(Exception):
+    """A problem with the input that the user can fix: printed without a traceback, exit code 2."""
 
 
 def run(argv=None) -> None:

@@ -10,7 +10,8 @@
 #     "transformers>=5.0",
 # ]
 # ///
-"""Label a whole corpus with a classifier trained by train_modernbert.py / train_roberta.py, and publish the flags for expert review.
+r"""Label a whole corpus with a classifier trained by train_modernbert.py / train_roberta.py,
+and publish the flags for expert review.
 
 Every row keeps all its columns, in the original order, and gains three: `predicted_label`,
 `score` (the probability of the positive label) and `threshold` (the cut-off that turned
@@ -20,11 +21,13 @@ windows, scored by their most positive window.
 
 Smoke test first (the first 200 rows, written locally):
 
-    uv run predict.py --model ./on-the-books-jim-crow-modernbert --dataset laws.csv --output flagged.csv --max-samples 200
+    uv run predict.py --model ./on-the-books-jim-crow-modernbert \
+        --dataset laws.csv --output flagged.csv --max-samples 200
 
 On Hugging Face Jobs (an L4; pushes the labelled dataset and a dataset card):
 
-    hf jobs uv run --flavor l4x1 --secrets HF_TOKEN --timeout 2h predict.py --model me/jim-crow-modernbert --dataset me/nc-session-laws --output-dataset me/nc-session-laws-flagged
+    hf jobs uv run --flavor l4x1 --secrets HF_TOKEN --timeout 2h predict.py --model me/jim-crow-modernbert \
+        --dataset me/nc-session-laws --output-dataset me/nc-session-laws-flagged
 
 Locally, to a CSV or Parquet file:
 
@@ -46,17 +49,21 @@ import shlex
 import shutil
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The training default; a model saved by the training scripts records its own in metrics.json.
 TEXT_COLUMNS = ["chapter_text", "section_text"]
 DEFAULT_THRESHOLD = 0.5  # used only when the model's training run recorded no tuned threshold
 BATCH_SIZE = 32  # windows per forward pass
 SHARD_SIZE = 10_000  # rows scored and written together: what is held in memory, and what --resume skips
-CHUNK_ROWS = (
-    256  # rows per scoring call inside a shard: windows are sorted by length within it; the bar moves per chunk
-)
+# Rows per scoring call inside a shard: windows are sorted by length within it; the bar moves per chunk.
+CHUNK_ROWS = 256
 FALLBACK_MAX_LENGTH = 512  # only when neither the model nor its tokenizer states a limit
+
+# Fixed by the output format and the card.
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 ADDED_COLUMNS = ["predicted_label", "score", "threshold"]
 ON_THE_BOOKS_ID = "biglam/on_the_books"
@@ -68,6 +75,364 @@ logger = logging.getLogger("predict")
 
 class UserError(Exception):
     """A problem with the input that the user can fix: printed without a traceback, exit code 2."""
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    clock = Clock()
+    env = describe_run(argv)
+    token = hub_token()
+
+    # 1. Everything that can fail does so now, before the model is loaded or a row is scored.
+    target = check_inputs(args, token)
+    with clock("data_load"):
+        data = load_data(args, token)
+
+    # 2. The model's settings (config and tokenizer are small), the shards left to score, then the weights.
+    with clock("model_load"):
+        plan = load_settings(args, token, data)
+        done = prepare_shards(args, target, plan)
+        scorer = load_scorer(args.model, token, args.batch_size)
+    log_plan(args, data, plan, scorer)
+
+    # 3. Score shard by shard: only one shard's texts and results are in memory at a time.
+    scored_rows = score_shards(data, plan, scorer, target, done, clock)
+
+    # 4. Count the labels from the shards, then write the output file or push the card.
+    paths = [shard_path(target.work_dir, n) for n, _, _ in plan.shards]
+    summary = summarize(paths, plan, scored_rows, clock)
+    if args.output:
+        with clock("writing"):
+            concatenate_shards(paths, Path(args.output).expanduser())
+    else:
+        push_card(card_facts(args, target, data, plan, scorer, summary, env), target, clock)
+    remove_shards(paths, target.work_dir)
+    log_results(target, data, plan, scorer, summary, clock)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Flags
+# ---------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),  # the docstring's first paragraph, on one line
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Environment: HF_TOKEN (needed to push, and for private models or datasets; never printed or saved).",
+    )
+    add_data_flags(p.add_argument_group("data"))
+    add_model_flags(p.add_argument_group("model"))
+    add_output_flags(p.add_argument_group("output (give exactly one of --output and --output-dataset)"))
+    return check_args(p, p.parse_args(argv))
+
+
+def add_data_flags(group) -> None:
+    group.add_argument(
+        "--dataset",
+        required=True,
+        help="Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder; "
+        "all splits are labelled, as one table (required; no default)",
+    )
+    group.add_argument(
+        "--text-columns",
+        default=None,
+        help="comma-separated columns joined into the input text, as in training (default: the columns "
+        f"the model was trained on, from its metrics.json; else {','.join(TEXT_COLUMNS)})",
+    )
+    group.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        help="label only the first this many rows, for smoke runs (default: all rows)",
+    )
+
+
+def add_model_flags(group) -> None:
+    group.add_argument(
+        "--model",
+        required=True,
+        help="Hub model id or local model folder, e.g. one saved by train_modernbert.py (required; no default)",
+    )
+    group.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="tokens per window; longer texts become overlapping windows "
+        "(default: what the training run used, from metrics.json; else the model's limit)",
+    )
+    group.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="tokens shared by consecutive windows of a long text "
+        "(default: what the training run used; else a quarter of --max-length)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help=f"windows per forward pass; results do not depend on it (default: {BATCH_SIZE})",
+    )
+    group.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="flag a row when its positive-label score is at least this; two-label models only (default: the "
+        f"model's tuned decision_threshold from config.json or metrics.json; else {DEFAULT_THRESHOLD})",
+    )
+
+
+def add_output_flags(group) -> None:
+    where = group.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", default=None, help="local file to write: .csv or .parquet (default: none)")
+    where.add_argument(
+        "--output-dataset",
+        default=None,
+        help="Hub dataset repo to push the labelled rows and a dataset card to, e.g. me/laws-flagged (default: none)",
+    )
+    group.add_argument(
+        "--private", action="store_true", help="create the --output-dataset repo as private (default: public)"
+    )
+    group.add_argument(
+        "--shard-size",
+        type=int,
+        default=SHARD_SIZE,
+        help=f"rows scored and written per shard; bounds memory and is what --resume skips (default: {SHARD_SIZE})",
+    )
+    group.add_argument(
+        "--work-dir",
+        default=None,
+        help="where the shards are written while the run lasts "
+        "(default: <output>.shards beside --output, or ./<repo name>.shards)",
+    )
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the shards a stopped run with the same settings finished, and score only the rest "
+        "(default: start fresh)",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset "
+        "(default: refuse)",
+    )
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Turn --text-columns into a list, and refuse values that cannot work or that contradict each other."""
+    if args.text_columns is not None:
+        args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+        if not args.text_columns:
+            p.error("--text-columns names no column")
+    if args.resume and args.overwrite:
+        p.error("--resume keeps earlier shards and --overwrite deletes them: give one of them")
+    if args.private and not args.output_dataset:
+        p.error("--private applies only to --output-dataset")
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        p.error(f"--threshold {args.threshold} must be between 0 and 1 (it is compared with a probability)")
+    for flag in ("shard_size", "batch_size", "max_samples", "max_length"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            p.error(f"--{flag.replace('_', '-')} must be at least 1")
+    if args.stride is not None and args.stride < 0:
+        p.error("--stride must be 0 or more")
+    return args
+
+
+# ---------------------------------------------------------------------------
+# The run: its clock, its libraries and command, the Hub token
+# ---------------------------------------------------------------------------
+@dataclass
+class Clock:
+    """When the run started, and seconds per phase: `with clock("scoring"): ...` adds to that phase."""
+
+    started: float = field(default_factory=time.time)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, phase: str):
+        tick = time.time()
+        yield
+        self.phases[phase] = self.phases.get(phase, 0.0) + time.time() - tick
+
+
+def describe_run(argv) -> dict:
+    """The library versions (logged now) and the command that reproduces the run, for the dataset card."""
+    from importlib.metadata import version
+
+    packages = ("transformers", "torch", "datasets", "pyarrow", "huggingface_hub")
+    versions = {name: version(name) for name in packages}
+    logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
+    words = [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]
+    return {"versions": versions, "command": "uv run " + " ".join(shlex.quote(w) for w in words)}
+
+
+def hub_token() -> str | None:
+    """HF_TOKEN, or the token stored by `hf auth login`; never logged or written."""
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+# ---------------------------------------------------------------------------
+# Step 1a: checks of the output, before anything is loaded
+# ---------------------------------------------------------------------------
+@dataclass
+class Target:
+    """Where the labelled rows go: shard files in work_dir, then the --output file or the Hub dataset repo."""
+
+    work_dir: Path
+    output: str | None  # --output, when writing a local file
+    api: Any = None  # the Hub client, when pushing
+    repo_id: str | None = None
+    remote: set[str] = field(default_factory=set)  # data files in the repo: the shards pushed so far
+
+    @property
+    def where(self) -> Path | str:
+        """The output, for the last line of the log."""
+        return Path(self.output) if self.output else f"https://huggingface.co/datasets/{self.repo_id}"
+
+
+def check_inputs(args, token: str | None) -> Target:
+    """A usable --output file and work dir; for --output-dataset, a repo that the token can write."""
+    work_dir = default_work_dir(args)
+    check_output(args, work_dir)
+    if not args.output_dataset:
+        return Target(work_dir, args.output)
+    api, repo_id, remote = preflight_push(args, token)
+    return Target(work_dir, args.output, api, repo_id, remote)
+
+
+def default_work_dir(args) -> Path:
+    if args.work_dir:
+        return Path(args.work_dir).expanduser()
+    if args.output:
+        output = Path(args.output).expanduser()
+        return output.with_name(output.name + ".shards")
+    return Path(args.output_dataset.split("/")[-1] + ".shards")
+
+
+def check_output(args, work_dir: Path) -> None:
+    """A usable --output (suffix, not silently overwritten) and a work dir that holds no other run's shards."""
+    if args.output:
+        output = Path(args.output).expanduser()
+        if output.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise UserError(
+                f"--output {args.output}: cannot write files ending in {output.suffix or '(no suffix)'!r}. "
+                f"Use a name ending in {' or '.join(OUTPUT_SUFFIXES)}, or push with --output-dataset."
+            )
+        if output.is_dir():
+            raise UserError(
+                f"--output {args.output} is a folder. Give a file name ending in {' or '.join(OUTPUT_SUFFIXES)}."
+            )
+        if output.exists() and not (args.resume or args.overwrite):
+            raise UserError(
+                f"--output {args.output} already exists. Add --overwrite to replace it, "
+                "--resume to finish the run that wrote it, or choose another name."
+            )
+    shards = sorted(work_dir.glob("shard-*.parquet")) if work_dir.is_dir() else []
+    if shards and not (args.resume or args.overwrite):
+        raise UserError(
+            f"--work-dir {work_dir} holds {len(shards)} shard(s) from an earlier run. Add --resume to keep "
+            "them and score only the rest, or --overwrite to start again."
+        )
+
+
+def preflight_push(args, token: str | None):
+    """Before anything expensive: a token that the Hub accepts, a dataset repo we can create or write,
+    and no earlier run's data in it unless --resume or --overwrite says what to do with them.
+    Returns (api, repo_id, data files already in the repo)."""
+    if not token:
+        raise UserError(
+            "Pushing to the Hub needs a token with write access and none was found. Set HF_TOKEN "
+            "(on hf jobs: --secrets HF_TOKEN; locally: hf auth login), or write a local file with --output."
+        )
+    api = hub_api(token)
+    try:
+        user = api.whoami()["name"]
+    except Exception as err:
+        raise UserError(
+            f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
+            "https://huggingface.co/settings/tokens, or write a local file with --output."
+        ) from err
+    repo_id = args.output_dataset if "/" in args.output_dataset else f"{user}/{args.output_dataset}"
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=args.private, exist_ok=True)
+        files = api.list_repo_files(repo_id, repo_type="dataset")
+    except Exception as err:
+        raise UserError(
+            f"Cannot create or write the dataset repo {repo_id} as {user} ({type(err).__name__}). Check that "
+            "the token has write access to that namespace, or choose another --output-dataset."
+        ) from err
+    existing = {f for f in files if f.startswith("data/")}
+    if existing and not (args.resume or args.overwrite):
+        raise UserError(
+            f"The dataset repo {repo_id} already holds {len(existing)} data file(s). Add --resume to continue "
+            "the run that wrote them, or --overwrite to replace them, or choose another --output-dataset."
+        )
+    private = " (private)" if args.private else ""
+    logger.info("Push check passed: %s can write to the dataset repo %s%s", user, repo_id, private)
+    return api, repo_id, existing
+
+
+def hub_api(token: str):
+    """The one place the Hub client is made (tests replace it with a fake)."""
+    from huggingface_hub import HfApi
+
+    return HfApi(token=token)
+
+
+def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0):
+    """Run an upload, retrying errors that look transient (network, 429, 5xx)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return step()
+        except Exception as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            transient = (
+                status in (408, 429, 500, 502, 503, 504)
+                or status is None
+                and isinstance(err, (ConnectionError, TimeoutError, OSError))
+            )
+            if attempt < attempts and transient:
+                wait = wait_s * attempt
+                text = "%s failed (%s); retry %d of %d in %.0f s"
+                logger.warning(text, what, type(err).__name__, attempt, attempts - 1, wait)
+                time.sleep(wait)
+                continue
+            raise UserError(
+                f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+                "The finished shards are kept: rerun the same command with --resume."
+            ) from err
+
+
+# ---------------------------------------------------------------------------
+# Step 1b: the data, and the checks that need it
+# ---------------------------------------------------------------------------
+@dataclass
+class Data:
+    """The rows to label, and how to read them."""
+
+    table: Any  # every column of --dataset, all splits pooled into one table
+    text_columns: list[str]  # joined with a blank line into the text the model reads
+    num_rows: int  # the rows labelled: all, or the first --max-samples
+    record: dict  # the model's training record (its metrics.json), or {}
+
+
+def load_data(args, token: str | None) -> Data:
+    table = load_table(args.dataset, token)
+    record = training_record(args.model, token)
+    text_columns = args.text_columns or record.get("text_columns") or TEXT_COLUMNS
+    check_columns(table, {"--text-columns": text_columns})
+    check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
+    num_rows = min(len(table), args.max_samples or len(table))
+    if not num_rows:
+        raise UserError(f"--dataset {args.dataset} has no rows: nothing to label.")
+    if args.max_samples:
+        logger.info("--max-samples %d: labelling the first %d of %d rows", args.max_samples, num_rows, len(table))
+    return Data(table, text_columns, num_rows, record)
 
 
 # --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
@@ -140,179 +505,15 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+    return [
+        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
+        for row in zip(*columns, strict=True)
+    ]
 
 
 # --- end shared: load_table ---
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Environment: HF_TOKEN (needed to push, and for private models or datasets; never printed or saved).",
-    )
-    data = p.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        required=True,
-        help="Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder; all splits are labelled, as one table (required; no default)",
-    )
-    data.add_argument(
-        "--text-columns",
-        default=None,
-        help=f"comma-separated columns joined into the input text, as in training (default: the columns the model was trained on, from its metrics.json; else {','.join(TEXT_COLUMNS)})",
-    )
-    data.add_argument(
-        "--max-samples",
-        type=int,
-        default=None,
-        help="label only the first this many rows, for smoke runs (default: all rows)",
-    )
-    model = p.add_argument_group("model")
-    model.add_argument(
-        "--model",
-        required=True,
-        help="Hub model id or local model folder, e.g. one saved by train_modernbert.py (required; no default)",
-    )
-    model.add_argument(
-        "--max-length",
-        type=int,
-        default=None,
-        help="tokens per window; longer texts become overlapping windows (default: what the training run used, from metrics.json; else the model's limit)",
-    )
-    model.add_argument(
-        "--stride",
-        type=int,
-        default=None,
-        help="tokens shared by consecutive windows of a long text (default: what the training run used; else a quarter of --max-length)",
-    )
-    model.add_argument(
-        "--batch-size",
-        type=int,
-        default=BATCH_SIZE,
-        help=f"windows per forward pass; results do not depend on it (default: {BATCH_SIZE})",
-    )
-    model.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help=f"flag a row when its positive-label score is at least this; two-label models only (default: the model's tuned decision_threshold from config.json or metrics.json; else {DEFAULT_THRESHOLD})",
-    )
-    out = p.add_argument_group("output (give exactly one of --output and --output-dataset)")
-    where = out.add_mutually_exclusive_group(required=True)
-    where.add_argument("--output", default=None, help="local file to write: .csv or .parquet (default: none)")
-    where.add_argument(
-        "--output-dataset",
-        default=None,
-        help="Hub dataset repo to push the labelled rows and a dataset card to, e.g. me/laws-flagged (default: none)",
-    )
-    out.add_argument(
-        "--private", action="store_true", help="create the --output-dataset repo as private (default: public)"
-    )
-    out.add_argument(
-        "--shard-size",
-        type=int,
-        default=SHARD_SIZE,
-        help=f"rows scored and written per shard; bounds memory and is what --resume skips (default: {SHARD_SIZE})",
-    )
-    out.add_argument(
-        "--work-dir",
-        default=None,
-        help="where the shards are written while the run lasts (default: <output>.shards beside --output, or ./<repo name>.shards)",
-    )
-    out.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep the shards a stopped run with the same settings finished, and score only the rest (default: start fresh)",
-    )
-    out.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset (default: refuse)",
-    )
-    args = p.parse_args(argv)
-    if args.text_columns is not None:
-        args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
-        if not args.text_columns:
-            p.error("--text-columns names no column")
-    if args.resume and args.overwrite:
-        p.error("--resume keeps earlier shards and --overwrite deletes them: give one of them")
-    if args.private and not args.output_dataset:
-        p.error("--private applies only to --output-dataset")
-    if args.threshold is not None and not 0 <= args.threshold <= 1:
-        p.error(f"--threshold {args.threshold} must be between 0 and 1 (it is compared with a probability)")
-    for flag in ("shard_size", "batch_size", "max_samples", "max_length"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            p.error(f"--{flag.replace('_', '-')} must be at least 1")
-    if args.stride is not None and args.stride < 0:
-        p.error("--stride must be 0 or more")
-    return args
-
-
-# ---------------------------------------------------------------------------
-# Checks that run before anything is loaded
-# ---------------------------------------------------------------------------
-def default_work_dir(args) -> Path:
-    if args.work_dir:
-        return Path(args.work_dir).expanduser()
-    if args.output:
-        output = Path(args.output).expanduser()
-        return output.with_name(output.name + ".shards")
-    return Path(args.output_dataset.split("/")[-1] + ".shards")
-
-
-def check_output(args, work_dir: Path) -> None:
-    """A usable --output (suffix, not silently overwritten) and a work dir that holds no other run's shards."""
-    if args.output:
-        output = Path(args.output).expanduser()
-        if output.suffix.lower() not in OUTPUT_SUFFIXES:
-            raise UserError(
-                f"--output {args.output}: cannot write files ending in {output.suffix or '(no suffix)'!r}. "
-                f"Use a name ending in {' or '.join(OUTPUT_SUFFIXES)}, or push with --output-dataset."
-            )
-        if output.is_dir():
-            raise UserError(
-                f"--output {args.output} is a folder. Give a file name ending in {' or '.join(OUTPUT_SUFFIXES)}."
-            )
-        if output.exists() and not (args.resume or args.overwrite):
-            raise UserError(
-                f"--output {args.output} already exists. Add --overwrite to replace it, "
-                "--resume to finish the run that wrote it, or choose another name."
-            )
-    shards = sorted(work_dir.glob("shard-*.parquet")) if work_dir.is_dir() else []
-    if shards and not (args.resume or args.overwrite):
-        raise UserError(
-            f"--work-dir {work_dir} holds {len(shards)} shard(s) from an earlier run. Add --resume to keep "
-            "them and score only the rest, or --overwrite to start again."
-        )
-
-
-def check_added_columns(table, csv_output: bool) -> None:
-    """The columns this script adds must be new, and a CSV can hold only flat columns."""
-    import pyarrow as pa
-
-    clash = [c for c in ADDED_COLUMNS if c in table.column_names]
-    if clash:
-        raise UserError(
-            f"--dataset already has column(s) {clash}, which this script adds. Remove or rename them first "
-            f"(e.g. dataset.rename_column('score', 'old_score')), so that no original column is lost."
-        )
-    if csv_output:
-        nested = [
-            f.name for f in table.features.arrow_schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type)
-        ]
-        if nested:
-            raise UserError(
-                f"--output: the column(s) {nested} hold lists, structs or bytes, which a CSV cannot store. "
-                "Write a .parquet file instead."
-            )
-
-
-# ---------------------------------------------------------------------------
-# Model: the training run's settings, the threshold, the weights
-# ---------------------------------------------------------------------------
 def training_record(model_name: str, token: str | None) -> dict:
     """The metrics.json that the training scripts save beside the model (local folder or Hub repo), or {}."""
     path = Path(model_name).expanduser()
@@ -328,12 +529,74 @@ def training_record(model_name: str, token: str | None) -> dict:
         record = json.loads(found.read_text(encoding="utf-8"))
         return record if isinstance(record, dict) else {}
     except Exception as err:  # not trained by these scripts, offline, or unreadable: the defaults apply
-        logger.info(
-            "No training record (metrics.json) for %s (%s); using the model's own settings",
-            model_name,
-            type(err).__name__,
-        )
+        what = "No training record (metrics.json) for %s (%s); using the model's own settings"
+        logger.info(what, model_name, type(err).__name__)
         return {}
+
+
+def check_added_columns(table, csv_output: bool) -> None:
+    """The columns this script adds must be new, and a CSV can hold only flat columns."""
+    import pyarrow as pa
+
+    clash = [c for c in ADDED_COLUMNS if c in table.column_names]
+    if clash:
+        raise UserError(
+            f"--dataset already has column(s) {clash}, which this script adds. Remove or rename them first "
+            f"(e.g. dataset.rename_column('score', 'old_score')), so that no original column is lost."
+        )
+    if csv_output:
+        schema = table.features.arrow_schema
+        nested = [f.name for f in schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type)]
+        if nested:
+            raise UserError(
+                f"--output: the column(s) {nested} hold lists, structs or bytes, which a CSV cannot store. "
+                "Write a .parquet file instead."
+            )
+
+
+# ---------------------------------------------------------------------------
+# Step 2a: the model's settings (the training run's, the threshold) and the shards
+# ---------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """How the rows are read and labelled, and in which shards."""
+
+    tokenizer: Any
+    names: list[str]  # label names by class id; with two labels, names[1] is the one flagged
+    max_length: int  # tokens per window
+    stride: int  # tokens shared by consecutive windows of a long text
+    threshold: float | None  # None: more than two labels, so each row gets its most probable one
+    threshold_source: str  # where the threshold came from, in words (for the log and the card)
+    shards: list[tuple[int, int, int]]  # (shard number, first row, end row)
+    settings: dict  # what a shard's labels depend on: --resume refuses shards scored with other values
+
+
+def load_settings(args, token: str | None, data: Data) -> Plan:
+    """The labels, windows and threshold: from the flags, else the training run, else the model's config."""
+    config = load_config(args.model, token)
+    tokenizer = load_tokenizer(args.model, token)
+    max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, data.record)
+    threshold, threshold_source = resolve_threshold(args.threshold, config, data.record)
+    names = [config.id2label[i] for i in range(config.num_labels)]
+    shown = "none" if threshold is None else f"{threshold:.4f}"
+    what = "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s"
+    logger.info(what, names, shown, threshold_source, max_length, length_source, stride, data.text_columns)
+    local_dataset = Path(args.dataset).expanduser()
+    local_model = Path(args.model).expanduser()
+    settings = {
+        "model": str(local_model.resolve()) if local_model.exists() else args.model,
+        "dataset": str(local_dataset.resolve()) if local_dataset.exists() else args.dataset,
+        "rows": data.num_rows,
+        "shard_size": args.shard_size,
+        "text_columns": data.text_columns,
+        "labels": names,
+        "max_length": max_length,
+        "stride": stride,
+        "aggregation": WINDOW_AGGREGATION,
+        "threshold": threshold,
+    }
+    shards = plan_shards(data.num_rows, args.shard_size)
+    return Plan(tokenizer, names, max_length, stride, threshold, threshold_source, shards, settings)
 
 
 def load_config(model_name: str, token: str | None):
@@ -364,23 +627,6 @@ def load_tokenizer(model_name: str, token: str | None):
     return tokenizer
 
 
-def load_model(model_name: str, token: str | None):
-    from transformers import AutoModelForSequenceClassification
-
-    return AutoModelForSequenceClassification.from_pretrained(model_name, token=token)
-
-
-def model_limit(config, tokenizer) -> int:
-    """The most tokens one window may hold: the position embeddings, and the tokenizer's stated limit."""
-    limits = []
-    positions = getattr(config, "max_position_embeddings", None)
-    if positions:
-        limits.append(positions - 2 if config.model_type in ("roberta", "xlm-roberta", "camembert") else positions)
-    if tokenizer.model_max_length and tokenizer.model_max_length < 1_000_000:  # unset limits are huge numbers
-        limits.append(int(tokenizer.model_max_length))
-    return min(limits) if limits else FALLBACK_MAX_LENGTH
-
-
 def window_settings(
     max_length: int | None, stride: int | None, config, tokenizer, record: dict
 ) -> tuple[int, int, str]:
@@ -394,12 +640,8 @@ def window_settings(
     else:
         max_length, source = limit, "the model's limit"
     if max_length > limit:
-        logger.warning(
-            "--max-length %d is more than the model reads (%d tokens); using %d. Longer texts become windows.",
-            max_length,
-            limit,
-            limit,
-        )
+        what = "--max-length %d is more than the model reads (%d tokens); using %d. Longer texts become windows."
+        logger.warning(what, max_length, limit, limit)
         max_length = limit
     if stride is None:
         recorded = trained.get("stride")
@@ -409,33 +651,205 @@ def window_settings(
     return max_length, stride, source
 
 
+def model_limit(config, tokenizer) -> int:
+    """The most tokens one window may hold: the position embeddings, and the tokenizer's stated limit."""
+    limits = []
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions:
+        limits.append(positions - 2 if config.model_type in ("roberta", "xlm-roberta", "camembert") else positions)
+    if tokenizer.model_max_length and tokenizer.model_max_length < 1_000_000:  # unset limits are huge numbers
+        limits.append(int(tokenizer.model_max_length))
+    return min(limits) if limits else FALLBACK_MAX_LENGTH
+
+
 def resolve_threshold(requested: float | None, config, record: dict) -> tuple[float | None, str]:
     """The cut-off on the positive-label score: --threshold, else the one tuned on validation when
     the model was trained (config.json `decision_threshold`, or metrics.json), else 0.5.
     Models with more than two labels take the most probable label and use no threshold."""
+    tuned = "tuned on validation when the model was trained, read from its"
     if config.num_labels != 2:
         if requested is not None:
-            logger.warning(
-                "--threshold %s ignored: the model has %d labels, so each row gets its most probable one.",
-                requested,
-                config.num_labels,
-            )
+            what = "--threshold %s ignored: the model has %d labels, so each row gets its most probable one."
+            logger.warning(what, requested, config.num_labels)
         return None, f"none: the model has {config.num_labels} labels, so each row gets its most probable label"
     if requested is not None:
         return float(requested), "set with --threshold"
     if getattr(config, "decision_threshold", None) is not None:
-        return float(
-            config.decision_threshold
-        ), "tuned on validation when the model was trained, read from its config.json"
-    tuned = (record.get("threshold") or {}).get("value")
-    if tuned is not None:
-        return float(tuned), "tuned on validation when the model was trained, read from its metrics.json"
+        return float(config.decision_threshold), f"{tuned} config.json"
+    recorded = (record.get("threshold") or {}).get("value")
+    if recorded is not None:
+        return float(recorded), f"{tuned} metrics.json"
     return DEFAULT_THRESHOLD, f"the default {DEFAULT_THRESHOLD}: the model records no tuned threshold"
 
 
+def plan_shards(num_rows: int, shard_size: int) -> list[tuple[int, int, int]]:
+    """(shard number, first row, end row) for consecutive slices of the table."""
+    return [(n, start, min(start + shard_size, num_rows)) for n, start in enumerate(range(0, num_rows, shard_size))]
+
+
+def shard_path(work_dir: Path, number: int) -> Path:
+    return work_dir / f"shard-{number:05d}.parquet"
+
+
 # ---------------------------------------------------------------------------
-# Long texts: overlapping windows, and one score per row
+# Step 2b: the shards of an earlier run: deleted (--overwrite) or kept (--resume)
 # ---------------------------------------------------------------------------
+def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
+    """--overwrite deletes the earlier run's shards, here and in the repo; --resume keeps (and fetches) those
+    scored with the same settings. Returns the numbers of the shards already finished."""
+    if args.overwrite:
+        for old in target.work_dir.glob("shard-*.parquet"):
+            old.unlink()
+        if target.remote:
+            what = "--overwrite: deleting %d data file(s) of the earlier run from %s"
+            logger.info(what, len(target.remote), target.repo_id)
+            with_retries(
+                "Deleting the old data files",
+                lambda: target.api.delete_folder(
+                    "data",
+                    repo_id=target.repo_id,
+                    repo_type="dataset",
+                    commit_message="Delete the earlier run's labels",
+                ),
+            )
+            target.remote = set()
+    target.work_dir.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        return set()
+    stray = target.remote - {f"data/{shard_path(target.work_dir, n).name}" for n, _, _ in plan.shards}
+    if stray:
+        raise UserError(
+            f"--resume: {target.repo_id} holds data files this run would not write (e.g. {sorted(stray)[0]}), "
+            "so they come from a run with other settings. Start again with --overwrite."
+        )
+    if target.remote:
+        fetch_remote_shards(target, plan.shards)
+    done = finished_shards(target.work_dir, plan.shards, plan.settings)
+    logger.info("--resume: %d of %d shards already finished in %s", len(done), len(plan.shards), target.work_dir)
+    return done
+
+
+def fetch_remote_shards(target: Target, shards: list) -> None:
+    """--resume on a fresh machine (a new hf job): bring back the shards the stopped run pushed."""
+    download_dir = target.work_dir / "download"
+    for number, _, _ in shards:
+        path = shard_path(target.work_dir, number)
+        name = f"data/{path.name}"
+        if name in target.remote and not path.exists():
+            downloaded = with_retries(
+                f"Downloading {name}",
+                lambda name=name: target.api.hf_hub_download(
+                    repo_id=target.repo_id, filename=name, repo_type="dataset", local_dir=str(download_dir)
+                ),
+            )
+            os.replace(downloaded, path)
+    shutil.rmtree(download_dir, ignore_errors=True)
+
+
+def finished_shards(work_dir: Path, shards: list, settings: dict) -> set[int]:
+    """The shards already in work_dir (--resume). A shard scored with other settings (another model,
+    threshold, shard size, ...) stops the run instead of mixing two runs' labels in one output."""
+    import pyarrow.parquet as pq
+
+    wanted = json.loads(json.dumps(settings))
+    done = set()
+    for number, start, stop in shards:
+        path = shard_path(work_dir, number)
+        if not path.exists():
+            continue
+        meta = pq.read_metadata(path)
+        recorded = json.loads((meta.metadata or {}).get(RUN_KEY, b"{}"))
+        differ = {k: (recorded.get(k), v) for k, v in wanted.items() if recorded.get(k) != v}
+        if differ or meta.num_rows != stop - start:
+            changes = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in differ.items())
+            raise UserError(
+                f"--resume: {path} was written with other settings ({changes or 'row count differs'}). "
+                "Rerun with the first run's settings, or start again with --overwrite."
+            )
+        done.add(number)
+    return done
+
+
+# ---------------------------------------------------------------------------
+# Step 2c: the weights, on the GPU when there is one
+# ---------------------------------------------------------------------------
+@dataclass
+class Scorer:
+    """The model on its device, and what the card says about the hardware."""
+
+    model: Any
+    batch_size: int  # windows per forward pass
+    hardware: str
+    precision: str
+
+
+def load_scorer(model_name: str, token: str | None, batch_size: int) -> Scorer:
+    import torch
+
+    model = load_model(model_name, token)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    hardware = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    return Scorer(model, batch_size, hardware, precision)
+
+
+def load_model(model_name: str, token: str | None):
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(model_name, token=token)
+
+
+def log_plan(args, data: Data, plan: Plan, scorer: Scorer) -> None:
+    what = "Model on %s (%s); %d rows in %d shard(s) of up to %d rows; batch %d windows"
+    shards = len(plan.shards)
+    logger.info(what, scorer.hardware, scorer.precision, data.num_rows, shards, args.shard_size, args.batch_size)
+
+
+# ---------------------------------------------------------------------------
+# Step 3: score, label, write and push each shard
+# ---------------------------------------------------------------------------
+def score_shards(data: Data, plan: Plan, scorer: Scorer, target: Target, done: set[int], clock: Clock) -> int:
+    """Score the shards not yet done, write each one, and push it as soon as it is written (when pushing):
+    a job that times out keeps its finished shards. Returns how many rows this run scored."""
+    from tqdm.auto import tqdm
+
+    schema = output_schema(data.table, plan.settings)
+    rows_done = sum(stop - start for n, start, stop in plan.shards if n in done)
+    scored_rows = 0
+    clock.phases.update(scoring=0.0, writing=0.0, upload=0.0)  # reported even when nothing is scored or pushed
+    bar = {"unit": "rows", "desc": "Labelling", "dynamic_ncols": True, "mininterval": 2}
+    progress = tqdm(total=data.num_rows, initial=rows_done, **bar)
+    for number, start, stop in plan.shards:
+        path = shard_path(target.work_dir, number)
+        if number not in done:
+            with clock("scoring"):
+                texts = build_texts(data.table.select(range(start, stop)), data.text_columns)
+                probs, long_rows = score_texts(scorer, plan, texts, progress.update)
+            scored_rows += stop - start
+            with clock("writing"):
+                added = label_rows(probs, plan.names, plan.threshold)
+                rows = data.table.with_format("arrow")[start:stop]  # a zero-copy slice of the memory-mapped table
+                write_shard(path, rows, added, schema, {"long_rows": long_rows})
+        if target.api is not None and f"data/{path.name}" not in target.remote:
+            with clock("upload"):
+                message = f"Add labelled rows, shard {number + 1} of {len(plan.shards)}"
+                upload(target, f"Uploading {path.name}", path, f"data/{path.name}", message)
+                target.remote.add(f"data/{path.name}")
+    progress.close()
+    return scored_rows
+
+
+def output_schema(table, settings: dict):
+    """The original features (ClassLabel names and all) plus the three added columns, as an Arrow schema
+    whose metadata also records the settings the shards are scored with."""
+    from datasets import Features, Value
+
+    added = {"predicted_label": Value("string"), "score": Value("float64"), "threshold": Value("float64")}
+    schema = Features({**table.features, **added}).arrow_schema
+    return schema.with_metadata({**schema.metadata, RUN_KEY: json.dumps(settings, sort_keys=True).encode()})
+
+
 # --- shared: windows (identical in every script that tokenises or predicts; tests/test_copies.py checks) ---
 WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: see aggregate_windows
 
@@ -542,32 +956,21 @@ def predict_probs(
 # --- end shared: windows ---
 
 
-# ---------------------------------------------------------------------------
-# Scoring and shards
-# ---------------------------------------------------------------------------
-def plan_shards(num_rows: int, shard_size: int) -> list[tuple[int, int, int]]:
-    """(shard number, first row, end row) for consecutive slices of the table."""
-    return [(n, start, min(start + shard_size, num_rows)) for n, start in enumerate(range(0, num_rows, shard_size))]
-
-
-def shard_path(work_dir: Path, number: int) -> Path:
-    return work_dir / f"shard-{number:05d}.parquet"
-
-
-def score_texts(model, tokenizer, texts: list[str], max_length: int, stride: int, batch_size: int, progress=None):
+def score_texts(scorer: Scorer, plan: Plan, texts: list[str], progress=None):
     """Class probabilities per text (NaN for empty texts, which are not scored), in chunks of
     CHUNK_ROWS rows so that the progress bar moves. Returns (probs, rows longer than one window)."""
     import numpy as np
 
-    probs = np.full((len(texts), model.config.num_labels), np.nan)
+    probs = np.full((len(texts), scorer.model.config.num_labels), np.nan)
     long_rows = 0
     todo = [i for i, t in enumerate(texts) if t]
     if progress and len(todo) < len(texts):
         progress(len(texts) - len(todo))
     for start in range(0, len(todo), CHUNK_ROWS):
         idx = todo[start : start + CHUNK_ROWS]
+        chunk = [texts[i] for i in idx]
         row_probs, _, window_rows = predict_probs(
-            model, tokenizer, [texts[i] for i in idx], max_length, stride, batch_size, return_windows=True
+            scorer.model, plan.tokenizer, chunk, plan.max_length, plan.stride, scorer.batch_size, return_windows=True
         )
         probs[idx] = row_probs
         long_rows += count_long_rows(window_rows)
@@ -576,9 +979,9 @@ def score_texts(model, tokenizer, texts: list[str], max_length: int, stride: int
     return probs, long_rows
 
 
-def label_rows(probs, names: list[str], threshold: float | None) -> tuple[list, list]:
-    """Two labels: score = P(names[1]), label names[1] when score >= threshold. More: the most
-    probable label and its probability. Rows without a score (no text) get no label."""
+def label_rows(probs, names: list[str], threshold: float | None) -> dict[str, list]:
+    """The three added columns. Two labels: score = P(names[1]), label names[1] when score >= threshold.
+    More: the most probable label and its probability. Rows without a score (no text) get no label."""
     import numpy as np
 
     if len(names) == 2:
@@ -587,77 +990,64 @@ def label_rows(probs, names: list[str], threshold: float | None) -> tuple[list, 
     else:
         scores = probs.max(axis=1)
         best = np.nan_to_num(probs, nan=-1).argmax(axis=1)
-        labels = [None if np.isnan(s) else names[b] for s, b in zip(scores, best)]
-    return labels, [None if np.isnan(s) else float(s) for s in scores]
+        labels = [None if np.isnan(s) else names[b] for s, b in zip(scores, best, strict=True)]
+    scores = [None if np.isnan(s) else float(s) for s in scores]
+    thresholds = [threshold if s is not None else None for s in scores]
+    return {"predicted_label": labels, "score": scores, "threshold": thresholds}
 
 
-def output_features(table):
-    """The original features (ClassLabel names and all) plus the three added columns."""
-    from datasets import Features, Value
-
-    return Features(
-        {**table.features, "predicted_label": Value("string"), "score": Value("float64"), "threshold": Value("float64")}
-    )
-
-
-def write_shard(
-    table,
-    start: int,
-    stop: int,
-    labels: list,
-    scores: list,
-    threshold: float | None,
-    features,
-    settings: dict,
-    stats: dict,
-    path: Path,
-) -> None:
+def write_shard(path: Path, rows, added: dict[str, list], schema, stats: dict) -> None:
     """The shard's original rows (all columns, in order) plus the added columns, written under a
     temporary name and renamed, so a shard file on disk is always complete."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    part = table.with_format("arrow")[start:stop]  # a zero-copy slice of the memory-mapped table
-    part = part.append_column("predicted_label", pa.array(labels, pa.string()))
-    part = part.append_column("score", pa.array(scores, pa.float64()))
-    part = part.append_column(
-        "threshold", pa.array([threshold if s is not None else None for s in scores], pa.float64())
-    )
-    metadata = {
-        **features.arrow_schema.metadata,
-        RUN_KEY: json.dumps(settings, sort_keys=True).encode(),
-        STATS_KEY: json.dumps(stats).encode(),
-    }
-    part = part.cast(features.arrow_schema).replace_schema_metadata(metadata)
+    for name in ADDED_COLUMNS:
+        rows = rows.append_column(name, pa.array(added[name], schema.field(name).type))
+    metadata = {**schema.metadata, STATS_KEY: json.dumps(stats).encode()}
+    part = rows.cast(schema).replace_schema_metadata(metadata)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(part, tmp)
     os.replace(tmp, path)
 
 
-def finished_shards(work_dir: Path, shards: list, settings: dict) -> set[int]:
-    """The shards already in work_dir (--resume). A shard scored with other settings (another model,
-    threshold, shard size, ...) stops the run instead of mixing two runs' labels in one output."""
-    import pyarrow.parquet as pq
+def upload(target: Target, what: str, local: Path, path_in_repo: str, message: str) -> None:
+    """Upload one file to the dataset repo, retrying errors that look transient."""
+    with_retries(
+        what,
+        lambda: target.api.upload_file(
+            path_or_fileobj=str(local),
+            path_in_repo=path_in_repo,
+            repo_id=target.repo_id,
+            repo_type="dataset",
+            commit_message=message,
+        ),
+    )
 
-    wanted = json.loads(json.dumps(settings))
-    done = set()
-    for number, start, stop in shards:
-        path = shard_path(work_dir, number)
-        if not path.exists():
-            continue
-        meta = pq.read_metadata(path)
-        recorded = json.loads((meta.metadata or {}).get(RUN_KEY, b"{}"))
-        differ = {k: (recorded.get(k), v) for k, v in wanted.items() if recorded.get(k) != v}
-        if differ or meta.num_rows != stop - start:
-            changes = (
-                "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in differ.items()) or "row count differs"
-            )
-            raise UserError(
-                f"--resume: {path} was written with other settings ({changes}). Rerun with the first "
-                "run's settings, or start again with --overwrite."
-            )
-        done.add(number)
-    return done
+
+# ---------------------------------------------------------------------------
+# Step 4: count the labels, write the output file or push the card, clean up, report
+# ---------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """What the run labelled, counted from the shard files (so including the shards --resume kept)."""
+
+    counts: dict[str, int]  # rows per label name
+    empty_rows: int  # rows with no text: no label, no score
+    long_rows: int  # rows read as more than one window
+    flagged: int | None  # rows given names[1] (two-label models only)
+    scored_rows: int  # rows scored by this run
+    rows_per_second: float | None
+
+
+def summarize(paths: list[Path], plan: Plan, scored_rows: int, clock: Clock) -> Summary:
+    counts, long_rows = shard_summary(paths)
+    empty_rows = counts.pop(None, 0)
+    counts = {n: counts.get(n, 0) for n in plan.names}
+    flagged = counts[plan.names[1]] if plan.threshold is not None else None
+    scoring = clock.phases["scoring"]
+    rows_per_second = scored_rows / scoring if scoring else None
+    return Summary(counts, empty_rows, long_rows, flagged, scored_rows, rows_per_second)
 
 
 def shard_summary(paths: list[Path]) -> tuple[dict, int]:
@@ -692,186 +1082,57 @@ def concatenate_shards(paths: list[Path], output: Path) -> None:
     os.replace(tmp, output)
 
 
-# ---------------------------------------------------------------------------
-# Hub: check before scoring, push each shard as it is finished, card last
-# ---------------------------------------------------------------------------
-def hub_api(token: str):
-    """The one place the Hub client is made (tests replace it with a fake)."""
-    from huggingface_hub import HfApi
-
-    return HfApi(token=token)
-
-
-def preflight_push(args, token: str | None):
-    """Before anything expensive: a token that the Hub accepts, a dataset repo we can create or write,
-    and no earlier run's data in it unless --resume or --overwrite says what to do with them.
-    Returns (api, repo_id, data files already in the repo)."""
-    if not token:
-        raise UserError(
-            "Pushing to the Hub needs a token with write access and none was found. Set HF_TOKEN "
-            "(on hf jobs: --secrets HF_TOKEN; locally: hf auth login), or write a local file with --output."
-        )
-    api = hub_api(token)
-    try:
-        user = api.whoami()["name"]
-    except Exception as err:
-        raise UserError(
-            f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
-            "https://huggingface.co/settings/tokens, or write a local file with --output."
-        ) from err
-    repo_id = args.output_dataset if "/" in args.output_dataset else f"{user}/{args.output_dataset}"
-    try:
-        api.create_repo(repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-        files = api.list_repo_files(repo_id, repo_type="dataset")
-    except Exception as err:
-        raise UserError(
-            f"Cannot create or write the dataset repo {repo_id} as {user} ({type(err).__name__}). Check that "
-            "the token has write access to that namespace, or choose another --output-dataset."
-        ) from err
-    existing = {f for f in files if f.startswith("data/")}
-    if existing and not (args.resume or args.overwrite):
-        raise UserError(
-            f"The dataset repo {repo_id} already holds {len(existing)} data file(s). Add --resume to continue "
-            "the run that wrote them, or --overwrite to replace them, or choose another --output-dataset."
-        )
-    logger.info(
-        "Push check passed: %s can write to the dataset repo %s%s", user, repo_id, " (private)" if args.private else ""
-    )
-    return api, repo_id, existing
+def card_facts(args, target: Target, data: Data, plan: Plan, scorer: Scorer, summary: Summary, env: dict) -> dict:
+    """Everything the dataset card says about the run."""
+    model_link, _ = hub_link(args.model, "model")
+    dataset_link, dataset_on_hub = hub_link(args.dataset, "dataset")
+    title = f"{args.dataset.rstrip('/').split('/')[-1]} labelled by {args.model.rstrip('/').split('/')[-1]}"
+    return {
+        "title": title,
+        "repo_id": target.repo_id,
+        "on_the_books": plan.names[-1] == "jim_crow",
+        "binary": plan.threshold is not None,
+        "model": args.model,
+        "model_link": model_link,
+        "dataset": args.dataset,
+        "dataset_link": dataset_link,
+        "dataset_on_hub": dataset_on_hub,
+        "rows": data.num_rows,
+        "counts": summary.counts,
+        "empty_rows": summary.empty_rows,
+        "flagged": summary.flagged,
+        "threshold": plan.threshold,
+        "threshold_source": plan.threshold_source,
+        "label_names": plan.names,
+        "positive_label": plan.names[-1],
+        "negative_label": plan.names[0],
+        "text_columns": data.text_columns,
+        "max_length": plan.max_length,
+        "stride": plan.stride,
+        "aggregation": WINDOW_AGGREGATION,
+        "long_rows": summary.long_rows,
+        "hardware": scorer.hardware,
+        "precision": scorer.precision,
+        "rows_per_second": summary.rows_per_second,
+        "versions": env["versions"],
+        "command": env["command"],
+    }
 
 
-def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0):
-    """Run an upload, retrying errors that look transient (network, 429, 5xx)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return step()
-        except Exception as err:
-            status = getattr(getattr(err, "response", None), "status_code", None)
-            transient = (
-                status in (408, 429, 500, 502, 503, 504)
-                or status is None
-                and isinstance(err, (ConnectionError, TimeoutError, OSError))
-            )
-            if attempt < attempts and transient:
-                logger.warning(
-                    "%s failed (%s); retry %d of %d in %.0f s",
-                    what,
-                    type(err).__name__,
-                    attempt,
-                    attempts - 1,
-                    wait_s * attempt,
-                )
-                time.sleep(wait_s * attempt)
-                continue
-            raise UserError(
-                f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                "The finished shards are kept: rerun the same command with --resume."
-            ) from err
+def hub_link(name: str, kind: str) -> tuple[str, bool]:
+    """Markdown for a model or dataset given as a Hub id or a local path; and whether it is on the Hub."""
+    if Path(name).expanduser().exists():
+        return f"`{Path(name).name}` (a local {'model folder' if kind == 'model' else 'file'})", False
+    prefix = "datasets/" if kind == "dataset" else ""
+    return f"[`{name}`](https://huggingface.co/{prefix}{name})", True
 
 
-def fetch_remote_shards(api, repo_id: str, remote: set, shards: list, work_dir: Path) -> None:
-    """--resume on a fresh machine (a new hf job): bring back the shards the stopped run pushed."""
-    for number, _, _ in shards:
-        path = shard_path(work_dir, number)
-        name = f"data/{path.name}"
-        if name in remote and not path.exists():
-            downloaded = with_retries(
-                f"Downloading {name}",
-                lambda: api.hf_hub_download(
-                    repo_id=repo_id, filename=name, repo_type="dataset", local_dir=str(work_dir / "download")
-                ),
-            )
-            os.replace(downloaded, path)
-    shutil.rmtree(work_dir / "download", ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# Dataset card
-# ---------------------------------------------------------------------------
-DOMAIN_TAGS = ["legal", "glam", "lam", "jim-crow", "north-carolina", "history", "civil-rights"]
-REVIEW_SENTENCE = (
-    "The flags are candidates for expert review, not findings: a person who knows the material "
-    "should read every flagged row before drawing a conclusion from it."
-)
-CARD_TEMPLATE = r"""---
-{{ card_data }}
----
-
-# {{ title }}
-
-{% if on_the_books -%}
-> **Content warning.** These laws contain racist language and describe racial segregation and discrimination enacted in North Carolina.
-
-{% endif -%}
-This dataset is {{ dataset_link }} with three columns added by the text classifier {{ model_link }}. Every row keeps all its original columns, in the original order.
-
-**{{ review_sentence }}**{% if on_the_books %} A flag means a law reads like the laws the On the Books project identified as Jim Crow laws; a law that is not flagged may still be one.{% endif %}
-
-## Labels
-
-{% if binary -%}
-**{{ flagged }} of {{ rows }} rows ({{ "%.1f" | format(100 * flagged / rows if rows else 0) }}%) were flagged as `{{ positive_label }}`**, at threshold {{ "%.4f" | format(threshold) }} ({{ threshold_source }}).
-{%- else -%}
-Each row got the most probable of the model's {{ label_names | length }} labels; no threshold was applied.
-{%- endif %}
-
-| `predicted_label` | Rows | Share |
-|---|---|---|
-{% for name, n in counts.items() -%}
-| `{{ name }}` | {{ n }} | {{ "%.1f" | format(100 * n / rows if rows else 0) }}% |
-{% endfor -%}
-{% if empty_rows %}| (none: no text to read) | {{ empty_rows }} | {{ "%.1f" | format(100 * empty_rows / rows) }}% |
-{% endif -%}
-| **All rows** | **{{ rows }}** | 100% |
-
-## Added columns
-
-- `predicted_label`: {% if binary %}`{{ positive_label }}` when `score` is at least `threshold`, else `{{ negative_label }}`{% else %}the most probable label{% endif %}{% if empty_rows %}; empty when the row has no text{% endif %}.
-- `score`: {% if binary %}the model's probability of `{{ positive_label }}`, between 0 and 1. Sort by it to read the most likely rows first{% else %}the probability of `predicted_label`{% endif %}.
-- `threshold`: {% if binary %}{{ "%.4f" | format(threshold) }} on every row: the cut-off that turned the score into the label. Choose your own by filtering on `score`{% else %}empty: no threshold applies to a model with more than two labels{% endif %}.
-
-## How it was labelled
-
-- **Model**: {{ model_link }}{% if binary %}; threshold {{ "%.4f" | format(threshold) }}, {{ threshold_source }}{% endif %}.
-- **Input**: {% for c in text_columns %}`{{ c }}`{{ ", then " if not loop.last }}{% endfor %}, joined with a blank line, as in training.
-- **Long texts**: windows of {{ max_length }} tokens overlapping by {{ stride }}; a text's score is its {{ "most positive window's" if aggregation == "max" else "mean window" }} score. {{ long_rows }} rows were longer than one window and were read whole this way, not cut off.
-- **Hardware**: {{ hardware }}, precision {{ precision }}{% if rows_per_second %}; {{ "%.1f" | format(rows_per_second) }} rows/s{% endif %}.
-- **Libraries**: {% for k, v in versions.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}.
-
-```bash
-{{ command }}
-```
-
-## Use it
-
-```python
-from datasets import load_dataset
-
-rows = load_dataset("{{ repo_id }}", split="train")
-{% if binary -%}
-flagged = rows.filter(lambda row: row["predicted_label"] == "{{ positive_label }}").sort("score", reverse=True)
-{%- else -%}
-by_label = rows.filter(lambda row: row["predicted_label"] == "{{ label_names[0] }}").sort("score", reverse=True)
-{%- endif %}
-```
-{% if on_the_books %}
-## Credit
-
-The model was trained on the expert-labelled examples of [On the Books: Jim Crow and Algorithms of Resistance](https://onthebooks.lib.unc.edu/), University of North Carolina at Chapel Hill Libraries (CC BY 3.0).
-{% endif %}"""
-
-
-def size_category(rows: int) -> str:
-    for limit, name in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-        (10_000_000, "1M<n<10M"),
-    ):
-        if rows < limit:
-            return name
-    return "10M<n<100M"
+def push_card(facts: dict, target: Target, clock: Clock) -> None:
+    """Render the dataset card into the work dir and upload it: the run's last commit."""
+    card = target.work_dir / "README.md"
+    card.write_text(render_card(facts), encoding="utf-8")
+    with clock("upload"):
+        upload(target, "Uploading the dataset card", card, "README.md", "Add the dataset card")
 
 
 def render_card(facts: dict) -> str:
@@ -894,255 +1155,134 @@ def render_card(facts: dict) -> str:
     )
 
 
-def hub_link(name: str, kind: str) -> tuple[str, bool]:
-    """Markdown for a model or dataset given as a Hub id or a local path; and whether it is on the Hub."""
-    if Path(name).expanduser().exists():
-        return f"`{Path(name).name}` (a local {'model folder' if kind == 'model' else 'file'})", False
-    prefix = "datasets/" if kind == "dataset" else ""
-    return f"[`{name}`](https://huggingface.co/{prefix}{name})", True
+def size_category(rows: int) -> str:
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
+        if rows < limit:
+            return name
+    return "10M<n<100M"
 
 
-# ---------------------------------------------------------------------------
-# Main
-# ---------------------------------------------------------------------------
-def library_versions() -> dict:
-    from importlib.metadata import version
-
-    return {pkg: version(pkg) for pkg in ("transformers", "torch", "datasets", "pyarrow", "huggingface_hub")}
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    started = time.time()
-    timings: dict[str, float] = {}
-    versions = library_versions()
-    logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    from huggingface_hub import get_token
-
-    token = get_token()  # HF_TOKEN or the stored login; never logged or written
-
-    # 1. Everything that can fail does so now, before the model is loaded or a row is scored.
-    work_dir = default_work_dir(args)
-    check_output(args, work_dir)
-    api, repo_id, remote = preflight_push(args, token) if args.output_dataset else (None, None, set())
-    tick = time.time()
-    table = load_table(args.dataset, token)
-    record = training_record(args.model, token)
-    text_columns = args.text_columns or record.get("text_columns") or TEXT_COLUMNS
-    check_columns(table, {"--text-columns": text_columns})
-    check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
-    num_rows = min(len(table), args.max_samples or len(table))
-    if not num_rows:
-        raise UserError(f"--dataset {args.dataset} has no rows: nothing to label.")
-    if args.max_samples:
-        logger.info("--max-samples %d: labelling the first %d of %d rows", args.max_samples, num_rows, len(table))
-    timings["data_load"] = time.time() - tick
-
-    # 2. The model's settings (config and tokenizer are small), then the weights.
-    tick = time.time()
-    config = load_config(args.model, token)
-    tokenizer = load_tokenizer(args.model, token)
-    max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, record)
-    threshold, threshold_source = resolve_threshold(args.threshold, config, record)
-    names = [config.id2label[i] for i in range(config.num_labels)]
-    logger.info(
-        "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s",
-        names,
-        "none" if threshold is None else f"{threshold:.4f}",
-        threshold_source,
-        max_length,
-        length_source,
-        stride,
-        text_columns,
-    )
-    local_dataset = Path(args.dataset).expanduser()
-    local_model = Path(args.model).expanduser()
-    settings = {  # what a shard's labels depend on: --resume refuses shards scored with other values
-        "model": str(local_model.resolve()) if local_model.exists() else args.model,
-        "dataset": str(local_dataset.resolve()) if local_dataset.exists() else args.dataset,
-        "rows": num_rows,
-        "shard_size": args.shard_size,
-        "text_columns": text_columns,
-        "labels": names,
-        "max_length": max_length,
-        "stride": stride,
-        "aggregation": WINDOW_AGGREGATION,
-        "threshold": threshold,
-    }
-    shards = plan_shards(num_rows, args.shard_size)
-    if args.overwrite:
-        for old in work_dir.glob("shard-*.parquet"):
-            old.unlink()
-        if remote:
-            logger.info("--overwrite: deleting %d data file(s) of the earlier run from %s", len(remote), repo_id)
-            with_retries(
-                "Deleting the old data files",
-                lambda: api.delete_folder(
-                    "data", repo_id=repo_id, repo_type="dataset", commit_message="Delete the earlier run's labels"
-                ),
-            )
-            remote = set()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    if args.resume:
-        stray = remote - {f"data/{shard_path(work_dir, n).name}" for n, _, _ in shards}
-        if stray:
-            raise UserError(
-                f"--resume: {repo_id} holds data files this run would not write (e.g. {sorted(stray)[0]}), "
-                "so they come from a run with other settings. Start again with --overwrite."
-            )
-        if remote:
-            fetch_remote_shards(api, repo_id, remote, shards, work_dir)
-    done = finished_shards(work_dir, shards, settings) if args.resume else set()
-    if args.resume:
-        logger.info("--resume: %d of %d shards already finished in %s", len(done), len(shards), work_dir)
-    model = load_model(args.model, token)
-
-    import torch
-    from tqdm.auto import tqdm
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
-    hardware = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
-    precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    timings["model_load"] = time.time() - tick
-    logger.info(
-        "Model on %s (%s); %d rows in %d shard(s) of up to %d rows; batch %d windows",
-        hardware,
-        precision,
-        num_rows,
-        len(shards),
-        args.shard_size,
-        args.batch_size,
-    )
-
-    # 3. Score shard by shard: only one shard's texts and results are in memory at a time.
-    features = output_features(table)
-    rows_done = sum(stop - start for n, start, stop in shards if n in done)
-    scored_rows, timings["scoring"], timings["writing"], timings["upload"] = 0, 0.0, 0.0, 0.0
-    progress = tqdm(total=num_rows, initial=rows_done, unit="rows", desc="Labelling", dynamic_ncols=True, mininterval=2)
-    for number, start, stop in shards:
-        path = shard_path(work_dir, number)
-        if number not in done:
-            tick = time.time()
-            texts = build_texts(table.select(range(start, stop)), text_columns)
-            probs, long_rows = score_texts(
-                model, tokenizer, texts, max_length, stride, args.batch_size, progress.update
-            )
-            timings["scoring"] += time.time() - tick
-            scored_rows += stop - start
-            tick = time.time()
-            labels, scores = label_rows(probs, names, threshold)
-            write_shard(
-                table, start, stop, labels, scores, threshold, features, settings, {"long_rows": long_rows}, path
-            )
-            timings["writing"] += time.time() - tick
-        if api is not None and f"data/{path.name}" not in remote:
-            tick = time.time()  # pushed as soon as it is written: a job that times out keeps its finished shards
-            with_retries(
-                f"Uploading {path.name}",
-                lambda: api.upload_file(
-                    path_or_fileobj=str(path),
-                    path_in_repo=f"data/{path.name}",
-                    repo_id=repo_id,
-                    repo_type="dataset",
-                    commit_message=f"Add labelled rows, shard {number + 1} of {len(shards)}",
-                ),
-            )
-            remote.add(f"data/{path.name}")
-            timings["upload"] += time.time() - tick
-    progress.close()
-    rows_per_second = scored_rows / timings["scoring"] if timings["scoring"] else None
-
-    # 4. Count the labels from the shards, then write the output file or push the card.
-    paths = [shard_path(work_dir, n) for n, _, _ in shards]
-    counts, long_rows = shard_summary(paths)
-    empty_rows = counts.pop(None, 0)
-    counts = {n: counts.get(n, 0) for n in names}
-    flagged = counts[names[1]] if threshold is not None else None
-    if args.output:
-        tick = time.time()
-        if paths:
-            concatenate_shards(paths, Path(args.output).expanduser())
-        timings["writing"] += time.time() - tick
-    else:
-        model_link, _ = hub_link(args.model, "model")
-        dataset_link, dataset_on_hub = hub_link(args.dataset, "dataset")
-        on_the_books = names[-1] == "jim_crow"
-        title = f"{args.dataset.rstrip('/').split('/')[-1]} labelled by {args.model.rstrip('/').split('/')[-1]}"
-        facts = {
-            "title": title,
-            "repo_id": repo_id,
-            "on_the_books": on_the_books,
-            "binary": threshold is not None,
-            "model": args.model,
-            "model_link": model_link,
-            "dataset": args.dataset,
-            "dataset_link": dataset_link,
-            "dataset_on_hub": dataset_on_hub,
-            "rows": num_rows,
-            "counts": counts,
-            "empty_rows": empty_rows,
-            "flagged": flagged,
-            "threshold": threshold,
-            "threshold_source": threshold_source,
-            "label_names": names,
-            "positive_label": names[-1],
-            "negative_label": names[0],
-            "text_columns": text_columns,
-            "max_length": max_length,
-            "stride": stride,
-            "aggregation": WINDOW_AGGREGATION,
-            "long_rows": long_rows,
-            "hardware": hardware,
-            "precision": precision,
-            "rows_per_second": rows_per_second,
-            "versions": versions,
-            "command": "uv run "
-            + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + list(sys.argv[1:] if argv is None else argv)),
-        }
-        card = work_dir / "README.md"
-        card.write_text(render_card(facts), encoding="utf-8")
-        tick = time.time()
-        with_retries(
-            "Uploading the dataset card",
-            lambda: api.upload_file(
-                path_or_fileobj=str(card),
-                path_in_repo="README.md",
-                repo_id=repo_id,
-                repo_type="dataset",
-                commit_message="Add the dataset card",
-            ),
-        )
-        timings["upload"] += time.time() - tick
-    for path in paths:  # everything is in the output now; the shards were only for --resume
+def remove_shards(paths: list[Path], work_dir: Path) -> None:
+    """Everything is in the output now; the shards were only for --resume."""
+    for path in paths:
         path.unlink()
     (work_dir / "README.md").unlink(missing_ok=True)
     if not any(work_dir.iterdir()):
         work_dir.rmdir()
 
+
+def log_results(target: Target, data: Data, plan: Plan, scorer: Scorer, summary: Summary, clock: Clock) -> None:
+    timings = clock.phases
     logger.info("Timings: %s", ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in timings.items()))
-    if rows_per_second:
-        logger.info(
-            "Scored %d rows in %.1f s: %.1f rows/s on %s", scored_rows, timings["scoring"], rows_per_second, hardware
-        )
-    logger.info(
-        "Labels: %s%s",
-        ", ".join(f"{n} {c}" for n, c in counts.items()),
-        f", no text {empty_rows}" if empty_rows else "",
-    )
-    if flagged is not None:
-        logger.info(
-            "Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review",
-            flagged,
-            num_rows,
-            names[1],
-            100 * flagged / max(num_rows, 1),
-            threshold,
-        )
-    where = Path(args.output) if args.output else f"https://huggingface.co/datasets/{repo_id}"
-    logger.info("Wrote %d labelled rows to %s in %.0f s", num_rows, where, time.time() - started)
-    return 0
+    if summary.rows_per_second:
+        what = "Scored %d rows in %.1f s: %.1f rows/s on %s"
+        logger.info(what, summary.scored_rows, timings["scoring"], summary.rows_per_second, scorer.hardware)
+    counts = ", ".join(f"{n} {c}" for n, c in summary.counts.items())
+    logger.info("Labels: %s%s", counts, f", no text {summary.empty_rows}" if summary.empty_rows else "")
+    if summary.flagged is not None:
+        share = 100 * summary.flagged / max(data.num_rows, 1)
+        what = "Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review"
+        logger.info(what, summary.flagged, data.num_rows, plan.names[1], share, plan.threshold)
+    elapsed = time.time() - clock.started
+    logger.info("Wrote %d labelled rows to %s in %.0f s", data.num_rows, target.where, elapsed)
+
+
+# ---------------------------------------------------------------------------
+# The dataset card's template
+# ---------------------------------------------------------------------------
+DOMAIN_TAGS = ["legal", "glam", "lam", "jim-crow", "north-carolina", "history", "civil-rights"]
+REVIEW_SENTENCE = (
+    "The flags are candidates for expert review, not findings: a person who knows the material "
+    "should read every flagged row before drawing a conclusion from it."
+)
+# A backslash at a line's end joins it to the next (Python drops both): the card's lines are longer than the code's.
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+{% if on_the_books -%}
+> **Content warning.** These laws contain racist language and describe racial segregation and discrimination enacted \
+in North Carolina.
+
+{% endif -%}
+This dataset is {{ dataset_link }} with three columns added by the text classifier {{ model_link }}. Every row keeps \
+all its original columns, in the original order.
+
+**{{ review_sentence }}**{% if on_the_books %} A flag means a law reads like the laws the On the Books project \
+identified as Jim Crow laws; a law that is not flagged may still be one.{% endif %}
+
+## Labels
+
+{% if binary -%}
+**{{ flagged }} of {{ rows }} rows ({{ "%.1f" | format(100 * flagged / rows if rows else 0) }}%) were flagged as \
+`{{ positive_label }}`**, at threshold {{ "%.4f" | format(threshold) }} ({{ threshold_source }}).
+{%- else -%}
+Each row got the most probable of the model's {{ label_names | length }} labels; no threshold was applied.
+{%- endif %}
+
+| `predicted_label` | Rows | Share |
+|---|---|---|
+{% for name, n in counts.items() -%}
+| `{{ name }}` | {{ n }} | {{ "%.1f" | format(100 * n / rows if rows else 0) }}% |
+{% endfor -%}
+{% if empty_rows %}| (none: no text to read) | {{ empty_rows }} | {{ "%.1f" | format(100 * empty_rows / rows) }}% |
+{% endif -%}
+| **All rows** | **{{ rows }}** | 100% |
+
+## Added columns
+
+- `predicted_label`: {% if binary %}`{{ positive_label }}` when `score` is at least `threshold`, else \
+`{{ negative_label }}`{% else %}the most probable label{% endif %}{% if empty_rows %}; empty when the row has no \
+text{% endif %}.
+- `score`: {% if binary %}the model's probability of `{{ positive_label }}`, between 0 and 1. Sort by it to read the \
+most likely rows first{% else %}the probability of `predicted_label`{% endif %}.
+- `threshold`: {% if binary %}{{ "%.4f" | format(threshold) }} on every row: the cut-off that turned the score into \
+the label. Choose your own by filtering on `score`{% else %}empty: no threshold applies to a model with more than two \
+labels{% endif %}.
+
+## How it was labelled
+
+- **Model**: {{ model_link }}{% if binary %}; threshold {{ "%.4f" | format(threshold) }}, \
+{{ threshold_source }}{% endif %}.
+- **Input**: {% for c in text_columns %}`{{ c }}`{{ ", then " if not loop.last }}{% endfor %}, joined with a blank \
+line, as in training.
+- **Long texts**: windows of {{ max_length }} tokens overlapping by {{ stride }}; a text's score is its \
+{{ "most positive window's" if aggregation == "max" else "mean window" }} score. {{ long_rows }} rows were longer \
+than one window and were read whole this way, not cut off.
+- **Hardware**: {{ hardware }}, precision {{ precision }}{% if rows_per_second %}; \
+{{ "%.1f" | format(rows_per_second) }} rows/s{% endif %}.
+- **Libraries**: {% for k, v in versions.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}.
+
+```bash
+{{ command }}
+```
+
+## Use it
+
+```python
+from datasets import load_dataset
+
+rows = load_dataset("{{ repo_id }}", split="train")
+{% if binary -%}
+flagged = rows.filter(lambda row: row["predicted_label"] == "{{ positive_label }}").sort("score", reverse=True)
+{%- else -%}
+by_label = rows.filter(lambda row: row["predicted_label"] == "{{ label_names[0] }}").sort("score", reverse=True)
+{%- endif %}
+```
+{% if on_the_books %}
+## Credit
+
+The model was trained on the expert-labelled examples of [On the Books: Jim Crow and Algorithms of \
+Resistance](https://onthebooks.lib.unc.edu/), University of North Carolina at Chapel Hill Libraries (CC BY 3.0).
+{% endif %}"""
 
 
 def run() -> None:

@@ -231,112 +231,50 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Environment: HF_TOKEN (needed to push; never printed or saved).",
     )
-    preset = "(default: the model's preset, see PRESETS)"
-    data = p.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        default=DATASET_ID,
-        help=f"Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder (default: {DATASET_ID})",
+    data, train, out = (p.add_argument_group(name) for name in ("data", "model and training", "output"))
+    preset = "the model's preset, see PRESETS"
+    flag(
+        data, "--dataset", DATASET_ID, "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder"
     )
-    data.add_argument(
-        "--text-columns",
-        default=",".join(TEXT_COLUMNS),
-        help=f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})",
+    flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
+    flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
+    flag(
+        data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_<label>"
     )
-    data.add_argument(
-        "--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})"
-    )
-    data.add_argument(
-        "--label-names",
-        default=None,
-        help="comma-separated names for the sorted label values "
-        "(default: a ClassLabel's names; for 0/1 labels no_<label-column>,<label-column>; else the values)",
-    )
-    data.add_argument(
-        "--id-column",
-        default=ID_COLUMN,
-        help=f"column with a row id for splits.csv and errors.csv; row numbers when absent (default: {ID_COLUMN})",
-    )
-    data.add_argument(
-        "--drop-columns",
-        default=",".join(DROP_COLUMNS),
-        help="comma-separated columns removed before "
-        f"anything else, e.g. ones that leak the label; '' for none (default: {','.join(DROP_COLUMNS)})",
-    )
-    data.add_argument(
-        "--max-samples",
-        type=int,
-        default=None,
-        help="train on a stratified subset of this many rows, for smoke runs (default: all rows)",
-    )
-    data.add_argument(
-        "--validation-size",
-        type=float,
-        default=VALIDATION_SIZE,
-        help=f"share of rows for validation (default: {VALIDATION_SIZE})",
-    )
-    data.add_argument(
-        "--test-size", type=float, default=TEST_SIZE, help=f"share of rows for test (default: {TEST_SIZE})"
-    )
-    train = p.add_argument_group("model and training")
-    train.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"Hub model id or local model folder (default: {DEFAULT_MODEL})"
-    )
-    train.add_argument(
-        "--max-length",
-        type=int,
-        default=None,
-        help=f"tokens per window; longer texts become overlapping windows {preset}",
-    )
-    train.add_argument("--stride", type=int, default=None, help=f"tokens shared by consecutive windows {preset}")
-    train.add_argument("--epochs", type=float, default=None, help=f"training epochs {preset}")
-    train.add_argument("--learning-rate", type=float, default=None, help=f"peak learning rate {preset}")
-    train.add_argument(
-        "--batch-size", type=int, default=BATCH_SIZE, help=f"training batch size (default: {BATCH_SIZE})"
-    )
-    train.add_argument(
-        "--seed", type=int, default=42, help="seed for the split, the initialisation and the bootstrap (default: 42)"
-    )
-    train.add_argument(
-        "--seeds",
-        type=int,
-        default=1,
-        help="repeat split + training with this many seeds and report "
-        "mean +- std; the pushed model is the first seed's (default: 1)",
-    )
-    train.add_argument(
-        "--holdout-column",
-        default=None,
-        help="also train once per value of this column, testing on "
-        "that value's rows (e.g. source); used for grouping only, never as input (default: off)",
-    )
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the last checkpoint in "
-        "--output-dir/checkpoints, else from the Hub repo's last-checkpoint/ (default: start fresh)",
-    )
-    train.add_argument(
-        "--push-checkpoints",
-        action="store_true",
-        help="push each epoch's checkpoint to the Hub "
-        "repo's last-checkpoint/ so that a killed job can --resume; removed once the final model is "
-        "pushed and verified (default: off)",
-    )
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "--output-dir", default=None, help=f"where the model, card and metrics are written (default: ./{REPO_NAME})"
-    )
-    out.add_argument(
-        "--card-template",
-        default=None,
-        help=f"Jinja model card template (default: {CARD_TEMPLATE_FILE} "
-        "beside the script, else the copy embedded in it)",
-    )
-    out.add_argument("--hub-model-id", default=None, help=f"repo to push to (default: <your user>/{REPO_NAME})")
-    out.add_argument("--private", action="store_true", help="create the Hub repo as private (default: public)")
-    out.add_argument("--no-push", action="store_true", help="keep everything local; do not push (default: push)")
-    args = p.parse_args(argv)
+    flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
+    flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
+    flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
+    flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
+    flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
+    flag(train, "--model", DEFAULT_MODEL, "Hub model id or local model folder")
+    flag(train, "--max-length", None, "tokens per window; longer texts become overlapping windows", preset, type=int)
+    flag(train, "--stride", None, "tokens shared by consecutive windows", preset, type=int)
+    flag(train, "--epochs", None, "training epochs", preset, type=float)
+    flag(train, "--learning-rate", None, "peak learning rate", preset, type=float)
+    flag(train, "--batch-size", BATCH_SIZE, "training batch size; evaluation uses twice this", type=int)
+    flag(train, "--seed", 42, "seed for the split, the initialisation and the bootstrap", type=int)
+    flag(train, "--seeds", 1, "train with this many seeds and report mean +- std; the first is pushed", type=int)
+    flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
+    flag(train, "--resume", False, "continue from the last checkpoint in --output-dir, else the Hub repo's")
+    flag(train, "--push-checkpoints", False, "push each epoch's checkpoint so that a killed job can --resume")
+    flag(out, "--output-dir", None, "where the model, the card and metrics.json are written", f"./{REPO_NAME}")
+    flag(out, "--card-template", None, "Jinja card template", f"{CARD_TEMPLATE_FILE} beside the script, else embedded")
+    flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}")
+    flag(out, "--private", False, "create the Hub repo as private")
+    flag(out, "--no-push", False, "keep everything local; push nothing")
+    return check_args(p, p.parse_args(argv), argv)
+
+
+def flag(group, name: str, default, text: str, shown=None, **kw) -> None:
+    """Add one flag whose help ends in "(default: ...)"; a False default makes an on/off switch."""
+    if default is False:
+        kw["action"] = "store_true"
+    shown = shown if shown is not None else "off" if default is False else default
+    group.add_argument(name, default=default, help=f"{text} (default: {shown})", **kw)
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> argparse.Namespace:
+    """Turn the comma-separated flags into lists and refuse settings that contradict each other."""
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.repo_id = None  # the Hub repo, once check_hub knows the user
     args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
@@ -457,7 +395,7 @@ def load_data(args, token) -> Data:
         )
     texts = build_texts(table, args.text_columns)
     raw = table[args.label_column]
-    usable = [i for i, (t, y) in enumerate(zip(texts, raw)) if t and y is not None]
+    usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None]
     if not usable:
         raise UserError(f"No row has both text in {args.text_columns} and a label in {args.label_column}.")
     if len(usable) < len(texts):
@@ -504,9 +442,9 @@ def describe_dropped(table, column: str, label_column: str) -> dict:
     """The share of positive labels per value of a dropped column (when it has few values): why it had to go."""
     values, labels = table[column], table[label_column]
     shares = []
-    if len(set(values)) <= 20 and set(labels) <= {0, 1, True, False}:
+    if len(set(values)) <= 20 and set(labels) <= {0, 1}:  # True == 1 and False == 0 too
         for value in sorted(set(values), key=str):
-            hits = [y for v, y in zip(values, labels) if v == value]
+            hits = [y for v, y in zip(values, labels, strict=True) if v == value]
             shares.append(
                 {"value": value, "count": len(hits), "positive": int(sum(hits)), "share": sum(hits) / len(hits)}
             )
@@ -565,7 +503,7 @@ def choose_rows(labels: list[int], names: list[str], args) -> list[int]:
         n = -(-need * len(labels) // min(full.values()))  # the smallest size whose stratified share reaches `need`
         while min(Counter(labels[i] for i in stratified_subset(labels, n, args.seed)).values()) < need:
             n += 1
-        fix = f"Use --max-samples {n} or more (the full data has {len(labels)} rows), or larger --validation-size/--test-size."
+        fix = f"Use --max-samples {n} or more (the full data has {len(labels)} rows), or larger split shares."
     else:
         fix = "Add rows of those classes, merge rare classes, or use larger --validation-size/--test-size."
     raise UserError(
@@ -706,7 +644,10 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+    return [
+        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
+        for row in zip(*columns, strict=True)
+    ]
 
 
 # --- end shared: load_table ---
@@ -817,7 +758,8 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         windows = tokenize_split(tokenizer, part, args.max_length, args.stride)
     weights = class_weights(part["train"][1], len(data.names))
     logger.info(
-        "Class weights (N / (K * n_c), training split): %s", {n: round(w, 3) for n, w in zip(data.names, weights)}
+        "Class weights (N / (K * n_c), training split): %s",
+        {n: round(w, 3) for n, w in zip(data.names, weights, strict=True)},
     )
     trainer = make_trainer(args, job, model, tokenizer, windows, weights, data.names)
     logger.info(
@@ -849,7 +791,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         "attention": model.config._attn_implementation,
         "training_tokens": tokens,
         "validation_history": history,
-        "class_weights": dict(zip(data.names, weights)),
+        "class_weights": dict(zip(data.names, weights, strict=True)),
         "best_epoch": max(history, key=lambda h: h[key])["epoch"] if history else None,
     }
     with clock("evaluation"):
@@ -1329,7 +1271,7 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     names = data.names
     errors = [
         (data.ids[i], names[data.labels[i]], names[int(p)], round(float(prob[1] if len(names) == 2 else prob.max()), 4))
-        for i, p, prob in zip(split["test"], run.test_pred, run.test_probs)
+        for i, p, prob in zip(split["test"], run.test_pred, run.test_probs, strict=True)
         if int(p) != data.labels[i]
     ]
     write_csv(out / "errors.csv", ["id", "true_label", "predicted_label", "score"], errors)
@@ -1686,8 +1628,9 @@ def holdout_summary(metrics: dict, y_true: list[int], names: list[str]) -> str:
     if len(set(y_true)) > 1:
         return f"F1 {metrics['f1']:.3f}, precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}"
     if y_true[0] == 1:
-        return f"recall {cm[1][1] / max(sum(cm[1]), 1):.3f} ({cm[1][1]} of {sum(cm[1])} flagged); F1 undefined for one label"
-    return f"specificity {cm[0][0] / max(sum(cm[0]), 1):.3f} ({cm[0][1]} of {sum(cm[0])} wrongly flagged); F1 undefined for one label"
+        return f"recall {cm[1][1] / max(sum(cm[1]), 1):.3f} ({cm[1][1]} of {sum(cm[1])} flagged); one label: no F1"
+    wrong = f"{cm[0][1]} of {sum(cm[0])} wrongly flagged"
+    return f"specificity {cm[0][0] / max(sum(cm[0]), 1):.3f} ({wrong}); one label: no F1"
 
 
 # ==============================================================================================================
@@ -1791,13 +1734,15 @@ from datasets import load_dataset
 from transformers.pipelines.pt_utils import KeyDataset
 
 rows = load_dataset("csv", data_files="data.csv", split="train")  # or a Hub dataset id
-rows = rows.map(lambda row: {"text": "\n\n".join(str(row[c]).strip() for c in {{ text_columns | tojson }} if row[c])})
+columns = {{ text_columns | tojson }}
+rows = rows.map(lambda row: {"text": "\n\n".join(str(row[c]).strip() for c in columns if row[c])})
 for row, result in zip(rows, classifier(KeyDataset(rows, "text"), batch_size=32, truncation=True)):
 {%- if binary %}
     score = next(s["score"] for s in result if s["label"] == "{{ positive_label }}")
     print(row.get("id"), round(score, 3), score >= THRESHOLD)
 {%- else %}
-    print(row.get("id"), max(result, key=lambda s: s["score"])["label"], {s["label"]: round(s["score"], 3) for s in result})
+    best = max(result, key=lambda s: s["score"])["label"]
+    print(row.get("id"), best, {s["label"]: round(s["score"], 3) for s in result})
 {%- endif %}
 ```
 

@@ -233,18 +233,22 @@ def main() -> int:
         results.append(r)
         print(f"{rows} rows: {r}", flush=True)
     print(
-        f"\npredict.py, tiny BERT, --shard-size {args.shard_size}, --batch-size {args.batch_size}, {args.threads} thread(s) on {os.cpu_count()} CPU cores"
+        f"\npredict.py, tiny BERT, --shard-size {args.shard_size}, --batch-size {args.batch_size},"
+        f" {args.threads} thread(s) on {os.cpu_count()} CPU cores"
     )
     print(
-        f"Corpus: short sections plus a {args.payload_chars}-character column the model does not read; 'Corpus (MB)' is its uncompressed size"
+        f"Corpus: short sections plus a {args.payload_chars}-character column the model does not read;"
+        " 'Corpus (MB)' is its uncompressed size"
     )
     print(
-        "| Rows | Corpus (MB) | Wall (s) | Rows/s (scoring) | Peak RSS (MB) | Peak anonymous RSS (MB) | Peak file-backed RSS (MB) | Anonymous peak per quarter of the run (MB) |"
+        "| Rows | Corpus (MB) | Wall (s) | Rows/s (scoring) | Peak RSS (MB) | Peak anonymous RSS (MB)"
+        " | Peak file-backed RSS (MB) | Anonymous peak per quarter of the run (MB) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['rows']:,} | {r['corpus_mb']:.1f} | {r['wall_s']:.0f} | {r['rows_per_s'] or 0:.0f} | {r['peak_rss_mb']:.0f} | "
+            f"| {r['rows']:,} | {r['corpus_mb']:.1f} | {r['wall_s']:.0f} | {r['rows_per_s'] or 0:.0f}"
+            f" | {r['peak_rss_mb']:.0f} | "
             f"{r['peak_anon_mb']:.0f} | {r['peak_file_mb']:.0f} | {' / '.join(map(str, r['anon_mb_by_quarter']))} |"
         )
     return 0

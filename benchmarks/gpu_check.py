@@ -12,9 +12,9 @@ Needs only torch and transformers, and nothing from the network: both models are
 published configs with random weights (speed does not depend on the weights), and the token
 lengths are drawn from a percentile table measured once on the real data (LENGTH_PERCENTILES).
 
-    bash benchmarks/gpu_check.sh                           # on the GPU machine: the whole check, a few minutes
-    python benchmarks/gpu_check.py --models modernbert     # one model
-    python benchmarks/gpu_check.py --smoke                 # tiny models on the CPU: tests the code, its numbers mean nothing
+    bash benchmarks/gpu_check.sh                        # on the GPU machine: the whole check, a few minutes
+    python benchmarks/gpu_check.py --models modernbert  # one model
+    python benchmarks/gpu_check.py --smoke              # tiny CPU models: tests the code, its numbers mean nothing
 
 For each model, one epoch over the training split (about 1,428 rows), batch 16, AdamW, bf16 autocast
 (on GPUs of compute capability 8.0 or newer) and tf32, as the training scripts run on a GPU, along two paths:
@@ -342,12 +342,14 @@ def fmt(value, spec: str, missing: str = "n/a") -> str:
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| model | path | attention | windows | real tokens | computed tokens | padding efficiency | epoch (s) | real tokens/s | peak memory (GB) | MFU | MFU counting padding |",
+        "| model | path | attention | windows | real tokens | computed tokens | padding efficiency | epoch (s) "
+        "| real tokens/s | peak memory (GB) | MFU | MFU counting padding |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['model']} | {r['path']} | {r['attention']} | {r['windows']:,} | {r['real_tokens']:,} | {r['computed_tokens']:,} | "
+            f"| {r['model']} | {r['path']} | {r['attention']} | {r['windows']:,} | {r['real_tokens']:,}"
+            f" | {r['computed_tokens']:,} | "
             f"{r['padding_efficiency']:.1%} | {r['epoch_seconds']:.2f} | {r['real_tokens_per_second']:,.0f} | "
             f"{fmt(r['peak_memory_gb'], '.1f')} | {fmt(r['mfu'], '.1%')} | {fmt(r['mfu_counting_padding'], '.1%')} |"
         )
@@ -384,7 +386,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--smoke",
         action="store_true",
-        help="tiny models (2 layers, width 64), 200 rows, windows of 128 tokens, fp32 on one CPU thread: tests the code in seconds (default: off)",
+        help="tiny models (2 layers, width 64), 200 rows, windows of 128 tokens, fp32 on one CPU thread:"
+        " tests the code in seconds (default: off)",
     )
     p.add_argument("--output", default="gpu_check.json", help="JSON file for the numbers (default: gpu_check.json)")
     args = p.parse_args(argv)
@@ -421,13 +424,16 @@ def main(argv=None) -> int:
     peak = args.peak_tflops * 1e12 if args.peak_tflops else bf16_peak(gpu) if device.type == "cuda" else None
     print(
         f"device: {gpu}; dense bf16 peak: {fmt(peak and peak / 1e12, '.0f', 'unknown (pass --peak-tflops)')} TFLOP/s"
-        f"{' (--peak-tflops)' if args.peak_tflops else ''}; torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"{' (--peak-tflops)' if args.peak_tflops else ''}; torch {torch.__version__},"
+        f" transformers {transformers.__version__}, "
         f"CUDA {torch.version.cuda}"
     )
     lengths = sample_lengths(args.rows, args.seed)
     print(
-        f"{args.rows:,} rows with token lengths drawn from the measured percentiles: mean {sum(lengths) / len(lengths):.0f}, "
-        f"median {sorted(lengths)[len(lengths) // 2]}, max {max(lengths)}; batch {args.batch_size}, {args.epochs} epoch(s)"
+        f"{args.rows:,} rows with token lengths drawn from the measured percentiles:"
+        f" mean {sum(lengths) / len(lengths):.0f}, "
+        f"median {sorted(lengths)[len(lengths) // 2]}, max {max(lengths)};"
+        f" batch {args.batch_size}, {args.epochs} epoch(s)"
     )
 
     results, notes, failed = [], [], 0
@@ -451,7 +457,8 @@ def main(argv=None) -> int:
                 continue
             results.append(r)
             print(
-                f"{name} {path}: {r['real_tokens_per_second']:,.0f} real tokens/s, padding efficiency {r['padding_efficiency']:.1%}, "
+                f"{name} {path}: {r['real_tokens_per_second']:,.0f} real tokens/s,"
+                f" padding efficiency {r['padding_efficiency']:.1%}, "
                 f"epoch {r['epoch_seconds']:.2f} s, MFU {fmt(r['mfu'], '.1%')}",
                 flush=True,
             )
@@ -460,7 +467,8 @@ def main(argv=None) -> int:
     for note in notes:
         print(f"- {note}")
     print(
-        "- MFU = 6 x non-embedding parameters x real tokens/s / dense bf16 peak; 'counting padding' uses computed tokens."
+        "- MFU = 6 x non-embedding parameters x real tokens/s / dense bf16 peak;"
+        " 'counting padding' uses computed tokens."
     )
     report = {
         "device": gpu,

@@ -141,8 +141,9 @@ def template():
 
 
 def split_card(card: str):
+    """The metadata, and the body as one line of words (the template wraps its paragraphs at 120 columns)."""
     _, front, body = card.split("---\n", 2)
-    return yaml.safe_load(front), body
+    return yaml.safe_load(front), " ".join(body.split())
 
 
 def multiclass(record: dict) -> dict:

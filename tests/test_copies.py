@@ -22,7 +22,7 @@ def test_the_training_scripts_differ_in_the_default_model_line_only():
     modern = (ROOT / "train_modernbert.py").read_text().splitlines()
     roberta = (ROOT / "train_roberta.py").read_text().splitlines()
     assert len(modern) == len(roberta)
-    differ = [(a, b) for a, b in zip(modern, roberta) if a != b]
+    differ = [(a, b) for a, b in zip(modern, roberta, strict=True) if a != b]
     assert differ == [
         (
             'DEFAULT_MODEL = "answerdotai/ModernBERT-base"  # the one line in which train_roberta.py differs',

@@ -58,7 +58,7 @@ def check_labels(out: dict, names: list[str], threshold: float) -> int:
     scored = ~np.isnan(scores)
     assert np.all(thresholds[scored] == pytest.approx(threshold))
     expected = [names[1] if s >= threshold else names[0] for s in scores[scored]]
-    assert [label for label, ok in zip(out["predicted_label"], scored) if ok] == expected
+    assert [label for label, ok in zip(out["predicted_label"], scored, strict=True) if ok] == expected
     flagged = sum(label == names[1] for label in out["predicted_label"])
     assert flagged == int((scores[scored] >= threshold).sum())
     return flagged
@@ -292,7 +292,7 @@ def test_long_text_is_read_whole_as_windows_not_truncated(pr, tiny_models, tmp_p
     out = tmp_path / "out.parquet"
     assert pr.main(["--model", str(folder), "--dataset", str(data), "--output", str(out), "--batch-size", "2"]) == 0
     labelled = read_table(out)
-    by_id = dict(zip(labelled["id"], labelled["score"]))
+    by_id = dict(zip(labelled["id"], labelled["score"], strict=True))
     assert by_id["short_pos"] > 0.99 and by_id["long_pos"] > 0.99 and by_id["long_neg"] < 0.01
     assert windows[0] == 1 and min(windows[1:]) > 1  # both long texts became several windows of 128 tokens
 

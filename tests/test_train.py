@@ -5,7 +5,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ def card_metadata(readme: Path) -> dict:
     return yaml.safe_load(text.split("---\n")[1])
 
 
-def check_output_dir(out: Path, rows: list[dict], base_model: str):
+def check_output_dir(out: Path, rows: list[dict], base_model: str, trainer_module):
     """What lands in --output-dir after a run on make_rows() data: the checks shared by every e2e test."""
     for name in (
         "model.safetensors",
@@ -95,6 +94,9 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str):
     assert reported == {k: round(test[k], 4) for k in ("f1", "precision", "recall", "accuracy", "roc_auc")}
     card = (out / "README.md").read_text()
     assert f"{test['f1']:.3f}" in card and base_model not in meta.get("base_model", "")
+    # one record: metrics.json renders exactly the card that was written
+    template = (ROOT / "model_card_template.md").read_text()
+    assert trainer_module.render_card(metrics, template) == card
     assert f"precision fp32; attention {environment['attention']}" in card
     return metrics
 
@@ -122,7 +124,7 @@ def test_modernbert_trains_end_to_end_in_process(trainer_module, tiny_models, la
     )
     assert code == 0
     rows = make_rows()
-    metrics = check_output_dir(out, rows, str(tiny_models["modernbert"]))
+    metrics = check_output_dir(out, rows, str(tiny_models["modernbert"]), trainer_module)
     assert metrics["base_model"]["preset"] == "modernbert"
     # the model never saw the source column's values
     assert seen_texts and not any("paschal" in t or "project experts" in t for t in seen_texts)
@@ -312,12 +314,12 @@ def run_script_with_uv(script: str, model: Path, data: Path, out: Path) -> subpr
 
 
 @pytest.mark.parametrize("script,kind", [("train_modernbert.py", "modernbert"), ("train_roberta.py", "roberta")])
-def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_csv, tmp_path):
+def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_csv, tmp_path, trainer_module):
     """`uv run script.py` resolves the PEP 723 header in its own environment: the header is tested too."""
     out = tmp_path / "out"
     proc = run_script_with_uv(script, tiny_models[kind], laws_csv, out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]))
+    metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]), trainer_module)
     assert "Dropped column 'source' before anything else" in proc.stderr
     assert "No GPU found: training on the CPU" in proc.stderr
     assert f"(CPU, precision fp32, attention {metrics['environment']['attention']})" in proc.stderr  # the path that ran
@@ -328,8 +330,8 @@ def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_
 def test_in_a_job_checkpoints_hold_weights_only_and_the_best_epoch_is_still_kept(
     trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch
 ):
-    """A Hugging Face Job's disk is wiped at the end: without --push-checkpoints its checkpoints skip the optimizer state
-    (2/3 of their size), and load_best_model_at_end still works from them."""
+    """A Hugging Face Job's disk is wiped at the end: without --push-checkpoints its checkpoints skip the optimizer
+    state (2/3 of their size), and load_best_model_at_end still works from them."""
     import transformers
 
     monkeypatch.setenv("JOB_ID", "job-1")
@@ -365,3 +367,23 @@ def test_in_a_job_checkpoints_hold_weights_only_and_the_best_epoch_is_still_kept
         metrics["best_epoch"] in [h["epoch"] for h in metrics["validation_history"]]
         and len(metrics["validation_history"]) == 2
     )
+
+
+def test_the_preset_follows_the_model_not_the_script(trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch):
+    """train_modernbert.py given a RoBERTa trains with RoBERTa's recipe and publishes it under RoBERTa's licence."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["roberta"]), "--no-push", "--max-samples", "80"]
+    assert trainer_module.main([*argv, "--max-length", "64", "--stride", "16", "--batch-size", "8"]) == 0
+    out = tmp_path / "on-the-books-jim-crow-roberta"  # the default folder is named after the architecture
+    metrics = json.loads((out / "metrics.json").read_text())
+    roberta = trainer_module.PRESETS["roberta"]
+    assert metrics["base_model"]["preset"] == "roberta" and metrics["base_model"]["license"] == "mit"
+    hp = metrics["hyperparameters"]
+    assert (hp["epochs"], hp["learning_rate"], hp["warmup"], hp["weight_decay"]) == (
+        roberta["epochs"],
+        roberta["learning_rate"],
+        roberta["warmup"],
+        roberta["weight_decay"],
+    )
+    assert len(metrics["validation_history"]) == roberta["epochs"]
+    assert card_metadata(out / "README.md")["license"] == "mit" and "liu2019roberta" in (out / "README.md").read_text()

@@ -1,7 +1,5 @@
 """Pure pieces of the training scripts: labels, duplicates, splits, weights, windows, metrics."""
 
-import itertools
-
 import numpy as np
 import pytest
 from conftest import make_rows, train_tokenizer
@@ -76,7 +74,9 @@ def test_grouped_split_is_stratified_disjoint_reproducible_and_keeps_groups(t):
 def test_class_weights_are_inverse_frequency(t):
     w = t.class_weights([0] * 70 + [1] * 30, 2)
     assert w == pytest.approx([100 / (2 * 70), 100 / (2 * 30)])
-    assert sum(wc * n for wc, n in zip(w, (70, 30))) == pytest.approx(100)  # classes carry equal total weight
+    assert sum(wc * n for wc, n in zip(w, (70, 30), strict=True)) == pytest.approx(
+        100
+    )  # classes carry equal total weight
     assert t.class_weights([0, 1, 1, 2, 2, 2], 3) == pytest.approx([2.0, 1.0, 2 / 3])
 
 
