@@ -45,6 +45,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -176,10 +177,10 @@ def add_model_flags(group) -> None:
     )
     group.add_argument(
         "--threshold",
-        type=float,
         default=None,
-        help="flag a row when its positive-label score is at least this; two-label models only (default: the "
-        f"model's tuned decision_threshold from config.json or metrics.json; else {DEFAULT_THRESHOLD})",
+        help="flag a row when its positive-label score is at least this: a number, or the name of a threshold the "
+        "training run chose on validation (f1, recall_0.95, ...); two-label models only (default: the model's "
+        f"decision_threshold from config.json or metrics.json; else {DEFAULT_THRESHOLD})",
     )
 
 
@@ -230,8 +231,13 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--resume keeps earlier shards and --overwrite deletes them: give one of them")
     if args.private and not args.output_dataset:
         p.error("--private applies only to --output-dataset")
-    if args.threshold is not None and not 0 <= args.threshold <= 1:
-        p.error(f"--threshold {args.threshold} must be between 0 and 1 (it is compared with a probability)")
+    if args.threshold is not None and not re.fullmatch(r"[a-z][a-z0-9_.]*", args.threshold):
+        try:
+            args.threshold = float(args.threshold)
+        except ValueError:
+            p.error(f"--threshold {args.threshold}: give a number between 0 and 1, or a name such as recall_0.95")
+        if not 0 <= args.threshold <= 1:
+            p.error(f"--threshold {args.threshold} must be between 0 and 1 (it is compared with a probability)")
     for flag in ("shard_size", "batch_size", "max_samples", "max_length"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -662,24 +668,42 @@ def model_limit(config, tokenizer) -> int:
     return min(limits) if limits else FALLBACK_MAX_LENGTH
 
 
-def resolve_threshold(requested: float | None, config, record: dict) -> tuple[float | None, str]:
-    """The cut-off on the positive-label score: --threshold, else the one tuned on validation when
-    the model was trained (config.json `decision_threshold`, or metrics.json), else 0.5.
-    Models with more than two labels take the most probable label and use no threshold."""
+def resolve_threshold(requested: float | str | None, config, record: dict) -> tuple[float | None, str]:
+    """The cut-off on the positive-label score: --threshold (a number, or the name of one of the thresholds the
+    training run chose on validation: config.json `decision_thresholds`), else the model's `decision_threshold`
+    (config.json, or metrics.json), else 0.5. Models with more than two labels take the most probable label and use
+    no threshold."""
     tuned = "tuned on validation when the model was trained, read from its"
+    named = getattr(config, "decision_thresholds", None) or {}
     if config.num_labels != 2:
         if requested is not None:
             what = "--threshold %s ignored: the model has %d labels, so each row gets its most probable one."
             logger.warning(what, requested, config.num_labels)
         return None, f"none: the model has {config.num_labels} labels, so each row gets its most probable label"
+    if isinstance(requested, str):
+        if requested not in named:
+            raise UserError(
+                f"--threshold {requested}: the model's config.json names no such threshold. It names: "
+                f"{', '.join(named) or 'none'}. Give one of them, or a number between 0 and 1."
+            )
+        return float(named[requested]), f"`{requested}`, {describe_threshold(requested)}, read from its config.json"
     if requested is not None:
         return float(requested), "set with --threshold"
     if getattr(config, "decision_threshold", None) is not None:
-        return float(config.decision_threshold), f"{tuned} config.json"
+        name = next((n for n, v in named.items() if v == config.decision_threshold), None)
+        what = f"`{name}`, {describe_threshold(name)}, read from its config.json" if name else f"{tuned} config.json"
+        return float(config.decision_threshold), what
     recorded = (record.get("threshold") or {}).get("value")
     if recorded is not None:
         return float(recorded), f"{tuned} metrics.json"
     return DEFAULT_THRESHOLD, f"the default {DEFAULT_THRESHOLD}: the model records no tuned threshold"
+
+
+def describe_threshold(name: str) -> str:
+    """What a named threshold of the training scripts means."""
+    if name.startswith("recall_"):
+        return f"the highest threshold that still found {float(name[7:]):.0%} of the positive rows on validation"
+    return "the threshold that maximised F1 on validation"
 
 
 def plan_shards(num_rows: int, shard_size: int) -> list[tuple[int, int, int]]:
@@ -986,7 +1010,8 @@ def label_rows(probs, names: list[str], threshold: float | None) -> dict[str, li
 
     if len(names) == 2:
         scores = probs[:, 1]
-        labels = [None if np.isnan(s) else names[1] if s >= threshold else names[0] for s in scores]
+        hits = flagged(np.nan_to_num(scores, nan=-1.0), threshold)
+        labels = [None if np.isnan(s) else names[1] if hit else names[0] for s, hit in zip(scores, hits, strict=True)]
     else:
         scores = probs.max(axis=1)
         best = np.nan_to_num(probs, nan=-1).argmax(axis=1)

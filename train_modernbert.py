@@ -5,6 +5,7 @@
 #     "datasets>=4.0",
 #     "huggingface_hub>=1.0",
 #     "jinja2>=3.1",
+#     "matplotlib>=3.8",
 #     "scikit-learn>=1.5",
 #     "torch>=2.6",
 #     "transformers>=5.0",
@@ -118,8 +119,10 @@ TEXT_COLUMNS = ["chapter_text", "section_text"]  # joined with a blank line; the
 LABEL_COLUMN = "jim_crow"
 ID_COLUMN = "id"  # names rows in splits.csv and errors.csv; row numbers when the dataset has no such column
 DROP_COLUMNS = ["source"]  # who judged the law: paschal rows are 100% positive, murray 92%; it gives the label away
+POSITIVE_LABEL = None  # two classes: the one to flag; None: not the one named no_*, not_*, non_*, false, 0, negative
+RECALL_TARGETS = (0.90, 0.95, 0.98)  # triage thresholds: the highest that still finds this share of positives
 REPO_NAME = "on-the-books-jim-crow-{model_type}"  # the Hub repo, under your user unless --hub-model-id says
-VALIDATION_SIZE = 0.1  # share of rows for validation: choosing the epoch and the threshold
+VALIDATION_SIZE = 0.1  # share of rows for validation: choosing the epoch and the thresholds
 TEST_SIZE = 0.1  # share of rows for the test split, scored once at the end
 
 # ==============================================================================================================
@@ -233,14 +236,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     data, train, out = (p.add_argument_group(name) for name in ("data", "model and training", "output"))
     preset = "the model's preset, see PRESETS"
-    flag(
-        data, "--dataset", DATASET_ID, "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder"
-    )
+    flag(data, "--dataset", DATASET_ID, "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or dataset folder")
     flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
     flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
-    flag(
-        data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_<label>"
-    )
+    flag(data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_X,X")
+    flag(data, "--positive-label", POSITIVE_LABEL, "two classes: the label to flag", "the one not named as a negative")
     flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
     flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
@@ -252,6 +252,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--epochs", None, "training epochs", preset, type=float)
     flag(train, "--learning-rate", None, "peak learning rate", preset, type=float)
     flag(train, "--batch-size", BATCH_SIZE, "training batch size; evaluation uses twice this", type=int)
+    flag(train, "--threshold-for", "f1", "the named threshold saved as decision_threshold", choices=threshold_names())
     flag(train, "--seed", 42, "seed for the split, the initialisation and the bootstrap", type=int)
     flag(train, "--seeds", 1, "train with this many seeds and report mean +- std; the first is pushed", type=int)
     flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
@@ -263,6 +264,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(out, "--private", False, "create the Hub repo as private")
     flag(out, "--no-push", False, "keep everything local; push nothing")
     return check_args(p, p.parse_args(argv), argv)
+
+
+def threshold_names() -> list[str]:
+    """The named thresholds of a two-class run: F1 on validation, and one per RECALL_TARGETS."""
+    return ["f1"] + [f"recall_{r:.2f}" for r in RECALL_TARGETS]
 
 
 def flag(group, name: str, default, text: str, shown=None, **kw) -> None:
@@ -343,8 +349,10 @@ def describe_environment(args) -> dict:
 
 def reproduce_command(argv: list[str]) -> str:
     """The command that reproduces this run, naming the script (never a /data/... path): as a Hugging Face Job
-    when it runs as one (JOB_ID is set), else with uv run."""
-    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *argv])
+    when it runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no
+    absolute path of this machine goes into the card."""
+    named = [Path(a).name if a and Path(a).expanduser().exists() else a for a in argv]
+    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
     if os.environ.get("JOB_ID"):
         return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
     return f"uv run {words}"
@@ -402,6 +410,7 @@ def load_data(args, token) -> Data:
         logger.warning("Dropped %d of %d rows with empty text or no label", len(texts) - len(usable), len(texts))
     class_names = getattr(table.features[args.label_column], "names", None)
     labels, names = encode_labels([raw[i] for i in usable], args.label_column, class_names, args.label_names)
+    labels, names, why = positive_class(labels, names, args)
     chosen = choose_rows(labels, names, args)
     rows = [usable[i] for i in chosen]
     table = table.select(rows)
@@ -418,6 +427,7 @@ def load_data(args, token) -> Data:
             "rows_in_duplicate_groups": sum(sizes),
         },
         "class_counts": {n: labels.count(i) for i, n in enumerate(names)},
+        **({"positive_label": names[1], "positive_label_reason": why} if why else {}),
     }
     logger.info(
         "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)",
@@ -486,6 +496,30 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
             "least two classes."
         )
     return list(values), list(class_names)
+
+
+NEGATIVE_NAME = re.compile(r"(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
+
+
+def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
+    """Two classes: put the class to flag at id 1 and say why it is that one. More classes: unchanged."""
+    if len(names) != 2:
+        if args.positive_label or args.threshold_for != "f1":
+            raise UserError(f"--positive-label and --threshold-for apply to two classes; the labels are {names}.")
+        return labels, names, None
+    negatives = [n for n in names if NEGATIVE_NAME.fullmatch(n)]
+    if args.positive_label and args.positive_label not in names:
+        raise UserError(f"--positive-label {args.positive_label}: not one of the labels {names}.")
+    if args.positive_label:
+        positive, why = args.positive_label, "set with --positive-label"
+    elif len(negatives) == 1:
+        positive, why = next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
+    else:
+        positive, why = names[1], "it sorts last; choose with --positive-label"
+    logger.info("Positive label: %s (%s)", positive, why)
+    if positive == names[1]:
+        return labels, names, why
+    return [1 - y for y in labels], names[::-1], why
 
 
 def choose_rows(labels: list[int], names: list[str], args) -> list[int]:
@@ -742,7 +776,7 @@ class Run:
     model: object
     tokenizer: object
     metrics: dict  # history, validation, threshold, test, tokens, ...
-    test_probs: object  # class probabilities of the test rows, in split["test"] order
+    probs: dict  # class probabilities of the validation and test rows, in split order
     test_pred: object  # the predicted class of each test row
 
 
@@ -789,18 +823,20 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         "seed": job.seed,
         "precision": trainer.precision,
         "attention": model.config._attn_implementation,
+        "processes": trainer.args.world_size,
+        "effective_batch_size": trainer.args.per_device_train_batch_size * trainer.args.world_size,
         "training_tokens": tokens,
         "validation_history": history,
         "class_weights": dict(zip(data.names, weights, strict=True)),
         "best_epoch": max(history, key=lambda h: h[key])["epoch"] if history else None,
     }
     with clock("evaluation"):
-        test_probs, test_pred = evaluate(trainer.model, tokenizer, args, data.names, part, metrics)
+        probs, test_pred = evaluate(trainer.model, tokenizer, args, data.names, part, metrics)
         metrics["rows_longer_than_one_window"]["train"] = count_long_rows(windows["train_rows"])
     if job.baseline:
         with clock("baseline"):
             metrics["baseline"] = tfidf_baseline(data.texts, data.labels, job.split, data.names, job.seed)
-    return Run(job, trainer.model, tokenizer, metrics, test_probs, test_pred)
+    return Run(job, trainer.model, tokenizer, metrics, probs, test_pred)
 
 
 def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
@@ -955,8 +991,17 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
     )
     threshold = None
     if len(names) == 2:
-        threshold, val_f1 = tune_threshold(val_true, val_probs[:, 1])
-        metrics["threshold"] = {"value": threshold, "chosen_on": "validation", "validation_f1": val_f1}
+        named = named_thresholds(val_true, val_probs[:, 1])
+        threshold = named[args.threshold_for]
+        metrics["thresholds"] = {
+            n: {
+                "value": t,
+                "validation": triage(val_true, val_probs[:, 1], t),
+                "test": triage(test_true, test_probs[:, 1], t),
+            }
+            for n, t in named.items()
+        }
+        metrics["threshold"] = {"name": args.threshold_for, "value": threshold, "chosen_on": "validation"}
         metrics["test_at_default_threshold"] = classification_metrics(test_true, test_probs, names, 0.5)
     metrics["validation"] = classification_metrics(val_true, val_probs, names, threshold)
     metrics["test"] = classification_metrics(test_true, test_probs, names, threshold)
@@ -967,7 +1012,34 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
         "validation": count_long_rows(win_rows),
         "test": count_long_rows(test_rows),
     }
-    return test_probs, test_pred
+    return {"validation": val_probs, "test": test_probs}, test_pred
+
+
+def named_thresholds(y_true, scores) -> dict[str, float]:
+    """The thresholds a reader can choose from, all on validation: the one that maximises F1, and for each recall
+    target the highest threshold whose flags still find that share of the positive rows."""
+    import numpy as np
+
+    y, s = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
+    candidates = np.unique(s)[::-1]  # from the highest score down: each flags more rows than the one before
+    recall = np.array([(s[y == 1] >= t).mean() for t in candidates])
+    named = {"f1": tune_threshold(y, s)[0]}
+    for target in RECALL_TARGETS:
+        named[f"recall_{target:.2f}"] = float(candidates[np.argmax(recall >= target - 1e-12)])
+    return named
+
+
+def triage(y_true, scores, threshold: float) -> dict:
+    """What a reader gets at one threshold: precision, recall, and how many rows in 1,000 they would review."""
+    import numpy as np
+
+    y, hit = np.asarray(y_true) == 1, flagged(scores, threshold)
+    found = int((y & hit).sum())
+    return {
+        "precision": found / max(int(hit.sum()), 1),
+        "recall": found / max(int(y.sum()), 1),
+        "flagged_per_1000": 1000 * float(hit.mean()),
+    }
 
 
 def predicted_classes(probs, threshold: float | None):
@@ -1192,95 +1264,105 @@ def predict_probs(
 # ==============================================================================================================
 def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dict, template_source: str) -> dict:
     """Everything the run did and measured, once: the card is rendered from it and it is saved as metrics.json."""
-    m, binary = run.metrics, len(data.names) == 2
+    m = run.metrics
     from_hub = not Path(args.dataset).expanduser().exists()
     task = TASK_CARD if args.label_column == LABEL_COLUMN else None
     title = task["title"] if task else f"Text classifier: {', '.join(data.names)}"
+    about = DATASET_CARD if args.dataset == DATASET_ID else None
     record = {
         "title": f"{title}, fine-tuned from {base['id']}",
         "repo_id": args.repo_id or str(args.output_dir),  # with --no-push the card's code loads the local folder
         "base_model": {k: base[k] for k in ("id", "on_hub", "type", "preset", "license", "citation")},
-        "dataset": {
-            "id": args.dataset if from_hub else Path(args.dataset).name,
-            "on_hub": from_hub,
-            "about": DATASET_CARD if args.dataset == DATASET_ID else None,
-        },
+        "dataset": {"id": args.dataset if from_hub else Path(args.dataset).name, "on_hub": from_hub, "about": about},
         "task": task,
-        "text_columns": args.text_columns,
-        "label_column": args.label_column,
+        **{k: getattr(args, k) for k in ("text_columns", "label_column")},
         "labels": data.names,
         **data.facts,
         "split_sizes": {k: len(v) for k, v in run.job.split.items()},
-        "hyperparameters": {
-            "epochs": args.epochs,
-            "learning_rate": args.learning_rate,
-            "batch_size": args.batch_size,
-            "warmup": args.warmup,
-            "weight_decay": args.weight_decay,
-            "adam_betas": list(args.adam_betas),
-            "adam_epsilon": args.adam_epsilon,
-            "max_length": args.max_length,
-            "stride": args.stride,
-            "seed": args.seed,
-            "validation_size": args.validation_size,
-            "test_size": args.test_size,
-        },
-        **{
-            k: m[k]
-            for k in (
-                "class_weights",
-                "validation_history",
-                "best_epoch",
-                "window_aggregation",
-                "validation",
-                "test",
-                "training_tokens",
-            )
-        },
-        "baseline": m["baseline"],
-        "environment": {
-            **{k: env[k] for k in ("hardware", "versions")},
-            "precision": m["precision"],
-            "attention": m["attention"],
-            "card_template": template_source,
-        },
-        "command": env["command"],
-        **studies,
+        "hyperparameters": {k: getattr(args, k) for k in HYPERPARAMETERS},
     }
+    measured = ("class_weights", "validation_history", "best_epoch", "window_aggregation", "validation", "test")
+    record.update({k: m[k] for k in measured + ("threshold", "thresholds", "test_at_default_threshold") if k in m})
+    record.update(training_tokens=m["training_tokens"], baseline=m["baseline"], command=env["command"], **studies)
+    record["environment"] = {"hardware": env["hardware"], "versions": env["versions"], "card_template": template_source}
+    record["environment"].update({k: m[k] for k in ("precision", "attention", "processes", "effective_batch_size")})
     record["rows"]["longer_than_one_window"] = sum(m["rows_longer_than_one_window"].values())
-    if binary:
-        record.update(
-            positive_label=data.names[1],
-            threshold=m["threshold"],
-            test_at_default_threshold=m["test_at_default_threshold"],
-        )
     return record
 
 
+HYPERPARAMETERS = (
+    "epochs learning_rate batch_size warmup weight_decay adam_betas adam_epsilon max_length stride seed "
+    "validation_size test_size"
+).split()
+
+
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
-    """Write the model, the tokenizer, splits.csv, errors.csv, the card and metrics.json. Returns the files written,
+    """Write the model, the tokenizer, the tables of the run, the card and metrics.json. Returns the files written,
     relative to `out`: exactly what a push uploads."""
     out.mkdir(parents=True, exist_ok=True)
     if "threshold" in record:
+        run.model.config.positive_label = data.names[1]
         run.model.config.decision_threshold = record["threshold"]["value"]
+        run.model.config.decision_thresholds = {n: t["value"] for n, t in record["thresholds"].items()}
     run.model.save_pretrained(out)  # not trainer.save_model: with --push-checkpoints that would push a placeholder card
     files = ["config.json", *[p.name for p in out.glob("model*.safetensors")]]
     files += [Path(f).name for f in run.tokenizer.save_pretrained(out) if Path(f).is_file()]
-    split = run.job.split
-    write_csv(out / "splits.csv", ["id", "split"], [(data.ids[i], k) for k, rows in split.items() for i in rows])
-    names = data.names
-    errors = [
-        (data.ids[i], names[data.labels[i]], names[int(p)], round(float(prob[1] if len(names) == 2 else prob.max()), 4))
-        for i, p, prob in zip(split["test"], run.test_pred, run.test_probs, strict=True)
-        if int(p) != data.labels[i]
-    ]
-    write_csv(out / "errors.csv", ["id", "true_label", "predicted_label", "score"], errors)
-    record["errors"] = {"count": len(errors), "file": "errors.csv"}
+    files += write_tables(out, run, data, record)
+    if "thresholds" in record:
+        files.append(plot_precision_recall(out / "pr_curve.png", run, data, record["thresholds"]))
     record["timings"] = clock.rounded()
     (out / "README.md").write_text(render_card(record, template), encoding="utf-8")
     write_json(out / "metrics.json", record)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    return list(dict.fromkeys(files + ["splits.csv", "errors.csv", "README.md", "metrics.json"]))
+    return list(dict.fromkeys(files + ["README.md", "metrics.json"]))
+
+
+def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
+    """splits.csv (where each row went), predictions.csv (the scores of the validation and test rows) and
+    errors.csv (the misclassified test rows, to read)."""
+    split, names = run.job.split, data.names
+    write_csv(out / "splits.csv", ["id", "split"], [(data.ids[i], k) for k, rows in split.items() for i in rows])
+    score_names = [names[1]] if len(names) == 2 else names
+    rows = [
+        (data.ids[i], part, names[data.labels[i]], *(float(x) for x in (p[1:] if len(names) == 2 else p)))
+        for part in ("validation", "test")
+        for i, p in zip(split[part], run.probs[part], strict=True)
+    ]
+    write_csv(out / "predictions.csv", ["id", "split", "true_label", *[f"score_{n}" for n in score_names]], rows)
+    errors = [
+        (data.ids[i], names[data.labels[i]], names[int(p)], round(float(prob[1] if len(names) == 2 else prob.max()), 4))
+        for i, p, prob in zip(split["test"], run.test_pred, run.probs["test"], strict=True)
+        if int(p) != data.labels[i]
+    ]
+    write_csv(out / "errors.csv", ["id", "true_label", "predicted_label", "score"], errors)
+    record["errors"] = {"count": len(errors), "file": "errors.csv"}
+    return ["splits.csv", "predictions.csv", "errors.csv"]
+
+
+def plot_precision_recall(path: Path, run: Run, data: Data, thresholds: dict) -> str:
+    """The precision-recall curve on validation and test, with the named thresholds marked, as a PNG for the card."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: write the file only
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    for part, style in (("validation", "-"), ("test", "--")):
+        y = [data.labels[i] for i in run.job.split[part]]
+        precision, recall, _ = precision_recall_curve(y, run.probs[part][:, 1])
+        ax.plot(recall, precision, style, drawstyle="steps-post", label=f"{part} ({len(y)} rows)")
+        for n, (name, t) in enumerate(thresholds.items()):  # filled on test, hollow on validation
+            face = "none" if part == "validation" else None
+            kw = {"color": f"C{n + 2}", "markerfacecolor": face, "label": name if part == "test" else None}
+            ax.plot(t[part]["recall"], t[part]["precision"], "os^vD"[n % 5], **kw)
+    ax.set(xlabel=f"recall of {data.names[1]}", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02))
+    ax.set_title("Precision and recall at every threshold; named ones filled on test, hollow on validation", fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.name
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:
@@ -1582,6 +1664,7 @@ def holdout_study(args, data: Data, clock, token, values: list | None = None) ->
         run = train_and_evaluate(args, data, Job(args.seed, split, folder, baseline=False), clock, token)
         shutil.rmtree(folder, ignore_errors=True)
         y = [data.labels[i] for i in split["test"]]
+        recall_at = {n: t["test"]["recall"] for n, t in run.metrics.get("thresholds", {}).items()}
         groups.append(
             {
                 "value": value,
@@ -1589,6 +1672,7 @@ def holdout_study(args, data: Data, clock, token, values: list | None = None) ->
                 "positives": sum(v == 1 for v in y),
                 "train_rows": len(split["train"]),
                 "metrics": run.metrics["test"],
+                "recall_at": recall_at,
                 "summary": holdout_summary(run.metrics["test"], y, data.names),
             }
         )
@@ -1695,7 +1779,7 @@ This model {{ task.does }}.
 This model reads a text and assigns it one of {{ labels | length }} labels: {{ labels | map("tojson") | join(", ") }}.
 <!-- Say what each label means, who the model is for, and what they should use it for. -->
 {%- endif %}
-{% if binary %}It gives a score between 0 and 1 for `{{ positive_label }}` and flags a text when the score reaches a threshold.{% else %}It gives a score for each label; the prediction is the label with the highest score.{% endif %} It was fine-tuned from {{ base_link }} on {{ data_link }}.
+{% if binary %}It gives a score between 0 and 1 for `{{ positive_label }}` and flags a text when the score reaches a threshold. The positive label is `{{ positive_label }}` ({{ positive_label_reason }}).{% else %}It gives a score for each label; the prediction is the label with the highest score.{% endif %} It was fine-tuned from {{ base_link }} on {{ data_link }}.
 
 ## How to use it
 
@@ -1806,7 +1890,20 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 | {{ name }} | {{ "%.3f" | format(m.precision) }} | {{ "%.3f" | format(m.recall) }} | {{ "%.3f" | format(m.f1) }} | {{ m.support }} |
 {% endfor %}
 {% endif %}
-{% if binary %}**Decision threshold.** A text is flagged when its `{{ positive_label }}` score is at least **{{ "%.4f" | format(threshold.value) }}**, the threshold that maximised F1 on validation (validation F1 {{ "%.3f" | format(threshold.validation_f1) }}). Lower it to miss fewer texts at the cost of more false flags.
+{% if binary -%}
+**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; `recall_0.95` is the highest threshold that still found 95% of the validation's `{{ positive_label }}` rows, and so on. This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold` (validation F1 {{ "%.3f" | format(validation.f1) }}); all of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold recall_0.95` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
+
+| Threshold | Value | Validation precision | Validation recall | Test precision | Test recall | To review per 1,000 texts (test) |{% if holdout %}{% for g in holdout.groups %} Recall, `{{ g.value }}` held out |{% endfor %}{% endif %}
+|---|---|---|---|---|---|---|{% if holdout %}{% for g in holdout.groups %}---|{% endfor %}{% endif %}
+{% for name, t in thresholds.items() -%}
+| `{{ name }}`{{ " (shipped)" if name == threshold.name }} | {{ "%.4f" | format(t.value) }} | {{ "%.3f" | format(t.validation.precision) }} | {{ "%.3f" | format(t.validation.recall) }} | {{ "%.3f" | format(t.test.precision) }} | {{ "%.3f" | format(t.test.recall) }} | {{ "%.0f" | format(t.test.flagged_per_1000) }} |{% if holdout %}{% for g in holdout.groups %} {{ "%.3f" | format(g.recall_at[name]) if name in g.recall_at }} |{% endfor %}{% endif %}
+{% endfor %}
+{% if holdout %}In the held-out columns, each held-out run used its own threshold of that name, chosen on its own validation split.
+{% endif %}
+![Precision and recall on validation and test at every threshold, with the named ones marked](pr_curve.png)
+
+{% else -%}
+**No cut-off to tune.** With more than two classes each text gets its most probable label, so the per-class precision and recall above are the whole trade-off.
 {% endif %}
 **Validation per epoch** (the row marked * is the model kept):
 
@@ -1843,7 +1940,7 @@ This is the honest worst case for a collection labelled by a different process t
 | base model | {{ base_link }} ({{ base_model.preset }} preset) |
 | epochs | {{ hyperparameters.epochs }} |
 | learning rate | {{ hyperparameters.learning_rate }}, linear schedule, warmup {{ "%.0f" | format(100 * hyperparameters.warmup) }}% of the steps |
-| batch size | {{ hyperparameters.batch_size }} |
+| batch size | {{ environment.effective_batch_size }} ({{ (environment.effective_batch_size / environment.processes) | int }} per process × {{ environment.processes }} process{{ "es" if environment.processes > 1 }}) |
 | optimizer | AdamW (betas {{ hyperparameters.adam_betas | join(", ") }}; eps {{ hyperparameters.adam_epsilon }}; weight decay {{ hyperparameters.weight_decay }}) |
 | max length (tokens per window) | {{ hyperparameters.max_length }}, stride {{ hyperparameters.stride }} |
 | seed | {{ hyperparameters.seed }} |

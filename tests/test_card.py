@@ -18,6 +18,8 @@ TEST = {
     "n": 176,
     "intervals_95": {"f1": [0.897, 0.976], "precision": [0.85, 0.99], "recall": [0.9, 1.0], "accuracy": [0.94, 0.99]},
 }
+VAL_AT_F1 = {"precision": 0.96, "recall": 0.95, "flagged_per_1000": 280.0}
+TEST_AT_F1 = {"precision": 0.9231, "recall": 0.96, "flagged_per_1000": 295.5}
 HISTORY = [
     {"epoch": 1.0, "loss": 0.31, "f1": 0.91, "precision": 0.9, "recall": 0.92, "accuracy": 0.95, "roc_auc": 0.98},
     {"epoch": 2.0, "loss": 0.22, "f1": 0.95, "precision": 0.94, "recall": 0.96, "accuracy": 0.97, "roc_auc": 0.99},
@@ -95,13 +97,25 @@ def record(trainer_module):
             "versions": {"transformers": "5.24.0", "torch": "2.15.0"},
             "precision": "bf16",
             "attention": "sdpa",
+            "processes": 1,
+            "effective_batch_size": 16,
             "card_template": "model_card_template.md",
         },
         "command": "hf jobs uv run --flavor l4x1 --secrets HF_TOKEN train_modernbert.py",
         "seeds": None,
         "holdout": None,
         "positive_label": "jim_crow",
-        "threshold": {"value": 0.6131, "chosen_on": "validation", "validation_f1": 0.9555},
+        "positive_label_reason": "`no_jim_crow` is named as the negative",
+        "threshold": {"name": "f1", "value": 0.6131, "chosen_on": "validation"},
+        "thresholds": {
+            "f1": {"value": 0.6131, "validation": VAL_AT_F1, "test": TEST_AT_F1},
+            "recall_0.95": {"value": 0.6131, "validation": VAL_AT_F1, "test": TEST_AT_F1},
+            "recall_0.98": {
+                "value": 0.2011,
+                "validation": {"precision": 0.81, "recall": 0.98, "flagged_per_1000": 345.0},
+                "test": {"precision": 0.8, "recall": 0.98, "flagged_per_1000": 352.3},
+            },
+        },
         "test_at_default_threshold": {**TEST, "f1": 0.9302, "recall": 0.9, "intervals_95": None},
         "errors": {"count": 6, "file": "errors.csv"},
         "timings": {"data_load": 2.0, "model_load": 12.0, "training": 61.2, "wall": 201.3},
@@ -149,7 +163,7 @@ def split_card(card: str):
 def multiclass(record: dict) -> dict:
     """The same record for a three-class run on a local file, with a label column the script knows nothing of."""
     r = copy.deepcopy(record)
-    for key in ("threshold", "positive_label", "test_at_default_threshold"):
+    for key in ("threshold", "thresholds", "positive_label", "positive_label_reason", "test_at_default_threshold"):
         del r[key]
     names = ["courts", "roads", "schools"]
     per_class = {
@@ -227,7 +241,11 @@ def test_card_numbers_are_the_run_numbers(trainer_module, template, record):
     _, body = split_card(trainer_module.render_card(record, template))
     for value in ("0.941", "0.923", "0.960", "0.966", "0.990", "0.897 – 0.976", "0.881", "0.930"):
         assert value in body, value
-    assert "THRESHOLD = 0.6131" in body and "**0.6131**" in body
+    assert "THRESHOLD = 0.6131" in body and "**`f1` = 0.6131**" in body and "(validation F1 0.956)" in body
+    assert "The positive label is `jim_crow` (`no_jim_crow` is named as the negative)" in body
+    assert "| `f1` (shipped) | 0.6131 | 0.960 | 0.950 | 0.923 | 0.960 | 296 |" in body
+    assert "| `recall_0.98` | 0.2011 | 0.810 | 0.980 | 0.800 | 0.980 | 352 |" in body
+    assert "![Precision and recall on validation and test" in body and "(pr_curve.png)" in body
     assert "| no_jim_crow | 122 | 4 |" in body and "| jim_crow | 2 | 48 |" in body
     assert "1435 train, 174 validation, 176 test" in body
     assert "paschal: 74/74 jim_crow, 100%" in body and "murray: 35/38 jim_crow, 92%" in body
@@ -237,7 +255,11 @@ def test_card_numbers_are_the_run_numbers(trainer_module, template, record):
     assert "487 rows in 170 groups" in body
     assert "hf jobs uv run --flavor l4x1 --secrets HF_TOKEN train_modernbert.py" in body
     assert "NVIDIA L4; precision bf16; attention sdpa" in body and "93% of the tokens computed" in body
-    assert "| batch size | 16 |" in body and "warmup 10% of the steps" in body and "betas 0.9, 0.98" in body
+    assert (
+        "| batch size | 16 (16 per process × 1 process) |" in body
+        and "warmup 10% of the steps" in body
+        and "betas 0.9, 0.98" in body
+    )
     assert "warner2024modernbert" in body and "onthebooks" in body
 
 
@@ -252,13 +274,22 @@ def test_optional_sections_appear_only_with_their_data(trainer_module, template,
     }
     r["holdout"] = {
         "column": "source",
-        "groups": [{"value": "paschal", "rows": 74, "positives": 74, "summary": "recall 0.730 (54 of 74 flagged)"}],
+        "groups": [
+            {
+                "value": "paschal",
+                "rows": 74,
+                "positives": 74,
+                "summary": "recall 0.730 (54 of 74 flagged)",
+                "recall_at": {"f1": 0.73, "recall_0.95": 0.73, "recall_0.98": 0.9},
+            }
+        ],
     }
     r["baseline"] = None
     r["test"] = {**TEST, "intervals_95": None}
     _, body = split_card(trainer_module.render_card(r, template))
     assert "Across 3 seeds" in body and "0.950 ± 0.010" in body and "0.94, 0.95, 0.96" in body
     assert "| paschal | 74 | 74 | recall 0.730 (54 of 74 flagged) |" in body
+    assert "Recall, `paschal` held out |" in body and "| 0.2011 | 0.810 | 0.980 | 0.800 | 0.980 | 352 | 0.900 |" in body
     assert "TF-IDF" not in body and "95% interval" not in body
     assert not PLACEHOLDERS.search(body)
 

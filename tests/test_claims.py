@@ -99,14 +99,18 @@ def test_a_score_exactly_on_the_threshold_is_flagged(trainer_module):
 
 
 def test_the_run_reports_the_validation_f1_at_its_own_threshold(trainer_module, tiny_models, laws_csv, tmp_path):
-    """The tuned threshold is one of the validation scores, so at least one validation row sits exactly on it."""
+    """The tuned threshold is one of the validation scores, so at least one validation row sits exactly on it: the
+    F1 the tuner found must be the F1 the run reports for flagging every score >= the threshold."""
     out = tmp_path / "out"
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
     assert trainer_module.main([*argv, "--epochs", "1", *FAST]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    threshold = metrics["threshold"]
-    assert threshold["validation_f1"] > 0
-    assert metrics["validation"]["f1"] == pytest.approx(threshold["validation_f1"], abs=1e-9)
+    with (out / "predictions.csv").open(newline="") as f:
+        val = [r for r in csv.DictReader(f) if r["split"] == "validation"]
+    y = [int(r["true_label"] == "jim_crow") for r in val]
+    threshold, f1 = trainer_module.tune_threshold(y, [float(r["score_jim_crow"]) for r in val])
+    assert threshold == pytest.approx(metrics["threshold"]["value"], abs=1e-6)
+    assert metrics["validation"]["f1"] == pytest.approx(f1, abs=1e-9) and f1 > 0
 
 
 @pytest.fixture

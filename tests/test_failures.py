@@ -219,7 +219,9 @@ RUN_FILES = (
     "README.md",
     "metrics.json",
     "splits.csv",
+    "predictions.csv",
     "errors.csv",
+    "pr_curve.png",
 )
 
 

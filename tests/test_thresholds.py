@@ -1,0 +1,188 @@
+"""Triage you can tune: named thresholds chosen on validation, shown on the card, used by predict.py; and the positive
+class, which is explicit rather than whichever label sorts last."""
+
+import csv
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import import_script, make_rows, write_csv
+
+FAST = ["--max-length", "64", "--stride", "16", "--batch-size", "8", "--learning-rate", "3e-3", "--epochs", "2"]
+
+
+def read_predictions(out: Path) -> dict:
+    """predictions.csv by split: (true label is positive, score of the positive label) per row."""
+    with (out / "predictions.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    positive = json.loads((out / "config.json").read_text())["positive_label"]
+    return {
+        part: (
+            np.array([r["true_label"] == positive for r in rows if r["split"] == part]),
+            np.array([float(r[f"score_{positive}"]) for r in rows if r["split"] == part]),
+        )
+        for part in ("validation", "test")
+    }
+
+
+@pytest.fixture(scope="module")
+def run(trainer_module, tiny_models, tmp_path_factory):
+    """One run on synthetic data, big enough for the recall targets to differ, with held-out sources."""
+    folder = tmp_path_factory.mktemp("thresholds")
+    data = write_csv(folder / "laws.csv", make_rows(200, seed=3))
+    out = folder / "out"
+    argv = ["--dataset", str(data), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
+    assert trainer_module.main([*argv, "--holdout-column", "source", *FAST]) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_each_named_threshold_is_the_highest_that_reaches_its_recall_on_validation(run, trainer_module):
+    out, metrics = run
+    y, s = read_predictions(out)["validation"]
+    for target in trainer_module.RECALL_TARGETS:
+        t = metrics["thresholds"][f"recall_{target:.2f}"]["value"]
+        assert (s[y] >= t).mean() >= target  # reaches the target ...
+        higher = s[s > t]
+        if len(higher):  # ... and the next score up does not: no higher threshold would do
+            assert (s[y] >= higher.min()).mean() < target
+    assert metrics["thresholds"]["f1"]["value"] == pytest.approx(trainer_module.tune_threshold(y, s)[0])
+
+
+def test_the_threshold_table_equals_what_the_saved_predictions_give(run):
+    out, metrics = run
+    predictions = read_predictions(out)
+    for name, row in metrics["thresholds"].items():
+        for part in ("validation", "test"):
+            y, s = predictions[part]
+            hit = s >= row["value"]
+            assert row[part]["precision"] == pytest.approx((y & hit).sum() / max(hit.sum(), 1), abs=1e-9), name
+            assert row[part]["recall"] == pytest.approx((y & hit).sum() / y.sum(), abs=1e-9), name
+            assert row[part]["flagged_per_1000"] == pytest.approx(1000 * hit.mean(), abs=1e-9), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["decision_thresholds"] == {n: r["value"] for n, r in metrics["thresholds"].items()}
+    assert config["decision_threshold"] == metrics["thresholds"]["f1"]["value"]  # the default: --threshold-for f1
+
+
+def test_the_card_shows_the_table_the_curve_and_the_held_out_recall(run):
+    out, metrics = run
+    card = (out / "README.md").read_text()
+    assert (out / "pr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](pr_curve.png)" in card and "**Choosing a threshold.**" in card
+    for name, row in metrics["thresholds"].items():
+        shipped = " (shipped)" if name == "f1" else ""
+        cells = [
+            f"{row['value']:.4f}",
+            *(f"{row[p][k]:.3f}" for p in ("validation", "test") for k in ("precision", "recall")),
+            f"{row['test']['flagged_per_1000']:.0f}",
+        ]
+        held = [f"{g['recall_at'][name]:.3f}" for g in metrics["holdout"]["groups"]]
+        assert f"| `{name}`{shipped} | " + " | ".join(cells + held) + " |" in card
+    assert {g["value"] for g in metrics["holdout"]["groups"]} == {"paschal", "project experts"}
+
+
+def test_the_card_renders_the_table_and_the_image_with_the_script_alone(trainer_module, run, tmp_path, monkeypatch):
+    out, metrics = run
+    monkeypatch.setattr(trainer_module, "__file__", str(tmp_path / "train_modernbert.py"))  # nothing beside it
+    template, source = trainer_module.read_template(None)
+    assert source == "embedded copy"
+    assert trainer_module.render_card(metrics, template) == (out / "README.md").read_text()
+
+
+def test_threshold_for_chooses_the_shipped_threshold(trainer_module, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
+    assert trainer_module.main([*argv, "--threshold-for", "recall_0.95", *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    chosen = metrics["thresholds"]["recall_0.95"]["value"]
+    assert metrics["threshold"] == {"name": "recall_0.95", "value": chosen, "chosen_on": "validation"}
+    assert json.loads((out / "config.json").read_text())["decision_threshold"] == chosen
+    y, s = read_predictions(out)["test"]
+    assert metrics["test"]["recall"] == pytest.approx((s[y] >= chosen).mean())  # test is scored at the shipped one
+    assert "**`recall_0.95` =" in (out / "README.md").read_text()
+
+
+def test_predict_flags_exactly_the_rows_that_reach_a_named_threshold(run, tmp_path, caplog):
+    out, metrics = run
+    predict = import_script("predict.py")
+    rows = make_rows(60, seed=9)
+    data = write_csv(tmp_path / "corpus.csv", rows)
+    labelled = tmp_path / "flagged.csv"
+    caplog.set_level(logging.INFO, logger="predict")
+    assert (
+        predict.main(
+            ["--model", str(out), "--dataset", str(data), "--output", str(labelled), "--threshold", "recall_0.95"]
+        )
+        == 0
+    )
+    with labelled.open(newline="") as f:
+        result = list(csv.DictReader(f))
+    t = metrics["thresholds"]["recall_0.95"]["value"]
+    assert all(float(r["threshold"]) == pytest.approx(t) for r in result)
+    assert [r["predicted_label"] == "jim_crow" for r in result] == [float(r["score"]) >= t for r in result]
+    assert "`recall_0.95`, the highest threshold that still found 95% of the positive rows on validation" in caplog.text
+    with pytest.raises(predict.UserError, match="names no such threshold. It names: f1, recall_0.90"):
+        predict.main(
+            [
+                "--model",
+                str(out),
+                "--dataset",
+                str(data),
+                "--output",
+                str(tmp_path / "x.csv"),
+                "--threshold",
+                "recall_0.50",
+            ]
+        )
+
+
+# --- the positive class ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "names,flag,positive,why",
+    [
+        (["jim_crow", "not_jim_crow"], None, "jim_crow", "`not_jim_crow` is named as the negative"),
+        (["no_jim_crow", "jim_crow"], None, "jim_crow", "`no_jim_crow` is named as the negative"),
+        (["negative", "segregation"], None, "segregation", "`negative` is named as the negative"),
+        (["clause", "act"], None, "act", "it sorts last; choose with --positive-label"),
+        (["jim_crow", "not_jim_crow"], "not_jim_crow", "not_jim_crow", "set with --positive-label"),
+    ],
+)
+def test_the_positive_class_is_put_at_id_1_and_explained(trainer_module, names, flag, positive, why):
+    args = trainer_module.parse_args([] if flag is None else ["--positive-label", flag])
+    labels, ordered, reason = trainer_module.positive_class([0, 1, 1, 0], names, args)
+    assert ordered[1] == positive and reason == why
+    assert [ordered[y] for y in labels] == [names[y] for y in [0, 1, 1, 0]]  # every row keeps its label
+
+
+def test_a_positive_label_that_is_not_a_label_is_refused(trainer_module):
+    args = trainer_module.parse_args(["--positive-label", "yes"])
+    with pytest.raises(trainer_module.UserError, match="--positive-label yes: not one of the labels"):
+        trainer_module.positive_class([0, 1], ["a", "b"], args)
+
+
+def test_labels_named_jim_crow_and_not_jim_crow_flag_the_jim_crow_rows(trainer_module, tiny_models, tmp_path):
+    """Before: not_jim_crow sorted last and was treated as the positive class everywhere."""
+    rows = make_rows(120)
+    for r in rows:
+        r["jim_crow"] = "jim_crow" if r["jim_crow"] else "not_jim_crow"
+    data = write_csv(tmp_path / "named.csv", rows)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(data), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
+    assert trainer_module.main([*argv, *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["labels"] == ["not_jim_crow", "jim_crow"] and metrics["positive_label"] == "jim_crow"
+    positive = sum(r["jim_crow"] == "jim_crow" for r in rows)
+    assert metrics["class_counts"] == {"not_jim_crow": len(rows) - positive, "jim_crow": positive}
+    cm = metrics["test"]["confusion_matrix"]
+    positives = sum(r["jim_crow"] == "jim_crow" for r in rows if r["id"] in read_test_ids(out))
+    assert sum(cm[1]) == positives  # row 1 of the confusion matrix is the jim_crow rows
+    card = (out / "README.md").read_text()
+    assert "The positive label is `jim_crow` (`not_jim_crow` is named as the negative)" in card
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "not_jim_crow", "1": "jim_crow"} and config["positive_label"] == "jim_crow"
+
+
+def read_test_ids(out: Path) -> set:
+    with (out / "splits.csv").open(newline="") as f:
+        return {r["id"] for r in csv.DictReader(f) if r["split"] == "test"}
