@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
     split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, args.seed)
     logger.info("Split (seed %d): %s", args.seed, {k: len(v) for k, v in split.items()})
-    push_to = hub["repo_id"] if hub and args.push_checkpoints else None
+    push_to = hub if hub and args.push_checkpoints else None
     run = train_and_evaluate(args, data, Job(args.seed, split, args.output_dir, resume_from, push_to), clock, token)
     # 3. Optional studies: other seeds, held-out groups (fenced sections at the end of the file).
     studies = {
@@ -258,6 +258,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
     flag(train, "--resume", False, "continue from the last checkpoint in --output-dir, else the Hub repo's")
     flag(train, "--push-checkpoints", False, "push each epoch's checkpoint so that a killed job can --resume")
+    flag(train, "--allow-cpu", False, "train a full run on the CPU inside a Hugging Face Job (hours: use a GPU flavor)")
+    flag(train, "--report-to", "none", "where the Trainer also logs the curves, e.g. trackio (hf jobs: --with trackio)")
     flag(out, "--output-dir", None, "where the model, the card and metrics.json are written", f"./{REPO_NAME}")
     flag(out, "--card-template", None, "Jinja card template", f"{CARD_TEMPLATE_FILE} beside the script, else embedded")
     flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}")
@@ -326,7 +328,8 @@ def hub_token() -> str | None:
 
 
 def describe_environment(args) -> dict:
-    """Library versions, the hardware and the precision it trains in, and the command that reproduces the run."""
+    """Library versions, the hardware it trains on, and the command that reproduces the run. Stops at once when
+    this machine cannot train as asked."""
     from importlib.metadata import version
 
     import torch
@@ -334,17 +337,61 @@ def describe_environment(args) -> dict:
     packages = ("transformers", "torch", "datasets", "accelerate", "scikit-learn", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    cuda = torch.cuda.is_available()
-    if not cuda:
-        logger.warning(
-            "No GPU found: training on the CPU. That works but is slow for a full run; try "
-            "--max-samples 200 --epochs 1 first, or run on hf jobs with --flavor l4x1."
-        )
+    cuda = check_hardware(args)
     return {
         "hardware": torch.cuda.get_device_name() if cuda else f"CPU ({os.cpu_count()} cores)",
         "versions": versions,
         "command": reproduce_command(args.argv),
     }
+
+
+MIN_DRIVER = {"13": "580.65.06", "12": "525.60.13"}  # CUDA major -> oldest NVIDIA driver (CUDA release notes)
+
+
+def check_hardware(args) -> bool:
+    """Whether CUDA is usable. Refuses what would waste a paid run: an NVIDIA GPU that torch cannot use (a driver too
+    old for its CUDA build), and a full-size run on the CPU of a Hugging Face Job."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    driver = nvidia_driver()
+    if driver is not None:
+        cuda = torch.version.cuda or "none (a CPU build)"
+        need = MIN_DRIVER.get(cuda.split(".")[0], "a newer one")
+        raise UserError(
+            f"An NVIDIA GPU is here (driver {driver}), but torch {torch.__version__} cannot use it: it is built for "
+            f"CUDA {cuda}, which needs driver {need} or newer. Update the NVIDIA driver, or install a torch built "
+            "for the CUDA your driver supports (https://pytorch.org/get-started/locally/)."
+        )
+    if os.environ.get("JOB_ID") and not args.max_samples and not args.allow_cpu:
+        raise UserError(
+            "This Hugging Face Job has no GPU, and a full run on its CPU would take hours and end at the job's "
+            "timeout with nothing pushed. Start it on a GPU: hf jobs uv run --flavor l4x1 --secrets HF_TOKEN ... "
+            "(a smoke run with --max-samples is fine on the CPU; --allow-cpu if you mean it)."
+        )
+    logger.warning(
+        "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 "
+        "--epochs 1 first, or run on hf jobs with --flavor l4x1."
+    )
+    return False
+
+
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver's version when an NVIDIA device is present, "unknown" when its version cannot be read,
+    None when there is no NVIDIA device."""
+    import subprocess
+
+    version = Path("/proc/driver/nvidia/version")
+    if version.is_file():
+        found = re.search(r"Kernel Module\s+(\S+)", version.read_text(errors="replace"))
+        return found.group(1) if found else "unknown"
+    if shutil.which("nvidia-smi"):
+        query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+        answer = subprocess.run(query, capture_output=True, text=True, timeout=30)
+        if answer.returncode == 0 and answer.stdout.strip():
+            return answer.stdout.split()[0]
+    return "unknown" if Path("/dev/nvidia0").exists() else None
 
 
 def reproduce_command(argv: list[str]) -> str:
@@ -764,7 +811,7 @@ class Job:
     split: dict  # row indices of "train", "validation" and "test"
     output_dir: Path  # checkpoints go to output_dir/checkpoints
     resume_from: str | None = None  # --resume: a checkpoint folder
-    push_to: str | None = None  # --push-checkpoints: the Hub repo
+    push_to: dict | None = None  # --push-checkpoints: the Hub repo (check_hub's answer)
     baseline: bool = True  # also score the TF-IDF baseline on the same split
 
 
@@ -870,9 +917,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
     import torch
     from transformers import DataCollatorWithPadding, TrainingArguments
 
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and bf16_here(torch.device("cuda"))
-    fp16 = cuda and not bf16 and args.allow_fp16
+    precision = training_precision(args.allow_fp16)
     key = "f1" if len(names) == 2 else "macro_f1"
     val_rows, val_true = windows["validation_rows"], windows["validation_labels"]
 
@@ -902,19 +947,13 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         metric_for_best_model=key,  # on validation: positive-class F1, or macro F1 for more than two classes
         greater_is_better=True,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
-        bf16=bf16,
-        fp16=fp16,
-        tf32=True if bf16 else None,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        tf32=True if precision == "bf16" else None,  # an Ampere or newer GPU: tf32 matmuls where fp32 remains
         logging_strategy="epoch",
-        report_to="none",
+        report_to=args.report_to,
         seed=job.seed,
         data_seed=job.seed,
-        # --push-checkpoints: the Trainer uploads each checkpoint to <repo>/last-checkpoint. It reads the token
-        # from the environment; passing hub_token would pickle it into training_args.bin.
-        push_to_hub=job.push_to is not None,
-        hub_model_id=job.push_to,
-        hub_strategy="checkpoint",
-        hub_private_repo=args.private or None,
     )
     weight = torch.tensor(weights, dtype=torch.float32, device=training_args.device)  # once, on the training device
 
@@ -931,8 +970,40 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
-    trainer.precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
+    if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
+        trainer.add_callback(checkpoint_pusher(job.push_to))
+    trainer.precision = precision
     return trainer
+
+
+def training_precision(allow_fp16: bool) -> str:
+    """bf16 on a GPU that computes it natively; fp16 on an older GPU where the preset allows it; else fp32."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "fp32"
+    return "bf16" if bf16_here(torch.device("cuda")) else "fp16" if allow_fp16 else "fp32"
+
+
+def checkpoint_pusher(hub: dict):
+    """--push-checkpoints: after each save, upload that checkpoint to the repo's last-checkpoint/, replacing the one
+    before, so that a killed job can --resume from the Hub. Nothing else of the Trainer's folder is uploaded."""
+    from transformers import TrainerCallback
+
+    class PushCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
+                hub["api"].upload_folder(
+                    repo_id=hub["repo_id"],
+                    folder_path=str(folder),
+                    path_in_repo="last-checkpoint",
+                    delete_patterns="*",
+                    commit_message=f"Checkpoint at epoch {state.epoch:.0f}",
+                )
+
+    return PushCheckpoint()
 
 
 def classifier_trainer():
@@ -1313,7 +1384,8 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     record["timings"] = clock.rounded()
     (out / "README.md").write_text(render_card(record, template), encoding="utf-8")
     write_json(out / "metrics.json", record)
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    for scratch in ("checkpoints", "hub-checkpoint"):
+        shutil.rmtree(out / scratch, ignore_errors=True)
     return list(dict.fromkeys(files + ["README.md", "metrics.json"]))
 
 
@@ -1479,7 +1551,8 @@ def render_card(record: dict, template: str) -> str:
 # Hub: check before training, push the run's files, verify
 # ==============================================================================================================
 def check_hub(args, base: dict, token) -> dict:
-    """Before anything is downloaded: a token the Hub accepts, and a repo it can create or write."""
+    """Before anything is downloaded: a token the Hub accepts, with write access to the target repo (to its namespace
+    when the repo is new), and a repo whose visibility is the one asked for. Creates the repo when it is new."""
     from huggingface_hub import HfApi
 
     if not token:
@@ -1488,24 +1561,88 @@ def check_hub(args, base: dict, token) -> dict:
             "jobs: --secrets HF_TOKEN; locally: hf auth login), or keep the model local with --no-push."
         )
     api = HfApi(token=token)
-    try:
-        user = api.whoami()["name"]
-    except Exception as err:
+    me = hub_call(api.whoami, "check HF_TOKEN", "The Hub did not accept HF_TOKEN")
+    repo_id = args.hub_model_id or f"{me['name']}/{REPO_NAME.format(model_type=base['type'])}"
+    private = repo_visibility(api, repo_id)
+    problem = write_problem(me, repo_id, exists=private is not None)
+    if problem:
         raise UserError(
-            f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
+            f"HF_TOKEN cannot write to {repo_id}: {problem}. Make a token with write access at "
+            "https://huggingface.co/settings/tokens, choose another --hub-model-id, or use --no-push."
+        )
+    if private is False and args.private:
+        raise UserError(
+            f"{repo_id} already exists and is public; --private cannot make it private (the Hub keeps an "
+            "existing repo as it is). Make it private on its Settings page, or choose another --hub-model-id."
+        )
+    if private is None:
+        hub_call(
+            lambda: api.create_repo(repo_id, private=args.private), f"create {repo_id}", f"Cannot create {repo_id}"
+        )
+    visibility = "private" if private or (private is None and args.private) else "public"
+    logger.info("Push check passed: %s can write to %s (%s)", me["name"], repo_id, visibility)
+    args.repo_id = repo_id
+    return {"api": api, "repo_id": repo_id, "user": me["name"], "checkpoints": args.push_checkpoints}
+
+
+def hub_call(call, what: str, refused: str):
+    """One call to the Hub, its failure said plainly: offline, unreachable, or refused (with the Hub's reason)."""
+    try:
+        return call()
+    except Exception as err:
+        if type(err).__name__ == "OfflineModeIsEnabled":
+            raise UserError(
+                f"Could not {what}: offline mode is on (HF_HUB_OFFLINE=1). Unset it, or use --no-push."
+            ) from err
+        if is_transient(err) and getattr(getattr(err, "response", None), "status_code", None) is None:
+            raise UserError(
+                f"Could not reach the Hub to {what} ({type(err).__name__}: {first_line(err)}). Check the "
+                "network, or use --no-push."
+            ) from err
+        raise UserError(
+            f"{refused} ({type(err).__name__}: {first_line(err)}). Make a write token at "
             "https://huggingface.co/settings/tokens, or use --no-push."
         ) from err
-    repo_id = args.hub_model_id or f"{user}/{REPO_NAME.format(model_type=base['type'])}"
-    try:
-        api.create_repo(repo_id, private=args.private, exist_ok=True)
-    except Exception as err:
-        raise UserError(
-            f"Cannot create or write the model repo {repo_id} as {user} ({type(err).__name__}). Check that "
-            "the token has write access to that namespace, or choose another --hub-model-id."
-        ) from err
-    logger.info("Push check passed: %s can write to %s%s", user, repo_id, " (private)" if args.private else "")
-    args.repo_id = repo_id
-    return {"api": api, "repo_id": repo_id, "user": user, "checkpoints": args.push_checkpoints}
+
+
+def repo_visibility(api, repo_id: str) -> bool | None:
+    """True for an existing private repo, False for an existing public one, None when there is none."""
+
+    def look():
+        try:
+            return bool(api.repo_info(repo_id).private)
+        except Exception as err:
+            if getattr(getattr(err, "response", None), "status_code", None) == 404:
+                return None
+            raise
+
+    return hub_call(look, f"look up {repo_id}", f"Cannot read {repo_id}")
+
+
+def write_problem(me: dict, repo_id: str, exists: bool) -> str | None:
+    """Why whoami's answer says this token cannot write to repo_id (or, for a new repo, to its namespace); None when
+    it can. Read tokens cannot; fine-grained ones need repo.write there; in an org, the user's role must write."""
+    namespace, user = repo_id.split("/")[0], me["name"]
+    token = (me.get("auth") or {}).get("accessToken") or {}
+    if token.get("role") == "read":
+        return "it is a read-only token"
+    if token.get("role") == "fineGrained":
+        fine = token.get("fineGrained") or {}
+        scopes = [s for s in fine.get("scoped", []) if "repo.write" in s.get("permissions", [])]
+        targets = {namespace, repo_id} if exists else {namespace}
+        if "repo.write" not in fine.get("global", []) and not any(s["entity"].get("name") in targets for s in scopes):
+            return f"this fine-grained token has no repo.write permission on {' or '.join(sorted(targets))}"
+    if namespace != user:
+        role = next((o.get("roleInOrg") for o in me.get("orgs", []) if o.get("name") == namespace), None)
+        if role is None:
+            return f"{user} is not a member of the organization {namespace}"
+        if role not in ("admin", "write", "contributor"):
+            return f"{user}'s role in {namespace} is {role}, which cannot write to its repos"
+        if role == "contributor" and exists:
+            logger.warning(
+                "%s is a contributor in %s: the push works only if %s created %s.", user, namespace, user, repo_id
+            )
+    return None
 
 
 def is_transient(err: Exception) -> bool:
@@ -1541,17 +1678,41 @@ def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int
                     )
                     time.sleep(wait_s * attempt)
                     continue
-                includes = " ".join(f"--include {shlex.quote(f)}" for f in files)
                 raise UserError(
                     f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)}). "
-                    f"Nothing local was deleted: everything is in {out}. Finish the upload with:\n"
-                    f"    hf upload {repo_id} {out} . {includes}"
+                    + keep_for_later(out, files, repo_id, hub["user"])
                 ) from err
     with clock("push_verification"):
         verified = verify_push(api, repo_id, out, files)
-    if hub["checkpoints"]:  # --push-checkpoints: last-checkpoint/ let a killed job resume; now it is dead weight
-        verified["checkpoint_removed"] = remove_hub_checkpoint(api, repo_id)
+    verified["removed"] = clean_repo(api, repo_id)
     return {"repo_id": repo_id, "files": files, **verified}
+
+
+JOB_BUCKET = Path("/data")  # in a Hugging Face Job: its artifacts bucket, mounted read-write; it outlives the job
+
+
+def keep_for_later(out: Path, files: list[str], repo_id: str, user: str) -> str:
+    """After a failed upload: where the run's files are, and the command that finishes the push. In a job, whose disk
+    is wiped at its end, they are first copied to the job's bucket when it is mounted and writable."""
+    includes = " ".join(f"--include {shlex.quote(f)}" for f in files)
+    if not os.environ.get("JOB_ID"):
+        return f"Nothing local was deleted: everything is in {out}. Finish the upload with:\n    hf upload {repo_id} {out} . {includes}"
+    target = JOB_BUCKET / out.name
+    try:
+        for f in files:
+            (target / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(out / f, target / f)
+    except OSError as err:
+        return (
+            f"This job's disk is wiped when it ends, and the files could not be kept in its bucket ({JOB_BUCKET}: "
+            f"{type(err).__name__}): the trained model will be lost. Run the job again once the Hub accepts uploads."
+        )
+    return (
+        f"The run's files are kept in this job's bucket, at {target} (hf://buckets/{user}/jobs-artifacts/<this "
+        f"job's folder>/{out.name}; `hf buckets list {user}/jobs-artifacts -R` finds it). Fetch them with "
+        f"`hf buckets sync hf://buckets/{user}/jobs-artifacts/<folder>/{out.name} ./{out.name}`, then:\n"
+        f"    hf upload {repo_id} ./{out.name} . {includes}"
+    )
 
 
 def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
@@ -1579,25 +1740,32 @@ def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
     return {"verified_files": len(files)}
 
 
-def remove_hub_checkpoint(api, repo_id: str) -> bool:
-    """Delete the repo's last-checkpoint/ after a verified push. A failure is a warning: the model is published."""
+LEFTOVERS = ("last-checkpoint", "hub", "training_args.bin")  # what training leaves in a repo: --push-checkpoints' state
+
+
+def clean_repo(api, repo_id: str) -> list[str]:
+    """After a verified push, delete what training left in the repo (LEFTOVERS); the model is published, so a failure
+    here is a warning. Nothing else in the repo is touched."""
+    from huggingface_hub import CommitOperationDelete
+
     try:
-        api.delete_folder(
-            path_in_repo="last-checkpoint",
-            repo_id=repo_id,
-            commit_message="Remove last-checkpoint/: training finished and the pushed model is verified",
-        )
+        present = {f.split("/")[0] if "/" in f else f for f in api.list_repo_files(repo_id)}
+        gone = [p for p in LEFTOVERS if p in present]
+        if gone:
+            operations = [
+                CommitOperationDelete(path_in_repo=p + ("/" if p != "training_args.bin" else "")) for p in gone
+            ]
+            api.create_commit(repo_id=repo_id, operations=operations, commit_message="Remove the training leftovers")
+            logger.info("Removed %s from %s: training finished and the pushed model is verified", gone, repo_id)
+        return gone
     except Exception as err:
         logger.warning(
-            "Could not remove last-checkpoint/ from %s (%s). The model is published; remove the folder on "
-            "the repo's Files page, or with HfApi().delete_folder('last-checkpoint', repo_id='%s').",
+            "Could not remove %s from %s (%s). The model is published; delete them on the repo's Files page.",
+            ", ".join(LEFTOVERS),
             repo_id,
             type(err).__name__,
-            repo_id,
         )
-        return False
-    logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
-    return True
+        return []
 
 
 def log_summary(record: dict, out: Path, clock) -> None:
@@ -1727,13 +1895,14 @@ def find_checkpoint(args, hub) -> str | None:
 
     local = args.output_dir / "checkpoints"
     found = get_last_checkpoint(str(local)) if local.is_dir() else None
+    fetched = args.output_dir / "hub-checkpoint"  # beside the Trainer's folder, not in it
     if found is None and hub is not None:
         try:
             hub["api"].snapshot_download(
-                repo_id=hub["repo_id"], allow_patterns=["last-checkpoint/*"], local_dir=str(local / "hub")
+                repo_id=hub["repo_id"], allow_patterns=["last-checkpoint/*"], local_dir=str(fetched)
             )
-            if (local / "hub" / "last-checkpoint" / "trainer_state.json").is_file():
-                found = str(local / "hub" / "last-checkpoint")
+            if (fetched / "last-checkpoint" / "trainer_state.json").is_file():
+                found = str(fetched / "last-checkpoint")
         except Exception as err:
             logger.warning(
                 "--resume: could not fetch last-checkpoint/ from %s (%s)", hub["repo_id"], type(err).__name__

@@ -107,9 +107,12 @@ class FakeHub:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path_or_fileobj, target)
 
-    def upload_folder(self, repo_id, folder_path, path_in_repo="", repo_type=None, **_):
+    def upload_folder(self, repo_id, folder_path, path_in_repo="", repo_type=None, delete_patterns=None, **_):
         self._maybe_fail(("upload_folder", path_in_repo))
-        shutil.copytree(folder_path, self.folder(repo_id) / path_in_repo, dirs_exist_ok=True)
+        target = self.folder(repo_id) / path_in_repo
+        if delete_patterns == "*" and path_in_repo:  # replace what was there, as the Hub does in the same commit
+            shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder_path, target, dirs_exist_ok=True)
 
     def get_paths_info(self, repo_id, paths, repo_type=None, **_):
         self.events.append("get_paths_info")

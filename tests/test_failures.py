@@ -245,8 +245,8 @@ def test_push_checks_first_uploads_the_run_files_in_one_commit_and_verifies(
         == 0
     )
     events = fake_hub.events
-    assert events[:3] == ["whoami", ("create_repo", REPO, True), "train"]
-    assert events[3:] == [("create_commit", tuple(sorted(RUN_FILES))), "get_paths_info"]
+    assert events[:4] == ["whoami", ("repo_info", REPO), ("create_repo", REPO, True), "train"]
+    assert events[4:] == [("create_commit", tuple(sorted(RUN_FILES))), "get_paths_info", "list_repo_files"]
     assert fake_hub.tokens == [FAKE_TOKEN]
     assert fake_hub.files(REPO) == sorted(RUN_FILES)
     remote = fake_hub.folder(REPO)
@@ -411,13 +411,15 @@ def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fa
     (ckpt / "trainer_state.json").write_text("{}")
     args = types.SimpleNamespace(output_dir=tmp_path / "out")
     found = trainer_module.find_checkpoint(args, {"api": fake_hub, "repo_id": "tester/repo"})
-    assert found == str(tmp_path / "out" / "checkpoints" / "hub" / "last-checkpoint")
+    assert found == str(tmp_path / "out" / "hub-checkpoint" / "last-checkpoint")  # outside the Trainer's folder
 
 
 @pytest.mark.parametrize("in_a_job", [False, True])
-def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token(
+def test_push_checkpoints_uses_its_own_callback_and_never_the_trainers_push(
     trainer_module, tiny_models, tmp_path, monkeypatch, in_a_job
 ):
+    """The Trainer's own hub push would upload its whole output folder (training_args.bin, a fetched hub checkpoint):
+    only last-checkpoint/ may reach the repo while training."""
     import transformers
 
     t = trainer_module
@@ -427,10 +429,10 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
         pass
 
     def spy(self, *a, **k):
+        pushers = [c for c in self.callback_handler.callbacks if type(c).__name__ == "PushCheckpoint"]
         seen.update(
             push=self.args.push_to_hub,
-            strategy=self.args.hub_strategy,
-            repo=self.args.hub_model_id,
+            pushers=len(pushers),
             token=self.args.hub_token,
             weights_only=self.args.save_only_model,
         )
@@ -441,7 +443,6 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
     else:
         monkeypatch.delenv("JOB_ID", raising=False)
     monkeypatch.setattr(transformers.Trainer, "train", spy)
-    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)  # would call the Hub
     args = t.parse_args(
         [
             "--model",
@@ -470,32 +471,19 @@ def test_push_checkpoints_uses_the_trainer_checkpoint_strategy_without_the_token
         {},
     )
     split = {"train": list(range(40)), "validation": list(range(40, 50)), "test": list(range(50, 60))}
+    hub = {"api": None, "repo_id": "me/repo"}
     with pytest.raises(Stop):
-        t.train_and_evaluate(args, data, t.Job(0, split, tmp_path, push_to="me/repo"), t.Clock(), None)
+        t.train_and_evaluate(args, data, t.Job(0, split, tmp_path, push_to=hub), t.Clock(), None)
     # pushed checkpoints keep the optimizer state, in a job too: --resume needs it
-    assert seen == {"push": True, "strategy": "checkpoint", "repo": "me/repo", "token": None, "weights_only": False}
+    assert seen == {"push": False, "pushers": 1, "token": None, "weights_only": False}
     # without --push-checkpoints: the full state on a local disk (--resume), weights only in a job (its disk is wiped)
     with pytest.raises(Stop):
         t.train_and_evaluate(args, data, t.Job(0, split, tmp_path), t.Clock(), None)
-    assert seen == {"push": False, "strategy": "checkpoint", "repo": None, "token": None, "weights_only": in_a_job}
+    assert seen == {"push": False, "pushers": 0, "token": None, "weights_only": in_a_job}
 
 
-@pytest.fixture
-def trainer_pushes(fake_hub, monkeypatch):
-    """The Trainer's own checkpoint pushes (--push-checkpoints), into the fake Hub's last-checkpoint/."""
-    import transformers
-
-    def push_checkpoint(self, checkpoint_folder):
-        fake_hub.events.append("trainer_push")
-        shutil.copytree(checkpoint_folder, fake_hub.folder(REPO) / "last-checkpoint", dirs_exist_ok=True)
-
-    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)
-    monkeypatch.setattr(transformers.Trainer, "_push_from_checkpoint", push_checkpoint)
-    return fake_hub
-
-
-def test_a_verified_push_removes_the_hub_checkpoint_without_downloading_it(
-    trainer_module, trainer_pushes, tiny_models, laws_csv, tmp_path
+def test_a_verified_push_leaves_only_the_final_files_in_the_repo(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path
 ):
     out = tmp_path / "out"
     assert (
@@ -513,23 +501,22 @@ def test_a_verified_push_removes_the_hub_checkpoint_without_downloading_it(
         )
         == 0
     )
-    events = trainer_pushes.events
+    events = fake_hub.events
     commit = next(i for i, e in enumerate(events) if isinstance(e, tuple) and e[0] == "create_commit")
-    assert "trainer_push" in events[:commit]  # the checkpoint was on the Hub while training
-    assert events[commit + 1 :] == ["get_paths_info", ("delete_folder", "last-checkpoint")]
-    assert "snapshot_download" not in events
-    assert not (trainer_pushes.folder(REPO) / "last-checkpoint").exists()
-    assert (trainer_pushes.folder(REPO) / "model.safetensors").is_file()
-    assert json.loads((out / "metrics.json").read_text())["push"]["checkpoint_removed"] is True
+    assert ("upload_folder", "last-checkpoint") in events[:commit]  # the checkpoint was on the Hub while training
+    assert events[commit + 1 :] == ["get_paths_info", "list_repo_files", ("create_commit", ("last-checkpoint/",))]
+    assert "snapshot_download" not in events  # the verification downloads nothing
+    assert fake_hub.files(REPO) == sorted(RUN_FILES)
+    assert json.loads((out / "metrics.json").read_text())["push"]["removed"] == ["last-checkpoint"]
 
 
-def test_a_failed_checkpoint_removal_is_a_warning_not_a_failure(
-    trainer_module, trainer_pushes, tiny_models, laws_csv, tmp_path, monkeypatch, caplog
+def test_a_failed_clean_up_is_a_warning_not_a_failure(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, monkeypatch, caplog
 ):
     def refuse(*a, **k):
         raise PermissionError("simulated")
 
-    monkeypatch.setattr(trainer_pushes, "delete_folder", refuse)
+    monkeypatch.setattr(fake_hub, "list_repo_files", refuse)
     out = tmp_path / "out"
     assert (
         trainer_module.main(
@@ -546,6 +533,6 @@ def test_a_failed_checkpoint_removal_is_a_warning_not_a_failure(
         )
         == 0
     )
-    assert (trainer_pushes.folder(REPO) / "last-checkpoint").is_dir()
-    assert json.loads((out / "metrics.json").read_text())["push"]["checkpoint_removed"] is False
-    assert "Could not remove last-checkpoint/" in caplog.text and "delete_folder('last-checkpoint'" in caplog.text
+    assert (fake_hub.folder(REPO) / "last-checkpoint").is_dir()
+    assert json.loads((out / "metrics.json").read_text())["push"]["removed"] == []
+    assert "Could not remove last-checkpoint, hub, training_args.bin" in caplog.text
