@@ -38,6 +38,7 @@ To make it your own classifier, edit the three EDIT HERE blocks below. Run with 
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 # ==============================================================================================================
@@ -198,16 +200,20 @@ def main(argv=None) -> int:
     # 1. Everything that can be checked in seconds, before the dataset or the model's weights are downloaded.
     env = describe_environment(args)
     base = resolve_model(args, token)  # the config only: the preset, the window, the repo name
+    claim_output_dir(args.output_dir, args)  # a new or empty folder, or this script's: nothing else is touched
     hub = check_hub(args, base, token) if not args.no_push else None
     template, template_source = read_template(args.card_template)
     with clock("data_load"):
         data = load_data(args, token)
-    resume_from = find_checkpoint(args, hub) if args.resume else None
+    settings = run_settings(args, base, data)  # what a checkpoint depends on
+    resume_from = find_checkpoint(args, hub, settings) if args.resume else None
     # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
     split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, args.seed)
     logger.info("Split (seed %d): %s", args.seed, {k: len(v) for k, v in split.items()})
+    rehearse_card(args, env, base, data, split, template)  # a template that breaks on this run's facts stops it now
     push_to = hub if hub and args.push_checkpoints else None
-    run = train_and_evaluate(args, data, Job(args.seed, split, args.output_dir, resume_from, push_to), clock, token)
+    job = Job(args.seed, split, args.output_dir, resume_from, push_to, settings=settings)
+    run = train_and_evaluate(args, data, job, clock, token)
     # 3. Optional studies: other seeds, held-out groups (fenced sections at the end of the file).
     studies = {
         "seeds": seed_study(args, data, run, clock, token) if args.seeds > 1 else None,
@@ -263,7 +269,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(out, "--output-dir", None, "where the model, the card and metrics.json are written", f"./{REPO_NAME}")
     flag(out, "--card-template", None, "Jinja card template", f"{CARD_TEMPLATE_FILE} beside the script, else embedded")
     flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}")
-    flag(out, "--private", False, "create the Hub repo as private")
+    flag(out, "--private", False, "create the Hub repo as private", "public; private for a local --dataset")
+    flag(out, "--public", False, "create the Hub repo as public even when --dataset is a local file")
+    flag(out, "--overwrite", False, "write into an --output-dir that holds other files (they are left as they are)")
     flag(out, "--no-push", False, "keep everything local; push nothing")
     return check_args(p, p.parse_args(argv), argv)
 
@@ -289,15 +297,88 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     args.drop_columns = [c.strip() for c in args.drop_columns.split(",") if c.strip()]
     args.label_names = [c.strip() for c in args.label_names.split(",")] if args.label_names else None
     args.output_dir = Path(args.output_dir) if args.output_dir else None  # named after the model type, when known
-    if not args.text_columns:
-        p.error("--text-columns names no column")
-    if args.label_column in args.text_columns:
-        p.error(f"--label-column {args.label_column} is also in --text-columns: the model would read its answer")
-    if not (0 < args.validation_size < 0.5 and 0 < args.test_size < 0.5):
-        p.error("--validation-size and --test-size must each be between 0 and 0.5")
-    if args.seeds < 1:
-        p.error("--seeds must be at least 1")
+    problems = [
+        (not args.text_columns, "--text-columns names no column"),
+        (len(set(args.text_columns)) < len(args.text_columns), "--text-columns lists a column twice"),
+        (args.label_column in args.text_columns, f"--label-column {args.label_column} is also in --text-columns"),
+        (
+            bool(set(args.drop_columns) & {args.label_column, *args.text_columns}),
+            "--drop-columns names the label or a text column; it is for columns the model must never see",
+        ),
+        (args.label_names and len(set(args.label_names)) < len(args.label_names), "--label-names repeats a name"),
+        (
+            not (0 < args.validation_size and 0 < args.test_size and args.validation_size + args.test_size <= 0.5),
+            "--validation-size and --test-size must be above 0 and leave at least half of the rows for training",
+        ),
+        (args.max_samples is not None and args.max_samples < 1, "--max-samples must be at least 1"),
+        (args.epochs is not None and not args.epochs > 0, "--epochs must be above 0"),
+        (args.learning_rate is not None and not args.learning_rate > 0, "--learning-rate must be above 0"),
+        (args.batch_size < 1 or args.seeds < 1, "--batch-size and --seeds must be at least 1"),
+        (args.max_length is not None and args.max_length < 16, "--max-length must be at least 16 tokens"),
+        (args.stride is not None and args.stride < 0, "--stride must be 0 or more"),
+        (args.private and args.public, "give one of --private and --public"),
+    ]
+    for problem, message in problems:
+        if problem:
+            p.error(message)
     return args
+
+
+MARKER = ".classifier-run.json"  # written first into the output folder: it marks the folder as this script's
+SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # folders a run makes, and deletes
+
+
+def claim_output_dir(out: Path, args) -> None:
+    """Write only into a folder that is new, empty, or this script's (its MARKER); any other with --overwrite, and
+    even then never into a scratch folder the run would delete. Refused before anything is downloaded."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output-dir {out} is a file, not a folder. Give the name of a folder.")
+    others = sorted(p.name for p in out.iterdir() if p.name != MARKER) if out.is_dir() else []
+    ours = (out / MARKER).is_file()
+    if others and not ours and not args.overwrite:
+        raise UserError(
+            f"--output-dir {out} holds files this script did not write ({', '.join(others[:6])}). "
+            "Choose a new or empty folder, or add --overwrite to write beside them (they are never "
+            "deleted or uploaded; the run's own files of the same names are replaced)."
+        )
+    if not ours and (clash := [name for name in SCRATCH if name in others]):
+        raise UserError(
+            f"--output-dir {out} holds {clash}, a folder name this script uses and deletes. Move it, "
+            "or choose another --output-dir."
+        )
+    if args.resume and others and not ours:
+        raise UserError(f"--resume: {out} was not written by this script; there is nothing of its to continue.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / MARKER, {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    except OSError as err:
+        raise UserError(
+            f"--output-dir {out}: cannot write there ({err.strerror}). Choose a folder you can write to."
+        ) from err
+
+
+def run_settings(args, base: dict, data) -> dict:
+    """What a checkpoint depends on: --resume refuses one made with other values (a new split would put training rows
+    in the test set; another number of epochs another schedule)."""
+    names = (
+        "seed",
+        "max_samples",
+        "text_columns",
+        "label_column",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "max_length",
+        "stride",
+        "validation_size",
+        "test_size",
+    )
+    return {
+        "data": data.facts["data_sha256"],
+        "model": base["id"],
+        "labels": data.names,
+        **{k: getattr(args, k) for k in names},
+    }
 
 
 @dataclass
@@ -425,6 +506,7 @@ class Data:
     groups: list[int]  # rows that share an input text share a group, and stay in one split
     holdout: list | None  # the --holdout-column value of each row
     facts: dict  # what the card and metrics.json say about the data
+    rows: list[int] | None = None  # each row's number in the loaded table (ids may repeat; these do not)
 
 
 def load_data(args, token) -> Data:
@@ -437,17 +519,10 @@ def load_data(args, token) -> Data:
     missing = [c for c in args.drop_columns if c not in table.column_names]
     if missing:
         logger.warning("--drop-columns: %s not in the dataset; nothing to drop there.", missing)
-    dropped = [describe_dropped(table, c, args.label_column) for c in args.drop_columns if c in table.column_names]
+    dropped_values = {c: table[c] for c in args.drop_columns if c in table.column_names}
     holdout_values = table[args.holdout_column] if args.holdout_column else None
     id_column = args.id_column if args.id_column in table.column_names else None
     table = table.select_columns(list(dict.fromkeys(args.text_columns + [args.label_column] + ([id_column] or []))))
-    for d in dropped:  # the dropped (and any other unused) columns never reach the model
-        why = "; ".join(f"{s['value']}: {s['positive']}/{s['count']} positive" for s in d["shares"])
-        logger.info(
-            "Dropped column %r before anything else: the model never sees it%s",
-            d["name"],
-            f" (it leaks the label: {why})" if why else "",
-        )
     texts = build_texts(table, args.text_columns)
     raw = table[args.label_column]
     usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None]
@@ -458,6 +533,7 @@ def load_data(args, token) -> Data:
     class_names = getattr(table.features[args.label_column], "names", None)
     labels, names = encode_labels([raw[i] for i in usable], args.label_column, class_names, args.label_names)
     labels, names, why = positive_class(labels, names, args)
+    dropped = [describe_dropped(c, [v[i] for i in usable], labels, names) for c, v in dropped_values.items()]
     chosen = choose_rows(labels, names, args)
     rows = [usable[i] for i in chosen]
     table = table.select(rows)
@@ -484,6 +560,13 @@ def load_data(args, token) -> Data:
         len(sizes),
     )
     ids = [str(v) for v in table[id_column]] if id_column else [str(r) for r in rows]
+    if len(set(ids)) < len(ids):
+        logger.warning(
+            "--id-column %s: %d ids occur more than once; splits.csv also gives each row's number (row)",
+            id_column,
+            len(ids) - len(set(ids)),
+        )
+    facts["data_sha256"] = hashlib.sha256(json.dumps([[texts[r] for r in rows], labels]).encode()).hexdigest()
     return Data(
         [texts[r] for r in rows],
         labels,
@@ -492,19 +575,20 @@ def load_data(args, token) -> Data:
         groups,
         [holdout_values[r] for r in rows] if holdout_values is not None else None,
         facts,
+        rows,
     )
 
 
-def describe_dropped(table, column: str, label_column: str) -> dict:
-    """The share of positive labels per value of a dropped column (when it has few values): why it had to go."""
-    values, labels = table[column], table[label_column]
+def describe_dropped(column: str, values: list, labels: list[int], names: list[str]) -> dict:
+    """For two classes, the share of the positive label per value of a dropped column (when it has few values):
+    why it had to go. Logged, and shown on the card."""
     shares = []
-    if len(set(values)) <= 20 and set(labels) <= {0, 1}:  # True == 1 and False == 0 too
+    if len(names) == 2 and len(set(values)) <= 20:
         for value in sorted(set(values), key=str):
             hits = [y for v, y in zip(values, labels, strict=True) if v == value]
-            shares.append(
-                {"value": value, "count": len(hits), "positive": int(sum(hits)), "share": sum(hits) / len(hits)}
-            )
+            shares.append({"value": value, "count": len(hits), "positive": sum(hits), "share": sum(hits) / len(hits)})
+    why = "; ".join(f"{s['value']}: {s['positive']}/{s['count']} {names[1]}" for s in shares)
+    logger.info("Dropped column %r before anything else: the model never sees it%s", column, f" ({why})" if why else "")
     return {"name": column, "shares": shares}
 
 
@@ -545,28 +629,37 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
     return list(values), list(class_names)
 
 
-NEGATIVE_NAME = re.compile(r"(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
-
-
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
     """Two classes: put the class to flag at id 1 and say why it is that one. More classes: unchanged."""
     if len(names) != 2:
         if args.positive_label or args.threshold_for != "f1":
             raise UserError(f"--positive-label and --threshold-for apply to two classes; the labels are {names}.")
         return labels, names, None
-    negatives = [n for n in names if NEGATIVE_NAME.fullmatch(n)]
-    if args.positive_label and args.positive_label not in names:
-        raise UserError(f"--positive-label {args.positive_label}: not one of the labels {names}.")
-    if args.positive_label:
-        positive, why = args.positive_label, "set with --positive-label"
-    elif len(negatives) == 1:
-        positive, why = next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
-    else:
-        positive, why = names[1], "it sorts last; choose with --positive-label"
+    positive, why = choose_positive(names, args.positive_label)
     logger.info("Positive label: %s (%s)", positive, why)
     if positive == names[1]:
         return labels, names, why
     return [1 - y for y in labels], names[::-1], why
+
+
+# --- shared: labels (identical in the scripts that name the positive class; tests/test_copies.py checks) ---
+NEGATIVE_NAME = re.compile(r"(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
+
+
+def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
+    """Of two labels, the one to flag, and why: --positive-label, else the one not named like a negative
+    (no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
+    if wanted and wanted not in names:
+        raise UserError(f"--positive-label {wanted}: not one of the labels {names}.")
+    if wanted:
+        return wanted, "set with --positive-label"
+    negatives = [n for n in names if NEGATIVE_NAME.fullmatch(str(n))]
+    if len(negatives) == 1:
+        return next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
+    return sorted(names, key=str)[-1], "it sorts last; choose with --positive-label"
+
+
+# --- end shared: labels ---
 
 
 def choose_rows(labels: list[int], names: list[str], args) -> list[int]:
@@ -687,7 +780,15 @@ def load_table(dataset: str, token: str | None = None):
                 f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        table = datasets.load_dataset(kind, data_files=str(path), **extra)
+        if kind != "parquet":
+            check_text_file(path, dataset)
+        try:
+            table = datasets.load_dataset(kind, data_files=str(path), **extra)
+        except Exception as err:  # a malformed file: say which, in one line
+            raise UserError(
+                f"--dataset {dataset}: could not read it as {kind} ({type(err).__name__}: "
+                f"{first_line(err)}). Check that the file is valid {kind}."
+            ) from err
     elif looks_like_local_path(dataset):
         raise UserError(f"--dataset {dataset}: no such file or folder (looked in {Path.cwd()}). Check the path.")
     else:
@@ -705,7 +806,34 @@ def load_table(dataset: str, token: str | None = None):
         table = datasets.concatenate_datasets(list(table.values()))
     else:
         logger.info("Loaded %s: %d rows", dataset, len(table))
+    if len(table) == 0:
+        raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
+    if path.suffix.lower() == ".csv" and len(table.column_names) == 1 and ";" in table.column_names[0]:
+        raise UserError(
+            f"--dataset {dataset}: looks like it uses ';' between columns (its one column is named "
+            f"{table.column_names[0][:60]!r}). Save it with commas, or as .tsv with tabs."
+        )
     return table
+
+
+def check_text_file(path: Path, dataset: str) -> None:
+    """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
+    import codecs
+
+    if path.stat().st_size == 0:
+        raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                raise UserError(
+                    f"--dataset {dataset}: not UTF-8 text (byte {offset + err.start}: "
+                    f"{chunk[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
+                    "CSV UTF-8) and run again."
+                ) from None
+            offset += len(chunk)
 
 
 def first_line(err: Exception) -> str:
@@ -750,6 +878,13 @@ def resolve_model(args, token) -> dict:
             f"--model {args.model}: {where} ({type(err).__name__}). Give a Hub model id such as "
             f"{DEFAULT_MODEL} or a folder holding config.json and the tokenizer files."
         ) from err
+    folder = Path(args.model).expanduser()
+    tokenizer_files = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
+    if folder.is_dir() and not any((folder / f).is_file() for f in tokenizer_files):
+        raise UserError(
+            f"--model {args.model}: the folder has no tokenizer files ({', '.join(tokenizer_files)}). "
+            "Save the tokenizer beside the model: tokenizer.save_pretrained(folder)."
+        )
     name = config.model_type if config.model_type in PRESETS else "default"
     preset = PRESETS[name]
     given = {key for key in preset if getattr(args, key, None) is not None}
@@ -813,6 +948,7 @@ class Job:
     resume_from: str | None = None  # --resume: a checkpoint folder
     push_to: dict | None = None  # --push-checkpoints: the Hub repo (check_hub's answer)
     baseline: bool = True  # also score the TF-IDF baseline on the same split
+    settings: dict | None = None  # run_settings: saved beside each checkpoint, for --resume to check
 
 
 @dataclass
@@ -896,10 +1032,10 @@ def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
     val = tokenize_windows(tokenizer, part["validation"][0], max_length, stride, part["validation"][1])
     order = np.argsort([-len(x) for x in val["input_ids"]], kind="stable")
     val = {k: [v[i] for i in order] for k, v in val.items()}
-    as_dataset = lambda w: Dataset.from_dict({k: v for k, v in w.items() if k != "row"})  # noqa: E731
+    train_ds, val_ds = (Dataset.from_dict({k: v for k, v in w.items() if k != "row"}) for w in (train, val))
     return {
-        "train": as_dataset(train),
-        "validation": as_dataset(val),
+        "train": train_ds,
+        "validation": val_ds,
         "train_rows": train["row"],
         "validation_rows": val["row"],
         "validation_labels": part["validation"][1],
@@ -970,6 +1106,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
+    trainer.add_callback(progress_keeper(trainer, job.settings))  # before the pusher: the file goes up too
     if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
         trainer.add_callback(checkpoint_pusher(job.push_to))
     trainer.precision = precision
@@ -983,6 +1120,35 @@ def training_precision(allow_fp16: bool) -> str:
     if not torch.cuda.is_available():
         return "fp32"
     return "bf16" if bf16_here(torch.device("cuda")) else "fp16" if allow_fp16 else "fp32"
+
+
+RUN_SETTINGS = "run_settings.json"  # in each checkpoint: the settings it was made with, and the progress so far
+
+
+def progress_keeper(trainer, settings: dict | None):
+    """Write the run's settings and its progress (tokens, training time) into each checkpoint, and take the progress
+    back from the checkpoint a run resumes from, so that the counts cover the whole training."""
+    from transformers import TrainerCallback
+
+    class KeepProgress(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = time.time()
+            resumed = Path(trainer.resumed_from or "") / RUN_SETTINGS
+            before = json.loads(resumed.read_text())["progress"] if resumed.is_file() else {}
+            trainer.real_tokens = before.get("real_tokens", 0)
+            trainer.computed_tokens = before.get("computed_tokens", 0)
+            trainer.seconds_before = before.get("training_seconds", 0.0)
+
+        def on_save(self, args, state, control, **kwargs):
+            progress = {
+                "real_tokens": int(trainer.real_tokens),
+                "computed_tokens": trainer.computed_tokens,
+                "training_seconds": trainer.seconds_before + time.time() - self.started,
+            }
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            write_json(folder / RUN_SETTINGS, {"settings": settings, "progress": progress})
+
+    return KeepProgress()
 
 
 def checkpoint_pusher(hub: dict):
@@ -1015,6 +1181,7 @@ def classifier_trainer():
         must map back to their rows) and a count of the real and computed tokens of each training batch."""
 
         real_tokens = computed_tokens = 0
+        seconds_before, resumed_from = 0.0, None  # training time in the checkpoint resumed from, and where it is
 
         def _get_eval_sampler(self, eval_dataset):
             return SequentialSampler(eval_dataset)
@@ -1025,7 +1192,12 @@ def classifier_trainer():
                 self.computed_tokens += inputs["attention_mask"].numel()
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
+        def train(self, resume_from_checkpoint=None, **kwargs):
+            self.resumed_from = resume_from_checkpoint
+            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
         def token_counts(self, seconds: float) -> dict:
+            seconds += self.seconds_before  # the whole training, a resumed part included
             real = int(self.real_tokens)
             return {
                 "real": real,
@@ -1041,49 +1213,50 @@ def classifier_trainer():
 # Evaluation: windows to rows, threshold, metrics, bootstrap, baseline
 # ==============================================================================================================
 def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict):
-    """Score the selected model on validation (aggregation, threshold) and, once, on test. Fills `metrics`;
-    returns the test rows' probabilities and predicted classes."""
-    batch = args.batch_size * 2
-    val_true, test_true = part["validation"][1], part["test"][1]
+    """Predict the validation rows and, once, the test rows with the selected model, then score them. Fills
+    `metrics`; returns the rows' probabilities and the test rows' predicted classes."""
+    batch, key = args.batch_size * 2, "f1" if len(names) == 2 else "macro_f1"
+    val_true = part["validation"][1]
     val_probs, win_probs, win_rows = predict_probs(
         model, tokenizer, part["validation"][0], args.max_length, args.stride, batch, return_windows=True
     )
+    by_mean = classification_metrics(val_true, aggregate_windows(win_probs, win_rows, len(val_true), "mean"), names)
+    by_max = classification_metrics(val_true, val_probs, names)
     metrics["window_aggregation"] = {
         "used": WINDOW_AGGREGATION,
-        "validation_f1": {
-            how: classification_metrics(val_true, aggregate_windows(win_probs, win_rows, len(val_true), how), names)[
-                "f1" if len(names) == 2 else "macro_f1"
-            ]
-            for how in ("max", "mean")
-        },
+        "validation_f1": {"max": by_max[key], "mean": by_mean[key]},
     }
     test_probs, _, test_rows = predict_probs(
         model, tokenizer, part["test"][0], args.max_length, args.stride, batch, return_windows=True
     )
-    threshold = None
-    if len(names) == 2:
-        named = named_thresholds(val_true, val_probs[:, 1])
-        threshold = named[args.threshold_for]
-        metrics["thresholds"] = {
-            n: {
-                "value": t,
-                "validation": triage(val_true, val_probs[:, 1], t),
-                "test": triage(test_true, test_probs[:, 1], t),
-            }
-            for n, t in named.items()
-        }
-        metrics["threshold"] = {"name": args.threshold_for, "value": threshold, "chosen_on": "validation"}
-        metrics["test_at_default_threshold"] = classification_metrics(test_true, test_probs, names, 0.5)
-    metrics["validation"] = classification_metrics(val_true, val_probs, names, threshold)
-    metrics["test"] = classification_metrics(test_true, test_probs, names, threshold)
-    test_pred = predicted_classes(test_probs, threshold)
-    if threshold is not None:
-        metrics["test"]["intervals_95"] = bootstrap_intervals(test_true, test_pred, args.seed)
+    probs = {"validation": val_probs, "test": test_probs}
+    test_pred = score_predictions(metrics, names, {k: part[k][1] for k in probs}, probs, args)
     metrics["rows_longer_than_one_window"] = {
         "validation": count_long_rows(win_rows),
         "test": count_long_rows(test_rows),
     }
-    return {"validation": val_probs, "test": test_probs}, test_pred
+    return probs, test_pred
+
+
+def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, args):
+    """Thresholds chosen on validation (two classes), then validation and test scored; test once, with bootstrap
+    intervals. Fills `metrics`; returns the test rows' predicted classes."""
+    threshold = None
+    if len(names) == 2:
+        named = named_thresholds(y["validation"], probs["validation"][:, 1])
+        threshold = named[args.threshold_for]
+        metrics["thresholds"] = {
+            n: {part: triage(y[part], probs[part][:, 1], t) for part in ("validation", "test")} | {"value": t}
+            for n, t in named.items()
+        }
+        metrics["threshold"] = {"name": args.threshold_for, "value": threshold, "chosen_on": "validation"}
+        metrics["test_at_default_threshold"] = classification_metrics(y["test"], probs["test"], names, 0.5)
+    for part in ("validation", "test"):
+        metrics[part] = classification_metrics(y[part], probs[part], names, threshold)
+    test_pred = predicted_classes(probs["test"], threshold)
+    if threshold is not None:
+        metrics["test"]["intervals_95"] = bootstrap_intervals(y["test"], test_pred, args.seed)
+    return test_pred
 
 
 def named_thresholds(y_true, scores) -> dict[str, float]:
@@ -1357,7 +1530,7 @@ def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dic
     record.update(training_tokens=m["training_tokens"], baseline=m["baseline"], command=env["command"], **studies)
     record["environment"] = {"hardware": env["hardware"], "versions": env["versions"], "card_template": template_source}
     record["environment"].update({k: m[k] for k in ("precision", "attention", "processes", "effective_batch_size")})
-    record["rows"]["longer_than_one_window"] = sum(m["rows_longer_than_one_window"].values())
+    record["rows"] = {**record["rows"], "longer_than_one_window": sum(m["rows_longer_than_one_window"].values())}
     return record
 
 
@@ -1365,6 +1538,39 @@ HYPERPARAMETERS = (
     "epochs learning_rate batch_size warmup weight_decay adam_betas adam_epsilon max_length stride seed "
     "validation_size test_size"
 ).split()
+
+
+def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template: str) -> None:
+    """Render the card once from made-up scores on the real split, before training: a template that breaks on this
+    run's facts stops the run now, not after the training was paid for."""
+    import numpy as np
+
+    y = {k: [data.labels[i] for i in rows] for k, rows in split.items()}
+    made_up = {k: np.eye(len(data.names))[v] * 0.5 + 0.5 / len(data.names) for k, v in y.items()}
+    metrics = {
+        "precision": "fp32",
+        "attention": "sdpa",
+        "processes": 1,
+        "effective_batch_size": args.batch_size,
+        "class_weights": dict.fromkeys(data.names, 1.0),
+        "best_epoch": 1.0,
+        "training_tokens": {"real": 1, "computed": 1, "padding_efficiency": 1.0, "real_tokens_per_second": 1.0},
+        "window_aggregation": {"used": WINDOW_AGGREGATION, "validation_f1": {"max": 1.0, "mean": 1.0}},
+        "rows_longer_than_one_window": {"train": 0},
+    }
+    test_pred = score_predictions(metrics, data.names, y, made_up, args)
+    metrics.update(validation_history=[{"epoch": 1.0, "loss": 0.5, **metrics["validation"]}], baseline=metrics["test"])
+    run = Run(Job(args.seed, split, args.output_dir), None, None, metrics, made_up, test_pred)
+    studies = {"seeds": None, "holdout": {"column": args.holdout_column, "groups": []} if args.holdout_column else None}
+    record = build_record(args, env, base, data, run, studies, "rehearsal")
+    record.update(errors={"count": 0, "file": "errors.csv"}, timings={"wall": 0.0})
+    try:
+        render_card(record, template)
+    except Exception as err:
+        raise UserError(
+            f"The card template does not render ({type(err).__name__}: {first_line(err)}). Fix it "
+            "(--card-template) before anything is trained."
+        ) from err
 
 
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
@@ -1393,7 +1599,11 @@ def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
     """splits.csv (where each row went), predictions.csv (the scores of the validation and test rows) and
     errors.csv (the misclassified test rows, to read)."""
     split, names = run.job.split, data.names
-    write_csv(out / "splits.csv", ["id", "split"], [(data.ids[i], k) for k, rows in split.items() for i in rows])
+    write_csv(
+        out / "splits.csv",
+        ["row", "id", "split"],
+        [(data.rows[i], data.ids[i], k) for k, rows in split.items() for i in rows],
+    )
     score_names = [names[1]] if len(names) == 2 else names
     rows = [
         (data.ids[i], part, names[data.labels[i]], *(float(x) for x in (p[1:] if len(names) == 2 else p)))
@@ -1570,16 +1780,23 @@ def check_hub(args, base: dict, token) -> dict:
             f"HF_TOKEN cannot write to {repo_id}: {problem}. Make a token with write access at "
             "https://huggingface.co/settings/tokens, choose another --hub-model-id, or use --no-push."
         )
-    if private is False and args.private:
+    want_private = args.private or (not args.public and Path(args.dataset).expanduser().exists())
+    if want_private and not args.private:
+        logger.info(
+            "The repo will be private: a model trained on a local file may have memorised rows that were "
+            "never meant to be public. Add --public to publish it."
+        )
+    if private is False and want_private:
         raise UserError(
-            f"{repo_id} already exists and is public; --private cannot make it private (the Hub keeps an "
-            "existing repo as it is). Make it private on its Settings page, or choose another --hub-model-id."
+            f"{repo_id} already exists and is public; this run would make its model private, and the Hub "
+            "keeps an existing repo as it is. Make the repo private on its Settings page, add --public, "
+            "or choose another --hub-model-id."
         )
     if private is None:
         hub_call(
-            lambda: api.create_repo(repo_id, private=args.private), f"create {repo_id}", f"Cannot create {repo_id}"
+            partial(api.create_repo, repo_id, private=want_private), f"create {repo_id}", f"Cannot create {repo_id}"
         )
-    visibility = "private" if private or (private is None and args.private) else "public"
+    visibility = "private" if private or (private is None and want_private) else "public"
     logger.info("Push check passed: %s can write to %s (%s)", me["name"], repo_id, visibility)
     args.repo_id = repo_id
     return {"api": api, "repo_id": repo_id, "user": me["name"], "checkpoints": args.push_checkpoints}
@@ -1888,9 +2105,10 @@ def holdout_summary(metrics: dict, y_true: list[int], names: list[str]) -> str:
 # ==============================================================================================================
 # Resume: --resume continues from a checkpoint
 # ==============================================================================================================
-def find_checkpoint(args, hub) -> str | None:
+def find_checkpoint(args, hub, settings: dict) -> str | None:
     """The newest checkpoint in --output-dir/checkpoints, else the Hub repo's last-checkpoint/ (written by
-    --push-checkpoints). None, with a warning, when there is neither."""
+    --push-checkpoints), made with these settings; a checkpoint made with others is refused, naming them. None, with a
+    warning, when there is no checkpoint."""
     from transformers.trainer_utils import get_last_checkpoint
 
     local = args.output_dir / "checkpoints"
@@ -1910,6 +2128,21 @@ def find_checkpoint(args, hub) -> str | None:
     if found is None:
         logger.warning(
             "--resume: no checkpoint in %s%s; starting from the beginning.", local, " or on the Hub" * bool(hub)
+        )
+        return None
+    saved = Path(found) / RUN_SETTINGS
+    then = json.loads(saved.read_text())["settings"] if saved.is_file() else None
+    now = json.loads(json.dumps(settings))  # as it would be saved: tuples become lists
+    if then is None:
+        raise UserError(
+            f"--resume: {found} does not say which settings made it, so it cannot be continued safely. "
+            "Start again without --resume."
+        )
+    differ = [f"{k}: {then.get(k)!r} then, {v!r} now" for k, v in now.items() if then.get(k) != v]
+    if differ:
+        raise UserError(
+            f"--resume: {found} was made with other settings ({'; '.join(differ)}). Continuing it would "
+            "mix two runs. Run again with the first run's settings, or start again without --resume."
         )
     return found
 

@@ -101,7 +101,15 @@ def load_table(dataset: str, token: str | None = None):
                 f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        table = datasets.load_dataset(kind, data_files=str(path), **extra)
+        if kind != "parquet":
+            check_text_file(path, dataset)
+        try:
+            table = datasets.load_dataset(kind, data_files=str(path), **extra)
+        except Exception as err:  # a malformed file: say which, in one line
+            raise UserError(
+                f"--dataset {dataset}: could not read it as {kind} ({type(err).__name__}: "
+                f"{first_line(err)}). Check that the file is valid {kind}."
+            ) from err
     elif looks_like_local_path(dataset):
         raise UserError(f"--dataset {dataset}: no such file or folder (looked in {Path.cwd()}). Check the path.")
     else:
@@ -119,7 +127,34 @@ def load_table(dataset: str, token: str | None = None):
         table = datasets.concatenate_datasets(list(table.values()))
     else:
         logger.info("Loaded %s: %d rows", dataset, len(table))
+    if len(table) == 0:
+        raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
+    if path.suffix.lower() == ".csv" and len(table.column_names) == 1 and ";" in table.column_names[0]:
+        raise UserError(
+            f"--dataset {dataset}: looks like it uses ';' between columns (its one column is named "
+            f"{table.column_names[0][:60]!r}). Save it with commas, or as .tsv with tabs."
+        )
     return table
+
+
+def check_text_file(path: Path, dataset: str) -> None:
+    """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
+    import codecs
+
+    if path.stat().st_size == 0:
+        raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                raise UserError(
+                    f"--dataset {dataset}: not UTF-8 text (byte {offset + err.start}: "
+                    f"{chunk[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
+                    "CSV UTF-8) and run again."
+                ) from None
+            offset += len(chunk)
 
 
 def first_line(err: Exception) -> str:

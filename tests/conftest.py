@@ -186,3 +186,23 @@ def trainer_module():
 @pytest.fixture(scope="session")
 def roberta_module():
     return import_script("train_roberta.py")
+
+
+class KilledJob(Exception):
+    """Stands for a job killed by its timeout."""
+
+
+@pytest.fixture
+def killed_after_first_save(monkeypatch):
+    """The next training dies right after its first checkpoint is saved (and its callbacks have run), as a job that
+    hit its timeout; the fixture's value undoes that, for the run that resumes."""
+    from transformers.trainer_callback import CallbackHandler
+
+    original = CallbackHandler.on_save
+
+    def on_save(self, *a, **k):
+        original(self, *a, **k)
+        raise KilledJob("killed after the first checkpoint")
+
+    monkeypatch.setattr(CallbackHandler, "on_save", on_save)
+    return lambda: monkeypatch.setattr(CallbackHandler, "on_save", original)

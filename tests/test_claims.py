@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_rows, write_csv
+from conftest import KilledJob, make_rows, write_csv
 
 FAST = ["--max-length", "64", "--stride", "16", "--batch-size", "8", "--learning-rate", "1e-3"]
 
@@ -137,21 +137,25 @@ def step_counter(monkeypatch):
 
 
 def test_resume_trains_only_the_remaining_steps(
-    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, step_counter
+    trainer_module, tiny_models, laws_csv, tmp_path, step_counter, killed_after_first_save
 ):
-    t = trainer_module
     out = tmp_path / "out"
-    real_rmtree = t.shutil.rmtree
-    keep_checkpoints = lambda p, **k: None if str(p).endswith("checkpoints") else real_rmtree(p, **k)  # noqa: E731
-    monkeypatch.setattr(t.shutil, "rmtree", keep_checkpoints)
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
-    assert t.main([*argv, "--epochs", "1", *FAST]) == 0  # as if the job had been killed after epoch 1
+    with pytest.raises(KilledJob):  # the job dies after epoch 1 of 3
+        trainer_module.main([*argv, "--epochs", "3", *FAST])
     one_epoch = step_counter[-1]
     assert one_epoch > 0
-    assert t.main([*argv, "--epochs", "3", "--resume", *FAST]) == 0
+    killed_after_first_save()  # undo: this time the job runs to its end
+    assert trainer_module.main([*argv, "--epochs", "3", "--resume", *FAST]) == 0
     assert step_counter[-1] == 2 * one_epoch  # epochs 2 and 3 only
-    history = json.loads((out / "metrics.json").read_text())["validation_history"]
-    assert [h["epoch"] for h in history] == [1.0, 2.0, 3.0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["validation_history"]] == [1.0, 2.0, 3.0]
+    # the counts cover the whole training, the epoch before the kill included: as much as a run never killed
+    whole = tmp_path / "whole"
+    assert trainer_module.main([*argv[:-1], str(whole), "--epochs", "3", *FAST]) == 0
+    expected = json.loads((whole / "metrics.json").read_text())["training_tokens"]
+    assert metrics["training_tokens"]["real"] == expected["real"]
+    assert metrics["training_tokens"]["computed"] == expected["computed"]
 
 
 def test_many_duplicate_groups_each_stay_in_one_split(trainer_module):

@@ -1,12 +1,11 @@
 """Fail fast, lose nothing, leak nothing: bad input, the push path (against a fake Hub), resume, the token."""
 
 import json
-import shutil
 import time
 import types
 
 import pytest
-from conftest import make_rows, write_csv
+from conftest import KilledJob, make_rows, write_csv
 from fake_hub import FakeHub
 
 FAST = [
@@ -378,13 +377,10 @@ def test_token_never_reaches_the_hub(trainer_module, fake_hub, tiny_models, laws
 
 
 def test_resume_continues_from_the_last_local_checkpoint(
-    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, caplog
+    trainer_module, tiny_models, laws_csv, tmp_path, caplog, killed_after_first_save
 ):
     caplog.set_level("INFO", logger="train")
     out = tmp_path / "out"
-    real_rmtree = shutil.rmtree
-    keep_checkpoints = lambda p, **k: None if str(p).endswith("checkpoints") else real_rmtree(p, **k)  # noqa: E731
-    monkeypatch.setattr(trainer_module.shutil, "rmtree", keep_checkpoints)
     args = [
         "--dataset",
         str(laws_csv),
@@ -396,21 +392,67 @@ def test_resume_continues_from_the_last_local_checkpoint(
         *FAST[:4],
         "--max-samples",
         "80",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
     ]
-    trainer_module.main([*args, "--epochs", "1", "--batch-size", "8"])  # as if the job had been killed after epoch 1
+    with pytest.raises(KilledJob):
+        trainer_module.main(args)  # the job dies after epoch 1
     assert list((out / "checkpoints").glob("checkpoint-*"))
-    trainer_module.main([*args, "--epochs", "2", "--batch-size", "8", "--resume"])
+    killed_after_first_save()
+    trainer_module.main([*args, "--resume"])
     assert "Resuming from" in caplog.text
     history = json.loads((out / "metrics.json").read_text())["validation_history"]
     assert [h["epoch"] for h in history] == [1.0, 2.0]  # epoch 1 came from the checkpoint, epoch 2 was trained
 
 
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (["--seed", "7"], "seed: 42 then, 7 now"),
+        (["--max-samples", "90"], "max_samples: 80 then, 90 now"),
+        (["--epochs", "3"], "epochs: 2.0 then, 3.0 now"),
+    ],
+)
+def test_resume_refuses_a_checkpoint_made_with_other_settings(
+    trainer_module, tiny_models, laws_csv, tmp_path, killed_after_first_save, change, expected
+):
+    """Another seed or subset would put the checkpoint's training rows in this run's test split; other epochs, another
+    schedule. Each is refused before any training, naming what differs."""
+    out = tmp_path / "out"
+    args = [
+        "--dataset",
+        str(laws_csv),
+        "--model",
+        str(tiny_models["bert"]),
+        "--no-push",
+        "--output-dir",
+        str(out),
+        *FAST[:4],
+        "--max-samples",
+        "80",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+    ]
+    with pytest.raises(KilledJob):
+        trainer_module.main(args)
+    killed_after_first_save()
+    with pytest.raises(trainer_module.UserError, match="was made with other settings") as refused:
+        trainer_module.main([*args, *change, "--resume"])
+    assert expected in str(refused.value)
+
+
 def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fake_hub, tmp_path):
+    settings = {"data": "abc", "seed": 42}
     ckpt = fake_hub.folder("tester/repo") / "last-checkpoint"
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text("{}")
+    (ckpt / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {}}))
     args = types.SimpleNamespace(output_dir=tmp_path / "out")
-    found = trainer_module.find_checkpoint(args, {"api": fake_hub, "repo_id": "tester/repo"})
+    found = trainer_module.find_checkpoint(args, {"api": fake_hub, "repo_id": "tester/repo"}, settings)
     assert found == str(tmp_path / "out" / "hub-checkpoint" / "last-checkpoint")  # outside the Trainer's folder
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, make_rows, write_csv
+from conftest import ROOT, KilledJob, make_rows, write_csv
 from fake_hub import FakeHub
 
 FAKE_TOKEN = "hf_FAKEtokenFORtests0123456789abcdefXYZ"
@@ -175,7 +175,8 @@ def test_private_on_an_existing_public_repo_is_refused(job, monkeypatch, capsys)
     monkeypatch.setattr(job["script"], "load_data", lambda *a, **k: pytest.fail("the data was loaded"))
     assert run_job(job, "--hub-model-id", "tester/public-model", "--private") == 2
     assert (
-        "tester/public-model already exists and is public; --private cannot make it private" in capsys.readouterr().err
+        "tester/public-model already exists and is public; this run would make its model private"
+        in capsys.readouterr().err
     )
 
 
@@ -262,24 +263,20 @@ def test_an_unreachable_hub_is_not_called_a_bad_token(job, monkeypatch, capsys, 
     assert expected in err and "did not accept" not in err
 
 
-def test_resume_from_the_hub_leaves_no_leftovers_in_the_repo(job, monkeypatch, tiny_models):
+def test_resume_from_the_hub_leaves_no_leftovers_in_the_repo(job, killed_after_first_save):
     """A killed job's last-checkpoint/ and what older versions left (training_args.bin, hub/) are gone at the end,
     and the fetched checkpoint is never uploaded again."""
     script, hub = job["script"], job["hub"]
     repo = "tester/on-the-books-jim-crow-bert"
-    real_rmtree = shutil.rmtree
-    keep = lambda p, **k: None if str(p).endswith("checkpoints") else real_rmtree(p, **k)  # noqa: E731
-    monkeypatch.setattr(script.shutil, "rmtree", keep)
-    first = job["tmp"] / "first"
-    assert script.main([*job["argv"], "--no-push", "--output-dir", str(first)]) == 0  # one epoch, then "killed"
-    checkpoint = next((first / "checkpoints").glob("checkpoint-*"))
-    monkeypatch.setattr(script.shutil, "rmtree", real_rmtree)
-    hub.repos[repo] = {"private": True}
-    shutil.copytree(checkpoint, hub.folder(repo) / "last-checkpoint")
+    job["argv"][job["argv"].index("--epochs") + 1] = "2"
+    with pytest.raises(KilledJob):  # the first job pushes its checkpoint after epoch 1, then hits its timeout
+        script.main([*job["argv"], "--push-checkpoints"])
+    assert "last-checkpoint/run_settings.json" in hub.files(repo)
+    shutil.rmtree(job["work"] / "on-the-books-jim-crow-bert")  # a new job starts on a new machine
     (hub.folder(repo) / "training_args.bin").write_bytes(b"left by an older version")
     (hub.folder(repo) / "hub" / "last-checkpoint").mkdir(parents=True)
     (hub.folder(repo) / "hub" / "last-checkpoint" / "config.json").write_text("{}")
-    job["argv"][job["argv"].index("--epochs") + 1] = "2"
+    killed_after_first_save()
     assert run_job(job, "--resume", "--push-checkpoints") == 0
     assert hub.files(repo) == RUN_FILES
     out = job["work"] / "on-the-books-jim-crow-bert"

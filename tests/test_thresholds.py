@@ -144,7 +144,7 @@ def test_predict_flags_exactly_the_rows_that_reach_a_named_threshold(run, tmp_pa
         (["jim_crow", "not_jim_crow"], None, "jim_crow", "`not_jim_crow` is named as the negative"),
         (["no_jim_crow", "jim_crow"], None, "jim_crow", "`no_jim_crow` is named as the negative"),
         (["negative", "segregation"], None, "segregation", "`negative` is named as the negative"),
-        (["clause", "act"], None, "act", "it sorts last; choose with --positive-label"),
+        (["clause", "act"], None, "clause", "it sorts last; choose with --positive-label"),
         (["jim_crow", "not_jim_crow"], "not_jim_crow", "not_jim_crow", "set with --positive-label"),
     ],
 )
