@@ -149,7 +149,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "for lengths in tokens and a --max-length (default: characters only)"
     )
     p.add_argument("--tokenizer", default=None, help=tokenizer_help)
-    output_help = "JSON report; the Markdown copy (and the --plot PNG) go beside it with the same name"
+    output_help = "JSON report, ending in .json; the Markdown copy (and the --plot PNG) go beside it with the same name"
     p.add_argument("--output", default=OUTPUT, help=f"{output_help} (default: {OUTPUT})")
     plot_help = "also draw a PNG histogram of input lengths per label (default: off)"
     p.add_argument("--plot", action="store_true", help=plot_help)
@@ -159,6 +159,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
     args.output = Path(args.output)
+    if args.output.suffix.lower() != ".json":
+        p.error(
+            f"--output {args.output}: must end in .json (the Markdown copy and the --plot PNG are written beside it, "
+            "with the same name ending in .md and .png)"
+        )
     if not args.text_columns:
         p.error("--text-columns names no column")
     if args.label_column in args.text_columns:
@@ -224,6 +229,8 @@ def load_data(args: argparse.Namespace, token: str | None) -> Data:
             f"{[c['label'] for c in balance['classes']]}; a classifier needs at least two classes."
         )
     balance["split"] = split_warnings(balance)
+    names = [c["label"] for c in balance["classes"]]
+    balance["positive_label"] = positive_label(names, table.features[args.label_column], args.label_column)
     schema = {
         "rows": len(table),
         "splits": split_sizes(args.dataset, len(table), token),
@@ -325,9 +332,14 @@ def load_table(dataset: str, token: str | None = None):
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
     import codecs
+    import itertools
 
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
+    with path.open("rb") as f:
+        lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
+        raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
@@ -366,6 +378,26 @@ def build_texts(table, text_columns: list[str]) -> list[str]:
 
 
 # --- end shared: load_table ---
+
+
+# --- shared: labels (identical in the scripts that name the positive class; tests/test_copies.py checks) ---
+NEGATIVE_NAME = re.compile(r"(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
+
+
+def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
+    """Of two labels, the one to flag, and why: --positive-label, else the one not named like a negative
+    (no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
+    if wanted and wanted not in names:
+        raise UserError(f"--positive-label {wanted}: not one of the labels {names}.")
+    if wanted:
+        return wanted, "set with --positive-label"
+    negatives = [n for n in names if NEGATIVE_NAME.fullmatch(str(n))]
+    if len(negatives) == 1:
+        return next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
+    return sorted(names, key=str)[-1], "it sorts last; choose with --positive-label"
+
+
+# --- end shared: labels ---
 
 
 def label_strings(values: list, feature, label_column: str) -> list[str | None]:
@@ -412,6 +444,20 @@ def label_balance(labels: list[str | None]) -> dict:
         ],
         "weight_formula": "w_c = N / (K * n_c)",
     }
+
+
+def positive_label(labels: list[str], feature, label_column: str) -> dict | None:
+    """Of two labels, the one the training scripts flag, and why: their choose_positive on the names they give the
+    labels (a 0/1 or False/True column's become no_<column> and <column>). None for more than two labels."""
+    if len(labels) != 2:
+        return None
+    names = {y: y for y in labels}
+    flags_column = is_numeric_type(feature) or getattr(feature, "dtype", "") == "bool"
+    if flags_column and set(labels) in ({"0", "1"}, {"False", "True"}):
+        names = {y: label_column if y in ("1", "True") else f"no_{label_column}" for y in labels}
+    name, reason = choose_positive(list(names.values()), None)
+    logger.info("Positive label for the training scripts: %s (%s)", name, reason)
+    return {"name": name, "label": next(y for y, n in names.items() if n == name), "reason": reason}
 
 
 def sorted_labels(labels: list[str | None]) -> list[str]:
@@ -1046,7 +1092,8 @@ def uncertainty_coefficient(counts: list[list[int]]) -> float:
 def recommendations(report: dict, args: argparse.Namespace) -> dict:
     """The training flags, warnings and the command line that follow from the report."""
     split = report["labels"]["split"]
-    flags = recommended_flags(report["leakage"]["columns"], report["lengths"]["max_length"], split)
+    positive = report["labels"]["positive_label"]
+    flags = recommended_flags(report["leakage"]["columns"], report["lengths"]["max_length"], split, positive)
     warnings = []
     if split["too_small"]:
         warnings.append(
@@ -1065,8 +1112,9 @@ def recommendations(report: dict, args: argparse.Namespace) -> dict:
     return {"flags": flags, "warnings": warnings, "command": training_command(flags, args)}
 
 
-def recommended_flags(columns: list[dict], max_length: dict | None, split: dict) -> list[dict]:
-    """--drop-columns, --id-column, --max-length and --max-samples, each with the reason in words."""
+def recommended_flags(columns: list[dict], max_length: dict | None, split: dict, positive: dict | None) -> list[dict]:
+    """--drop-columns, --id-column, --max-length, --max-samples and, when no label is named as the negative,
+    --positive-label, each with the reason in words."""
     leaky = [c["column"] for c in columns if c["verdict"] == "leaky"]
     identifiers = [c["column"] for c in columns if c["verdict"] == "identifier"]
     why = f"leaky: {', '.join(leaky)} would let the model read the label instead of the text"
@@ -1098,6 +1146,12 @@ def recommended_flags(columns: list[dict], max_length: dict | None, split: dict)
             f"(each class needs {split['rows_needed_per_class']} rows)"
         )
         flags.append({"flag": "--max-samples", "value": f">= {split['min_max_samples']}", "why": why})
+    if positive and positive["reason"].startswith("it sorts last"):
+        why = (
+            f"no label is named as the negative (no_*, not_*, non_*, false, 0, negative), so the training scripts "
+            f"flag `{positive['name']}` only because it sorts last; give --positive-label <name> for the label to flag"
+        )
+        flags.append({"flag": "--positive-label", "value": positive["name"], "why": why})
     return flags
 
 
@@ -1113,7 +1167,7 @@ def training_command(flags: list[dict], args: argparse.Namespace) -> str:
     command += [
         f"{f['flag']} {f['value'] or chr(39) * 2}"
         for f in flags
-        if f["flag"] in ("--drop-columns", "--id-column", "--max-length") and f["value"] is not None
+        if f["flag"] in ("--drop-columns", "--id-column", "--max-length", "--positive-label") and f["value"] is not None
     ]
     return " ".join(command)
 
@@ -1168,6 +1222,11 @@ def markdown_schema_and_labels(report: dict) -> list[str]:
     )
     unlabelled = f" {lab['missing']} rows have no label." if lab["missing"] else ""
     out += ["", f"Class weights: {lab['weight_formula']}, as the training scripts use them.{unlabelled}", ""]
+    positive = lab["positive_label"]
+    if positive:
+        rows = f" (rows labelled `{positive['label']}`)" if positive["label"] != positive["name"] else ""
+        what = f"Positive label: `{positive['name']}`{rows}: {positive['reason']}. The training scripts flag it"
+        out += [f"{what} and report precision, recall and F1 for it.", ""]
     return out
 
 

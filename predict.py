@@ -49,6 +49,7 @@ import re
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ SHARD_SIZE = 10_000  # rows scored and written together: what is held in memory,
 # Rows per scoring call inside a shard: windows are sorted by length within it; the bar moves per chunk.
 CHUNK_ROWS = 256
 FALLBACK_MAX_LENGTH = 512  # only when neither the model nor its tokenizer states a limit
+# A model folder without any of these has no tokenizer (transformers may still make an empty one from config.json).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
 
 # Fixed by the output format and the card.
 OUTPUT_SUFFIXES = (".csv", ".parquet")
@@ -70,6 +73,11 @@ ADDED_COLUMNS = ["predicted_label", "score", "threshold"]
 ON_THE_BOOKS_ID = "biglam/on_the_books"
 RUN_KEY = b"predict_run"  # parquet metadata: the settings a shard was scored with (checked by --resume)
 STATS_KEY = b"predict_stats"  # parquet metadata: per-shard counts for the card
+# The work dir holds only this script's files: its marker, its shards (and their temporary names), its dataset card,
+# and the folder a --resume downloads shards into.
+MARKER = ".predict-run.json"
+CARD_FILE = "dataset_card.md"  # uploaded as the repo's README.md; never README.md here, which may be someone's
+OWN_FILE = re.compile(r"\.predict-run\.json|shard-\d+\.parquet(\.tmp)?|dataset_card\.md|\.predict-download-.+")
 
 logger = logging.getLogger("predict")
 
@@ -108,7 +116,7 @@ def main(argv=None) -> int:
             concatenate_shards(paths, Path(args.output).expanduser())
     else:
         push_card(card_facts(args, target, data, plan, scorer, summary, env), target, clock)
-    remove_shards(paths, target.work_dir)
+    clean_work_dir(paths, target)
     log_results(target, data, plan, scorer, summary, clock)
     return 0
 
@@ -193,7 +201,14 @@ def add_output_flags(group) -> None:
         help="Hub dataset repo to push the labelled rows and a dataset card to, e.g. me/laws-flagged (default: none)",
     )
     group.add_argument(
-        "--private", action="store_true", help="create the --output-dataset repo as private (default: public)"
+        "--private",
+        action="store_true",
+        help="create the --output-dataset repo as private (default: private for a local --dataset, else public)",
+    )
+    group.add_argument(
+        "--public",
+        action="store_true",
+        help="create the --output-dataset repo as public even when --dataset is a local file (default: off)",
     )
     group.add_argument(
         "--shard-size",
@@ -204,8 +219,8 @@ def add_output_flags(group) -> None:
     group.add_argument(
         "--work-dir",
         default=None,
-        help="where the shards are written while the run lasts "
-        "(default: <output>.shards beside --output, or ./<repo name>.shards)",
+        help="where the shards are written while the run lasts: a folder of this script's own, refused when it holds "
+        "other files unless --overwrite (default: <output>.shards beside --output, or ./<repo name>.shards)",
     )
     group.add_argument(
         "--resume",
@@ -216,8 +231,8 @@ def add_output_flags(group) -> None:
     group.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset "
-        "(default: refuse)",
+        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset, "
+        "and use a --work-dir that holds other files (left as they are) (default: refuse)",
     )
 
 
@@ -229,8 +244,11 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
             p.error("--text-columns names no column")
     if args.resume and args.overwrite:
         p.error("--resume keeps earlier shards and --overwrite deletes them: give one of them")
-    if args.private and not args.output_dataset:
-        p.error("--private applies only to --output-dataset")
+    if args.private and args.public:
+        p.error("--private and --public contradict each other: give one of them")
+    for flag in ("private", "public"):
+        if getattr(args, flag) and not args.output_dataset:
+            p.error(f"--{flag} applies only to --output-dataset")
     if args.threshold is not None and not re.fullmatch(r"[a-z][a-z0-9_.]*", args.threshold):
         try:
             args.threshold = float(args.threshold)
@@ -304,7 +322,8 @@ class Target:
 def check_inputs(args, token: str | None) -> Target:
     """A usable --output file and work dir; for --output-dataset, a repo that the token can write."""
     work_dir = default_work_dir(args)
-    check_output(args, work_dir)
+    check_output(args)
+    check_work_dir(args, work_dir)
     if not args.output_dataset:
         return Target(work_dir, args.output)
     api, repo_id, remote = preflight_push(args, token)
@@ -320,10 +339,15 @@ def default_work_dir(args) -> Path:
     return Path(args.output_dataset.split("/")[-1] + ".shards")
 
 
-def check_output(args, work_dir: Path) -> None:
-    """A usable --output (suffix, not silently overwritten) and a work dir that holds no other run's shards."""
+def check_output(args) -> None:
+    """A usable --output: its suffix, not the --dataset file, not silently overwritten."""
     if args.output:
-        output = Path(args.output).expanduser()
+        output, dataset = Path(args.output).expanduser(), Path(args.dataset).expanduser()
+        if output.exists() and dataset.exists() and os.path.samefile(output, dataset):
+            raise UserError(
+                f"--output {args.output} is the --dataset file itself: writing it would replace the rows being "
+                "labelled. Choose another name for --output."
+            )
         if output.suffix.lower() not in OUTPUT_SUFFIXES:
             raise UserError(
                 f"--output {args.output}: cannot write files ending in {output.suffix or '(no suffix)'!r}. "
@@ -338,12 +362,50 @@ def check_output(args, work_dir: Path) -> None:
                 f"--output {args.output} already exists. Add --overwrite to replace it, "
                 "--resume to finish the run that wrote it, or choose another name."
             )
-    shards = sorted(work_dir.glob("shard-*.parquet")) if work_dir.is_dir() else []
+
+
+def check_work_dir(args, work_dir: Path) -> None:
+    """A work dir this run can make its own: a folder it can write, holding only this script's files (--overwrite:
+    other files too, left as they are) and no other run's shards unless --resume or --overwrite says what to do."""
+    if work_dir.exists() and not work_dir.is_dir():
+        raise UserError(f"--work-dir {work_dir} is a file, not a folder; give a folder (it is created if needed).")
+    here = next(p for p in (work_dir.absolute(), *work_dir.absolute().parents) if p.exists())
+    if not here.is_dir():
+        raise UserError(f"--work-dir {work_dir} cannot be created because {here} is a file, not a folder.")
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise UserError(f"--work-dir {work_dir} cannot be written: {here} does not let this user write to it.")
+    if here != work_dir.absolute():
+        return  # created when the run starts
+    foreign = sorted(p.name for p in work_dir.iterdir() if not OWN_FILE.fullmatch(p.name))
+    if foreign and not args.overwrite:
+        raise UserError(
+            f"--work-dir {work_dir} holds files this script did not write ({name_some(foreign)}). Give a new or "
+            "empty folder, or add --overwrite to use this one: its other files are never deleted or uploaded."
+        )
+    if foreign:
+        what = "--overwrite: --work-dir %s holds files this script did not write (%s); they are left as they are"
+        logger.warning(what, work_dir, name_some(foreign))
+    shards = sorted(work_dir.glob("shard-*.parquet"))
     if shards and not (args.resume or args.overwrite):
         raise UserError(
             f"--work-dir {work_dir} holds {len(shards)} shard(s) from an earlier run. Add --resume to keep "
             "them and score only the rest, or --overwrite to start again."
         )
+
+
+def name_some(names: list[str], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def claim_work_dir(work_dir: Path, settings: dict) -> None:
+    """Make the work dir and write the marker that says it is this script's: the run has started."""
+    marker = {"written_by": "predict.py", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings}
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        (work_dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"--work-dir {work_dir} cannot be written ({err.strerror or type(err).__name__}).") from err
 
 
 def preflight_push(args, token: str | None):
@@ -360,27 +422,84 @@ def preflight_push(args, token: str | None):
         user = api.whoami()["name"]
     except Exception as err:
         raise UserError(
-            f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
+            hub_unreachable(err, "check HF_TOKEN")
+            or f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
             "https://huggingface.co/settings/tokens, or write a local file with --output."
         ) from err
     repo_id = args.output_dataset if "/" in args.output_dataset else f"{user}/{args.output_dataset}"
+    private = wants_private(args)
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-        files = api.list_repo_files(repo_id, repo_type="dataset")
+        public = private and repo_is_public(api, repo_id)
+        if not public:
+            api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+            files = api.list_repo_files(repo_id, repo_type="dataset")
     except Exception as err:
         raise UserError(
-            f"Cannot create or write the dataset repo {repo_id} as {user} ({type(err).__name__}). Check that "
+            hub_unreachable(err, f"create or write the dataset repo {repo_id}")
+            or f"Cannot create or write the dataset repo {repo_id} as {user} ({type(err).__name__}). Check that "
             "the token has write access to that namespace, or choose another --output-dataset."
         ) from err
+    if public:
+        why = "--private" if args.private else "--dataset is a local file"
+        raise UserError(
+            f"The dataset repo {repo_id} already exists and is public, and this run would make it private ({why}); "
+            f"the Hub keeps an existing repo as it is. Make it private on its settings page "
+            f"(https://huggingface.co/datasets/{repo_id}/settings), add --public to publish the labels there, "
+            "or choose another --output-dataset."
+        )
     existing = {f for f in files if f.startswith("data/")}
     if existing and not (args.resume or args.overwrite):
         raise UserError(
             f"The dataset repo {repo_id} already holds {len(existing)} data file(s). Add --resume to continue "
             "the run that wrote them, or --overwrite to replace them, or choose another --output-dataset."
         )
-    private = " (private)" if args.private else ""
-    logger.info("Push check passed: %s can write to the dataset repo %s%s", user, repo_id, private)
+    logger.info(
+        "Push check passed: %s can write to the dataset repo %s%s", user, repo_id, " (private)" if private else ""
+    )
     return api, repo_id, existing
+
+
+def wants_private(args) -> bool:
+    """--private; else private for a local --dataset (unless --public), public for a Hub dataset."""
+    if args.private or args.public or not Path(args.dataset).expanduser().exists():
+        return args.private
+    logger.info(
+        "The dataset repo will be private: a dataset made from a local file may hold rows never meant to be "
+        "public. Add --public to publish it."
+    )
+    return True
+
+
+def repo_is_public(api, repo_id: str) -> bool:
+    """Whether the dataset repo exists and is public (a missing repo is not)."""
+    try:
+        return not api.repo_info(repo_id, repo_type="dataset").private
+    except Exception as err:
+        if http_status(err) == 404:
+            return False
+        raise
+
+
+def hub_unreachable(err: Exception, what: str) -> str | None:
+    """The error in words when the Hub was never asked (offline mode) or never answered (the network); None when it
+    answered with an HTTP error, a refusal."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    if isinstance(err, OfflineModeIsEnabled):
+        return (
+            f"Cannot {what}: offline mode is on (HF_HUB_OFFLINE=1). Unset HF_HUB_OFFLINE to push, or write a local "
+            "file with --output."
+        )
+    if isinstance(err, (ConnectionError, TimeoutError)) or http_status(err) is None:
+        return (
+            f"Cannot {what}: could not reach the Hub ({type(err).__name__}: {first_line(err)}). Check the network "
+            "and run again, or write a local file with --output."
+        )
+    return None
+
+
+def http_status(err: Exception) -> int | None:
+    return getattr(getattr(err, "response", None), "status_code", None)
 
 
 def hub_api(token: str):
@@ -512,9 +631,14 @@ def load_table(dataset: str, token: str | None = None):
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
     import codecs
+    import itertools
 
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
+    with path.open("rb") as f:
+        lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
+        raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
@@ -603,7 +727,9 @@ class Plan:
     """How the rows are read and labelled, and in which shards."""
 
     tokenizer: Any
-    names: list[str]  # label names by class id; with two labels, names[1] is the one flagged
+    names: list[str]  # label names by class id
+    positive: int | None  # with two labels, the id of the one flagged (its probability is the score); else None
+    positive_source: str  # why that one, in words (for the log and the card)
     max_length: int  # tokens per window
     stride: int  # tokens shared by consecutive windows of a long text
     threshold: float | None  # None: more than two labels, so each row gets its most probable one
@@ -619,6 +745,7 @@ def load_settings(args, token: str | None, data: Data) -> Plan:
     max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, data.record)
     threshold, threshold_source = resolve_threshold(args.threshold, config, data.record)
     names = [config.id2label[i] for i in range(config.num_labels)]
+    positive, positive_source = resolve_positive(args.model, config, names)
     shown = "none" if threshold is None else f"{threshold:.4f}"
     what = "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s"
     logger.info(what, names, shown, threshold_source, max_length, length_source, stride, data.text_columns)
@@ -631,13 +758,35 @@ def load_settings(args, token: str | None, data: Data) -> Plan:
         "shard_size": args.shard_size,
         "text_columns": data.text_columns,
         "labels": names,
+        "positive_label": None if positive is None else names[positive],
         "max_length": max_length,
         "stride": stride,
         "aggregation": WINDOW_AGGREGATION,
         "threshold": threshold,
     }
     shards = plan_shards(data.num_rows, args.shard_size)
-    return Plan(tokenizer, names, max_length, stride, threshold, threshold_source, shards, settings)
+    return Plan(
+        tokenizer, names, positive, positive_source, max_length, stride, threshold, threshold_source, shards, settings
+    )
+
+
+def resolve_positive(model_name: str, config, names: list[str]) -> tuple[int | None, str]:
+    """Of two labels, the one whose probability is the score and that is flagged: config.json's `positive_label`
+    (the training scripts save it), else the second label (id 1). None for more than two labels."""
+    if len(names) != 2:
+        return None, "none: more than two labels"
+    named = getattr(config, "positive_label", None)
+    if named is None:
+        positive, source = 1, "the model's second label: its config names none"
+    elif named in names:
+        positive, source = names.index(named), "named in the model's config.json"
+    else:
+        raise UserError(
+            f"--model {model_name}: its config.json names the positive label {named!r}, which is not one of its "
+            f"labels {names}. Set positive_label in config.json to one of them."
+        )
+    logger.info("Positive label: %s (%s)", names[positive], source)
+    return positive, source
 
 
 def load_config(model_name: str, token: str | None):
@@ -662,6 +811,12 @@ def load_config(model_name: str, token: str | None):
 def load_tokenizer(model_name: str, token: str | None):
     from transformers import AutoTokenizer
 
+    folder = Path(model_name).expanduser()
+    if folder.is_dir() and not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        raise UserError(
+            f"--model {model_name}: the folder has no tokenizer files ({', '.join(TOKENIZER_FILES)}); save the "
+            "tokenizer beside the model, with tokenizer.save_pretrained(folder), and run again."
+        )
     tokenizer = AutoTokenizer.from_pretrained(model_name, token=token)
     if not tokenizer.is_fast:
         raise UserError(f"--model {model_name}: its tokenizer has no fast (Rust) version, which windowing needs.")
@@ -754,11 +909,11 @@ def shard_path(work_dir: Path, number: int) -> Path:
 # Step 2b: the shards of an earlier run: deleted (--overwrite) or kept (--resume)
 # ---------------------------------------------------------------------------
 def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
-    """--overwrite deletes the earlier run's shards, here and in the repo; --resume keeps (and fetches) those
-    scored with the same settings. Returns the numbers of the shards already finished."""
+    """Claim the work dir (its marker). --overwrite deletes the earlier run's data files in the repo (its shards here
+    are scored again and replaced); --resume keeps (and fetches) those scored with the same settings. Returns the
+    numbers of the shards already finished."""
+    claim_work_dir(target.work_dir, plan.settings)
     if args.overwrite:
-        for old in target.work_dir.glob("shard-*.parquet"):
-            old.unlink()
         if target.remote:
             what = "--overwrite: deleting %d data file(s) of the earlier run from %s"
             logger.info(what, len(target.remote), target.repo_id)
@@ -772,7 +927,6 @@ def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
                 ),
             )
             target.remote = set()
-    target.work_dir.mkdir(parents=True, exist_ok=True)
     if not args.resume:
         return set()
     stray = target.remote - {f"data/{shard_path(target.work_dir, n).name}" for n, _, _ in plan.shards}
@@ -790,7 +944,7 @@ def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
 
 def fetch_remote_shards(target: Target, shards: list) -> None:
     """--resume on a fresh machine (a new hf job): bring back the shards the stopped run pushed."""
-    download_dir = target.work_dir / "download"
+    download_dir = Path(tempfile.mkdtemp(prefix=".predict-download-", dir=target.work_dir))  # new: ours to delete
     for number, _, _ in shards:
         path = shard_path(target.work_dir, number)
         name = f"data/{path.name}"
@@ -887,7 +1041,7 @@ def score_shards(data: Data, plan: Plan, scorer: Scorer, target: Target, done: s
                 probs, long_rows = score_texts(scorer, plan, texts, progress.update)
             scored_rows += stop - start
             with clock("writing"):
-                added = label_rows(probs, plan.names, plan.threshold)
+                added = label_rows(probs, plan.names, plan.threshold, plan.positive)
                 rows = data.table.with_format("arrow")[start:stop]  # a zero-copy slice of the memory-mapped table
                 write_shard(path, rows, added, schema, {"long_rows": long_rows})
         if target.api is not None and f"data/{path.name}" not in target.remote:
@@ -1028,9 +1182,11 @@ def score_texts(scorer: Scorer, plan: Plan, texts: list[str], progress=None):
     for start in range(0, len(todo), CHUNK_ROWS):
         idx = todo[start : start + CHUNK_ROWS]
         chunk = [texts[i] for i in idx]
-        row_probs, _, window_rows = predict_probs(
+        row_probs, window_probs, window_rows = predict_probs(
             scorer.model, plan.tokenizer, chunk, plan.max_length, plan.stride, scorer.batch_size, return_windows=True
         )
+        if plan.positive == 0:  # aggregate_windows takes the window most positive for label 1: ask it about label 0
+            row_probs = aggregate_windows(window_probs[:, ::-1], window_rows, len(chunk))[:, ::-1]
         probs[idx] = row_probs
         long_rows += count_long_rows(window_rows)
         if progress:
@@ -1038,15 +1194,15 @@ def score_texts(scorer: Scorer, plan: Plan, texts: list[str], progress=None):
     return probs, long_rows
 
 
-def label_rows(probs, names: list[str], threshold: float | None) -> dict[str, list]:
-    """The three added columns. Two labels: score = P(names[1]), label names[1] when score >= threshold.
+def label_rows(probs, names: list[str], threshold: float | None, positive: int | None = 1) -> dict[str, list]:
+    """The three added columns. Two labels: score = P(names[positive]), label names[positive] when score >= threshold.
     More: the most probable label and its probability. Rows without a score (no text) get no label."""
     import numpy as np
 
     if len(names) == 2:
-        scores = probs[:, 1]
+        scores, yes, no = probs[:, positive], names[positive], names[1 - positive]
         hits = flagged(np.nan_to_num(scores, nan=-1.0), threshold)
-        labels = [None if np.isnan(s) else names[1] if hit else names[0] for s, hit in zip(scores, hits, strict=True)]
+        labels = [None if np.isnan(s) else yes if hit else no for s, hit in zip(scores, hits, strict=True)]
     else:
         scores = probs.max(axis=1)
         best = np.nan_to_num(probs, nan=-1).argmax(axis=1)
@@ -1095,7 +1251,7 @@ class Summary:
     counts: dict[str, int]  # rows per label name
     empty_rows: int  # rows with no text: no label, no score
     long_rows: int  # rows read as more than one window
-    flagged: int | None  # rows given names[1] (two-label models only)
+    flagged: int | None  # rows given the positive label (two-label models only)
     scored_rows: int  # rows scored by this run
     rows_per_second: float | None
 
@@ -1104,7 +1260,7 @@ def summarize(paths: list[Path], plan: Plan, scored_rows: int, clock: Clock) -> 
     counts, long_rows = shard_summary(paths)
     empty_rows = counts.pop(None, 0)
     counts = {n: counts.get(n, 0) for n in plan.names}
-    flagged = counts[plan.names[1]] if plan.threshold is not None else None
+    flagged = counts[plan.names[plan.positive]] if plan.threshold is not None else None
     scoring = clock.phases["scoring"]
     rows_per_second = scored_rows / scoring if scoring else None
     return Summary(counts, empty_rows, long_rows, flagged, scored_rows, rows_per_second)
@@ -1147,10 +1303,14 @@ def card_facts(args, target: Target, data: Data, plan: Plan, scorer: Scorer, sum
     model_link, _ = hub_link(args.model, "model")
     dataset_link, dataset_on_hub = hub_link(args.dataset, "dataset")
     title = f"{args.dataset.rstrip('/').split('/')[-1]} labelled by {args.model.rstrip('/').split('/')[-1]}"
+    binary = plan.positive is not None
+    positive, negative = (
+        (plan.names[plan.positive], plan.names[1 - plan.positive]) if binary else (plan.names[-1], plan.names[0])
+    )
     return {
         "title": title,
         "repo_id": target.repo_id,
-        "on_the_books": plan.names[-1] == "jim_crow",
+        "on_the_books": positive == "jim_crow",
         "binary": plan.threshold is not None,
         "model": args.model,
         "model_link": model_link,
@@ -1164,8 +1324,9 @@ def card_facts(args, target: Target, data: Data, plan: Plan, scorer: Scorer, sum
         "threshold": plan.threshold,
         "threshold_source": plan.threshold_source,
         "label_names": plan.names,
-        "positive_label": plan.names[-1],
-        "negative_label": plan.names[0],
+        "positive_label": positive,
+        "positive_source": plan.positive_source,
+        "negative_label": negative,
         "text_columns": data.text_columns,
         "max_length": plan.max_length,
         "stride": plan.stride,
@@ -1188,8 +1349,9 @@ def hub_link(name: str, kind: str) -> tuple[str, bool]:
 
 
 def push_card(facts: dict, target: Target, clock: Clock) -> None:
-    """Render the dataset card into the work dir and upload it: the run's last commit."""
-    card = target.work_dir / "README.md"
+    """Render the dataset card into the work dir (as dataset_card.md) and upload it as README.md: the run's last
+    commit."""
+    card = target.work_dir / CARD_FILE
     card.write_text(render_card(facts), encoding="utf-8")
     with clock("upload"):
         upload(target, "Uploading the dataset card", card, "README.md", "Add the dataset card")
@@ -1228,12 +1390,17 @@ def size_category(rows: int) -> str:
     return "10M<n<100M"
 
 
-def remove_shards(paths: list[Path], work_dir: Path) -> None:
-    """Everything is in the output now; the shards were only for --resume."""
-    for path in paths:
-        path.unlink()
-    (work_dir / "README.md").unlink(missing_ok=True)
-    if not any(work_dir.iterdir()):
+def clean_work_dir(paths: list[Path], target: Target) -> None:
+    """Everything is in the output now: delete what this run wrote for it (its shards, which were only for --resume,
+    its card and its marker) and nothing else; the work dir goes too when that leaves it empty."""
+    work_dir = target.work_dir
+    card = [work_dir / CARD_FILE] if target.api is not None else []  # written only when pushing
+    for path in [*paths, *card, work_dir / MARKER]:
+        path.unlink(missing_ok=True)
+    left = sorted(p.name for p in work_dir.iterdir())
+    if left:
+        logger.info("Kept --work-dir %s: it holds files this run did not write (%s)", work_dir, name_some(left))
+    else:
         work_dir.rmdir()
 
 
@@ -1248,7 +1415,7 @@ def log_results(target: Target, data: Data, plan: Plan, scorer: Scorer, summary:
     if summary.flagged is not None:
         share = 100 * summary.flagged / max(data.num_rows, 1)
         what = "Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review"
-        logger.info(what, summary.flagged, data.num_rows, plan.names[1], share, plan.threshold)
+        logger.info(what, summary.flagged, data.num_rows, plan.names[plan.positive], share, plan.threshold)
     elapsed = time.time() - clock.started
     logger.info("Wrote %d labelled rows to %s in %.0f s", data.num_rows, target.where, elapsed)
 
@@ -1283,7 +1450,8 @@ identified as Jim Crow laws; a law that is not flagged may still be one.{% endif
 
 {% if binary -%}
 **{{ flagged }} of {{ rows }} rows ({{ "%.1f" | format(100 * flagged / rows if rows else 0) }}%) were flagged as \
-`{{ positive_label }}`**, at threshold {{ "%.4f" | format(threshold) }} ({{ threshold_source }}).
+`{{ positive_label }}`**, at threshold {{ "%.4f" | format(threshold) }} ({{ threshold_source }}). The positive label \
+is `{{ positive_label }}` ({{ positive_source }}): `score` is its probability.
 {%- else -%}
 Each row got the most probable of the model's {{ label_names | length }} labels; no threshold was applied.
 {%- endif %}

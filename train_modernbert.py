@@ -194,19 +194,19 @@ class UserError(Exception):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    clock = Clock()
-    token = hub_token()
+    if (code := launch_processes(args)) is not None:  # several GPUs: this command once per GPU, under torchrun
+        return code
+    clock, token = Clock(), hub_token()
     # 1. Everything that can be checked in seconds, before the dataset or the model's weights are downloaded.
     env = describe_environment(args)
     base = resolve_model(args, token)  # the config only: the preset, the window, the repo name
     claim_output_dir(args.output_dir, args)  # a new or empty folder, or this script's: nothing else is touched
-    hub = check_hub(args, base, token) if not args.no_push else None
+    hub = check_hub(args, base, token) if not args.no_push and is_main() else None
     template, template_source = read_template(args.card_template)
     with clock("data_load"):
         data = load_data(args, token)
     settings = run_settings(args, base, data)  # what a checkpoint depends on
-    resume_from = find_checkpoint(args, hub, settings) if args.resume else None
+    resume_from = share(find_checkpoint(args, hub, settings) if args.resume and is_main() else None)
     # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
     split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, args.seed)
     logger.info("Split (seed %d): %s", args.seed, {k: len(v) for k, v in split.items()})
@@ -219,6 +219,8 @@ def main(argv=None) -> int:
         "seeds": seed_study(args, data, run, clock, token) if args.seeds > 1 else None,
         "holdout": holdout_study(args, data, clock, token) if args.holdout_column else None,
     }
+    if not is_main():  # the other processes helped train; the first one evaluates, writes and pushes
+        return 0
     # 4. One record of the run: the card is rendered from it and it is saved as metrics.json.
     with clock("card"):
         record = build_record(args, env, base, data, run, studies, template_source)
@@ -264,6 +266,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
     flag(train, "--resume", False, "continue from the last checkpoint in --output-dir, else the Hub repo's")
     flag(train, "--push-checkpoints", False, "push each epoch's checkpoint so that a killed job can --resume")
+    flag(train, "--gpus", None, "train on this many GPUs, one process each (torch.distributed.run)", "all", type=int)
     flag(train, "--allow-cpu", False, "train a full run on the CPU inside a Hugging Face Job (hours: use a GPU flavor)")
     flag(train, "--report-to", "none", "where the Trainer also logs the curves, e.g. trackio (hf jobs: --with trackio)")
     flag(out, "--output-dir", None, "where the model, the card and metrics.json are written", f"./{REPO_NAME}")
@@ -314,6 +317,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
         (args.epochs is not None and not args.epochs > 0, "--epochs must be above 0"),
         (args.learning_rate is not None and not args.learning_rate > 0, "--learning-rate must be above 0"),
         (args.batch_size < 1 or args.seeds < 1, "--batch-size and --seeds must be at least 1"),
+        (args.gpus is not None and args.gpus < 1, "--gpus must be at least 1"),
         (args.max_length is not None and args.max_length < 16, "--max-length must be at least 16 tokens"),
         (args.stride is not None and args.stride < 0, "--stride must be 0 or more"),
         (args.private and args.public, "give one of --private and --public"),
@@ -331,6 +335,8 @@ SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # fold
 def claim_output_dir(out: Path, args) -> None:
     """Write only into a folder that is new, empty, or this script's (its MARKER); any other with --overwrite, and
     even then never into a scratch folder the run would delete. Refused before anything is downloaded."""
+    if not is_main():  # the first process claims it for all
+        return
     if out.exists() and not out.is_dir():
         raise UserError(f"--output-dir {out} is a file, not a folder. Give the name of a folder.")
     others = sorted(p.name for p in out.iterdir() if p.name != MARKER) if out.is_dir() else []
@@ -415,6 +421,9 @@ def describe_environment(args) -> dict:
 
     import torch
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    if not is_main():  # one log: the first process's
+        logging.getLogger().setLevel(logging.WARNING)
     packages = ("transformers", "torch", "datasets", "accelerate", "scikit-learn", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
@@ -479,7 +488,12 @@ def reproduce_command(argv: list[str]) -> str:
     """The command that reproduces this run, naming the script (never a /data/... path): as a Hugging Face Job
     when it runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no
     absolute path of this machine goes into the card."""
-    named = [Path(a).name if a and Path(a).expanduser().exists() else a for a in argv]
+    named, path_flags = [], ("--dataset", "--model", "--output-dir", "--card-template")
+    for i, a in enumerate(argv):
+        flag, eq, value = a.partition("=") if a.startswith("--") else ("", "", a)
+        local = value and (Path(value).expanduser().exists() or "/" in value and looks_like_local_path(value))
+        is_path = (eq and flag in path_flags) or (not flag and i > 0 and argv[i - 1] in path_flags)
+        named.append((f"{flag}=" if eq else "") + Path(value).name if is_path and local else a)
     words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
     if os.environ.get("JOB_ID"):
         return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
@@ -819,9 +833,14 @@ def load_table(dataset: str, token: str | None = None):
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
     import codecs
+    import itertools
 
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
+    with path.open("rb") as f:
+        lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
+        raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
@@ -993,11 +1012,13 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         tick = time.time()
         trainer.train(resume_from_checkpoint=job.resume_from)
         tokens = trainer.token_counts(time.time() - tick)
+    if not is_main():
+        return Run(job, None, None, {}, {}, None)
     key = trainer.args.metric_for_best_model
     history = [
         {
             "epoch": round(e["epoch"], 2),
-            **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)},
+            **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list) and k not in TIMING},
         }
         for e in trainer.state.log_history
         if f"eval_{key}" in e
@@ -1006,8 +1027,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         "seed": job.seed,
         "precision": trainer.precision,
         "attention": model.config._attn_implementation,
-        "processes": trainer.args.world_size,
-        "effective_batch_size": trainer.args.per_device_train_batch_size * trainer.args.world_size,
+        **trainer.batch,
         "training_tokens": tokens,
         "validation_history": history,
         "class_weights": dict(zip(data.names, weights, strict=True)),
@@ -1020,6 +1040,9 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         with clock("baseline"):
             metrics["baseline"] = tfidf_baseline(data.texts, data.labels, job.split, data.names, job.seed)
     return Run(job, trainer.model, tokenizer, metrics, probs, test_pred)
+
+
+TIMING = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second")  # the Trainer's, not the run's scores
 
 
 def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
@@ -1055,6 +1078,8 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
 
     precision = training_precision(args.allow_fp16)
     key = "f1" if len(names) == 2 else "macro_f1"
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    split, effective = share_batches(args.batch_size, processes)
     val_rows, val_true = windows["validation_rows"], windows["validation_labels"]
 
     def compute_metrics(eval_pred):
@@ -1083,6 +1108,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         metric_for_best_model=key,  # on validation: positive-class F1, or macro F1 for more than two classes
         greater_is_better=True,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
+        accelerator_config={"split_batches": split},  # several processes: the batch is shared out, not multiplied
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         tf32=True if precision == "bf16" else None,  # an Ampere or newer GPU: tf32 matmuls where fp32 remains
@@ -1110,6 +1136,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
     if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
         trainer.add_callback(checkpoint_pusher(job.push_to))
     trainer.precision = precision
+    trainer.batch = {"processes": processes, "effective_batch_size": effective}
     return trainer
 
 
@@ -1135,18 +1162,18 @@ def progress_keeper(trainer, settings: dict | None):
             self.started = time.time()
             resumed = Path(trainer.resumed_from or "") / RUN_SETTINGS
             before = json.loads(resumed.read_text())["progress"] if resumed.is_file() else {}
-            trainer.real_tokens = before.get("real_tokens", 0)
-            trainer.computed_tokens = before.get("computed_tokens", 0)
+            first = state.is_world_process_zero  # holds the totals so far; the others count from 0
+            trainer.real_tokens = before.get("real_tokens", 0) if first else 0
+            trainer.computed_tokens = before.get("computed_tokens", 0) if first else 0
             trainer.seconds_before = before.get("training_seconds", 0.0)
 
         def on_save(self, args, state, control, **kwargs):
-            progress = {
-                "real_tokens": int(trainer.real_tokens),
-                "computed_tokens": trainer.computed_tokens,
-                "training_seconds": trainer.seconds_before + time.time() - self.started,
-            }
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            write_json(folder / RUN_SETTINGS, {"settings": settings, "progress": progress})
+            real, computed = trainer.summed_tokens()  # every process takes part in the sum
+            if state.is_world_process_zero:
+                elapsed = trainer.seconds_before + time.time() - self.started
+                progress = {"real_tokens": real, "computed_tokens": computed, "training_seconds": elapsed}
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                write_json(folder / RUN_SETTINGS, {"settings": settings, "progress": progress})
 
     return KeepProgress()
 
@@ -1196,9 +1223,18 @@ def classifier_trainer():
             self.resumed_from = resume_from_checkpoint
             return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
+        def summed_tokens(self) -> tuple[int, int]:
+            """The real and computed tokens of all processes (each counted its share of each batch)."""
+            import torch
+
+            counts = torch.tensor([float(self.real_tokens), float(self.computed_tokens)], device=self.args.device)
+            if self.args.world_size > 1:
+                torch.distributed.all_reduce(counts)
+            return int(counts[0]), int(counts[1])
+
         def token_counts(self, seconds: float) -> dict:
             seconds += self.seconds_before  # the whole training, a resumed part included
-            real = int(self.real_tokens)
+            real, self.computed_tokens = self.summed_tokens()
             return {
                 "real": real,
                 "computed": self.computed_tokens,
@@ -1638,7 +1674,9 @@ def plot_precision_recall(path: Path, run: Run, data: Data, thresholds: dict) ->
             face = "none" if part == "validation" else None
             kw = {"color": f"C{n + 2}", "markerfacecolor": face, "label": name if part == "test" else None}
             ax.plot(t[part]["recall"], t[part]["precision"], "os^vD"[n % 5], **kw)
-    ax.set(xlabel=f"recall of {data.names[1]}", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02))
+    named = [t[p][k] for t in thresholds.values() for p in ("validation", "test") for k in ("precision", "recall")]
+    low = max(0.0, (min(named) - 0.1) // 0.1 * 0.1)  # where the named thresholds are: the part a reader chooses in
+    ax.set(xlabel=f"recall of {data.names[1]}", ylabel="precision", xlim=(low, 1.005), ylim=(low, 1.005))
     ax.set_title("Precision and recall at every threshold; named ones filled on test, hollow on validation", fontsize=8)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -2006,6 +2044,72 @@ def log_summary(record: dict, out: Path, clock) -> None:
 
 
 # ==============================================================================================================
+# Several GPUs: one process per GPU (torch.distributed.run); the first process evaluates, writes and pushes
+# ==============================================================================================================
+def launch_processes(args) -> int | None:
+    """With several GPUs and no launcher yet, run this same command once per GPU under torch.distributed.run (DDP)
+    and return its exit code; --gpus 1 keeps one GPU. None: this process trains, alone or as one of the ranks."""
+    import subprocess
+
+    import torch
+
+    if "LOCAL_RANK" in os.environ:  # under the launcher: join the others before anything else
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return None
+    count = torch.cuda.device_count()  # counts without starting CUDA, so CUDA_VISIBLE_DEVICES still applies
+    wanted = min(count, args.gpus or count)
+    if count > 1 and wanted == 1:
+        os.environ["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
+        logging.getLogger("train").warning("%d GPUs here; --gpus 1 trains on one, the others stay idle.", count)
+    if wanted < 2:
+        return None
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={wanted}",
+        str(Path(__file__).resolve()),
+        *args.argv,
+    ]
+    print(f"{wanted} GPUs: one training process per GPU: {shlex.join(command)}", file=sys.stderr, flush=True)
+    return subprocess.run(command).returncode
+
+
+def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
+    """Whether each batch is cut into one part per process (the batches, and so the training, stay those of one
+    process), and the effective batch. A batch that does not divide is taken whole by every process instead."""
+    if processes > 1 and batch_size % processes:
+        logger.warning(
+            "--batch-size %d does not divide among %d processes: each takes %d, an effective batch of %d.",
+            batch_size,
+            processes,
+            batch_size,
+            batch_size * processes,
+        )
+        return False, batch_size * processes
+    return processes > 1, batch_size
+
+
+def is_main() -> bool:
+    """Whether this is the first (or only) process: the one that logs, evaluates, writes and pushes."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def share(value):
+    """The first process's value, on every process (as it is, with a single process)."""
+    import torch
+
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return value
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+# ==============================================================================================================
 # Optional study: --seeds N (the split and the initialisation change together)
 # ==============================================================================================================
 def seed_study(args, data: Data, first: Run, clock, token) -> dict:
@@ -2019,6 +2123,8 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
         runs.append(train_and_evaluate(args, data, Job(seed, split, folder), clock, token).metrics)
         shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(args.output_dir / "seed_runs", ignore_errors=True)
+    if not is_main():  # the other processes only helped train
+        return None
     keys = [k for k in METRIC_NAMES if all(k in r["test"] for r in runs)]
     summary = {
         k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "values": v}
@@ -2048,6 +2154,8 @@ def holdout_study(args, data: Data, clock, token, values: list | None = None) ->
         folder = args.output_dir / "holdout_runs" / str(value)
         run = train_and_evaluate(args, data, Job(args.seed, split, folder, baseline=False), clock, token)
         shutil.rmtree(folder, ignore_errors=True)
+        if not is_main():  # the other processes only helped train
+            continue
         y = [data.labels[i] for i in split["test"]]
         recall_at = {n: t["test"]["recall"] for n, t in run.metrics.get("thresholds", {}).items()}
         groups.append(

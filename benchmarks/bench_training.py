@@ -140,9 +140,14 @@ def load_table(dataset: str, token: str | None = None):
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
     import codecs
+    import itertools
 
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
+    with path.open("rb") as f:
+        lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
+        raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):

@@ -433,3 +433,41 @@ def test_uv_run_writes_json_markdown_and_picture(planted_csv, tmp_path):
     assert "## Leakage audit" in out.with_suffix(".md").read_text()
     assert "## Leakage audit" in done.stdout  # the same report on the terminal
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("output", ["report.md", "report", "report.json.md", "report.png"])
+def test_output_must_end_in_json(explore, output, capsys):
+    """The Markdown copy goes to <output>.md and the picture to <output>.png: a .md --output would be overwritten."""
+    with pytest.raises(SystemExit) as exit_info:
+        explore.parse_args(["--output", output])
+    assert exit_info.value.code == 2
+    assert f"--output {output}: must end in .json" in capsys.readouterr().err
+    assert explore.parse_args(["--output", "out/report.json"]).output.name == "report.json"
+
+
+def test_report_names_the_positive_label(explore, report, planted_csv, tmp_path):
+    r, markdown = report
+    # a 0/1 column: the training scripts name its labels no_label / label, and flag `label` (the rows labelled 1)
+    assert r["labels"]["positive_label"] == {
+        "name": "label",
+        "label": "1",
+        "reason": "`no_label` is named as the negative",
+    }
+    assert "Positive label: `label` (rows labelled `1`): `no_label` is named as the negative." in markdown
+    assert "--positive-label" not in json.dumps(r["recommendations"])
+    # two names, neither named as the negative: the rule falls back to the one that sorts last
+    rows = [{**row, "label": "skip" if row["label"] else "keep"} for row in planted_rows()]
+    out = tmp_path / "words.json"
+    data = write_csv(tmp_path / "words.csv", rows)
+    argv = ["--dataset", str(data), "--text-columns", "body", "--label-column", "label", "--output", str(out)]
+    assert explore.main(argv) == 0
+    r = json.loads(out.read_text())
+    assert r["labels"]["positive_label"] == {
+        "name": "skip",
+        "label": "skip",
+        "reason": "it sorts last; choose with --positive-label",
+    }
+    flag = next(f for f in r["recommendations"]["flags"] if f["flag"] == "--positive-label")
+    assert flag["value"] == "skip" and "--positive-label <name>" in flag["why"]
+    assert "`--positive-label skip`" in out.with_suffix(".md").read_text()
+    assert explore.positive_label(["a", "b", "c"], None, "label") is None  # more than two labels: no positive class

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import FILLER, ROOT, import_script, make_rows, write_csv
+from fake_hub import HubError
 
 ADDED = ["predicted_label", "score", "threshold"]
 
@@ -375,13 +376,20 @@ class FakeHub:
 
     def __init__(self, files: dict | None = None):
         self.calls, self.files = [], dict(files or {})
+        self.repos: dict[str, bool] = {}  # repo id -> private, for the repos that exist
 
     def whoami(self):
         self.calls.append("whoami")
         return {"name": "tester"}
 
+    def repo_info(self, repo_id, repo_type=None):
+        if repo_id not in self.repos:
+            raise HubError(404, f"Repository Not Found for {repo_id}")
+        return types.SimpleNamespace(id=repo_id, private=self.repos[repo_id])
+
     def create_repo(self, repo_id, repo_type=None, private=False, exist_ok=False):
         self.calls.append(f"create_repo {repo_id} {repo_type} private={private}")
+        self.repos.setdefault(repo_id, private)
 
     def list_repo_files(self, repo_id, repo_type=None):
         return list(self.files)
@@ -498,6 +506,169 @@ def test_resume_on_a_fresh_machine_takes_finished_shards_from_the_repo(
     assert fake_hub.calls.count("upload data/shard-00000.parquet") == 1
     assert shard_rows(fake_hub.files)["id"] == [r["id"] for r in make_rows()]
     assert "of 120 rows" in fake_hub.files["README.md"].decode()
+
+
+# --- the work dir, the output and the positive label --------------------------------------
+def refuse_to_load_the_model(pr, monkeypatch):
+    for loader in ("load_config", "load_tokenizer", "load_model"):
+        monkeypatch.setattr(pr, loader, lambda *a, **k: pytest.fail("the model was loaded before the check"))
+
+
+def test_work_dir_with_other_files_is_refused_and_never_emptied(pr, fake_hub, tiny_models, laws, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "README.md").write_text("my notes\n")
+    (work / "results.txt").write_text("keep me\n")
+    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/flagged"]
+    args += ["--work-dir", str(work), "--shard-size", "50"]
+    real_loaders = {name: getattr(pr, name) for name in ("load_config", "load_tokenizer", "load_model")}
+    refuse_to_load_the_model(pr, monkeypatch)
+    with pytest.raises(pr.UserError, match=r"--work-dir .*work holds files this script did not write \(README\.md, "):
+        pr.main(args)
+    assert "results.txt" in str(pytest.raises(pr.UserError, pr.main, args).value)
+    for name, loader in real_loaders.items():
+        monkeypatch.setattr(pr, name, loader)
+    count_scored_rows(pr, monkeypatch, fail_on_call=2)
+    with pytest.raises(RuntimeError):
+        pr.main(args + ["--overwrite"])  # stopped after the first shard: the marker says whose folder it is
+    marker = json.loads((work / ".predict-run.json").read_text())
+    assert marker["written_by"] == "predict.py" and (work / "shard-00000.parquet").exists()
+    count_scored_rows(pr, monkeypatch)
+    assert pr.main(args + ["--overwrite"]) == 0  # other files: --overwrite uses the folder, and leaves them alone
+    assert sorted(p.name for p in work.iterdir()) == ["README.md", "results.txt"]
+    assert (work / "README.md").read_text() == "my notes\n" and (work / "results.txt").read_text() == "keep me\n"
+    assert fake_hub.files["README.md"].decode().startswith("---\n")  # the card, uploaded from dataset_card.md
+    assert b"my notes" not in fake_hub.files["README.md"] and "results.txt" not in fake_hub.files
+
+
+def test_work_dir_of_its_own_is_removed_and_a_file_is_a_plain_error(
+    pr, tiny_models, laws, tmp_path, monkeypatch, capsys
+):
+    out, work = tmp_path / "o.csv", tmp_path / "new" / "work"
+    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--max-samples", "8"]
+    assert pr.main(args + ["--work-dir", str(work)]) == 0
+    assert not work.exists() and (tmp_path / "new").is_dir()
+    (tmp_path / "a-file").write_text("x")
+    refuse_to_load_the_model(pr, monkeypatch)
+    for work_dir, message in (("a-file", "is a file, not a folder"), ("a-file/work", "a-file is a file, not a folder")):
+        monkeypatch.setattr("sys.argv", ["predict.py", *args, "--overwrite", "--work-dir", str(tmp_path / work_dir)])
+        with pytest.raises(SystemExit) as exit_info:
+            pr.run()
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and "Traceback" not in err
+        line = next(line for line in err.splitlines() if line.startswith("error: "))
+        assert line.startswith("error: --work-dir ") and line.count(". ") == 0 and line.endswith(".")  # one sentence
+
+
+def test_output_that_is_the_dataset_is_refused_even_with_resume(pr, laws, tmp_path, monkeypatch):
+    import shutil
+
+    data = shutil.copy(laws, tmp_path / "laws.csv")
+    before = Path(data).read_bytes()
+    monkeypatch.chdir(tmp_path)
+    refuse_to_load_the_model(pr, monkeypatch)
+    for extra in ([], ["--resume"], ["--overwrite"]):
+        argv = ["--model", "no/model", "--dataset", "laws.csv", "--output", str(tmp_path / "laws.csv"), *extra]
+        with pytest.raises(pr.UserError, match=r"--output .*laws\.csv is the --dataset file itself"):
+            pr.main(argv)
+    assert Path(data).read_bytes() == before
+
+
+def test_positive_label_comes_from_the_config(pr, fake_hub, batch64, tiny_models, laws, tmp_path, monkeypatch, caplog):
+    """A model whose positive label is id 0: its score is P(label 0), read by the window most positive for it."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    monkeypatch.chdir(tmp_path)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_models["bert"])
+    model.config.id2label, model.config.label2id = {0: "jim_crow", 1: "no_jim_crow"}, {"jim_crow": 0, "no_jim_crow": 1}
+    model.config.positive_label = "jim_crow"
+    model.save_pretrained(tmp_path / "flipped")
+    AutoTokenizer.from_pretrained(tiny_models["bert"]).save_pretrained(tmp_path / "flipped")
+    caplog.set_level(logging.INFO, logger="predict")
+    argv = ["--model", str(tmp_path / "flipped"), "--dataset", str(laws), "--output-dataset", "me/flipped"]
+    assert pr.main(argv + ["--batch-size", "64", "--shard-size", "50"]) == 0
+    pushed = shard_rows(fake_hub.files)
+    flagged = check_labels(pushed, ["no_jim_crow", "jim_crow"], 0.5)
+    scores, label_1 = as_float(pushed["score"]), 1 - as_float(batch64["score"])  # the same weights as batch64
+    short = [i for i in range(120) if i % 10 != 5 and i != 7]  # one window each; row 7 has no text
+    np.testing.assert_allclose(scores[short], label_1[short], atol=1e-5)
+    assert all(scores[i] >= label_1[i] - 1e-6 for i in range(5, 120, 10))  # the most positive window, not the least
+    assert "Positive label: jim_crow (named in the model's config.json)" in caplog.text
+    card = fake_hub.files["README.md"].decode()
+    assert "The positive label is `jim_crow` (named in the model's config.json)" in card
+    assert f"**{flagged} of 120 rows" in card
+    caplog.clear()
+    pr.main(["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", "o.csv", "--max-samples", "4"])
+    assert "Positive label: LABEL_1 (the model's second label: its config names none)" in caplog.text
+
+
+def test_local_data_makes_a_private_repo_unless_public(pr, fake_hub, tiny_models, laws, tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.INFO, logger="predict")
+    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--max-samples", "8"]
+    assert pr.main(args + ["--output-dataset", "me/local"]) == 0
+    assert "create_repo me/local dataset private=True" in fake_hub.calls
+    assert "will be private: a dataset made from a local file may hold rows never meant to be public" in caplog.text
+    fake_hub.files.clear()  # the fake keeps one repo's files
+    assert pr.main(args + ["--output-dataset", "me/open", "--public"]) == 0
+    assert "create_repo me/open dataset private=False" in fake_hub.calls
+    with pytest.raises(SystemExit) as exit_info:
+        pr.main(args + ["--output-dataset", "me/both", "--private", "--public"])
+    assert exit_info.value.code == 2
+    fake_hub.repos["me/was-public"], fake_hub.calls[:] = False, []
+    fake_hub.files.clear()
+    with pytest.raises(pr.UserError, match=r"me/was-public already exists and is public") as refused:
+        pr.main(args + ["--output-dataset", "me/was-public"])
+    assert (
+        "settings" in str(refused.value)
+        and "--public" in str(refused.value)
+        and "--output-dataset" in str(refused.value)
+    )
+    assert fake_hub.calls == ["whoami"]  # nothing created, loaded or uploaded
+    with pytest.raises(pr.UserError, match="could not load it from the Hugging Face Hub"):
+        pr.main(["--model", "no/model", "--dataset", "someone/laws", "--output-dataset", "me/from-hub"])
+    assert "create_repo me/from-hub dataset private=False" in fake_hub.calls  # a Hub dataset: public, as before
+
+
+@pytest.mark.parametrize(
+    "error,message",
+    [
+        ("offline", r"offline mode is on \(HF_HUB_OFFLINE=1\)"),
+        (ConnectionError("connection refused"), "could not reach the Hub"),
+        (TimeoutError("timed out"), "could not reach the Hub"),
+        (ValueError("no status"), "could not reach the Hub"),
+        (HubError(401, "Unauthorized"), "The Hub did not accept HF_TOKEN"),
+    ],
+)
+def test_push_check_tells_offline_and_unreachable_from_a_bad_token(pr, fake_hub, laws, monkeypatch, error, message):
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    def whoami():
+        raise OfflineModeIsEnabled("Cannot reach the Hub: offline mode is enabled.") if error == "offline" else error
+
+    monkeypatch.setattr(fake_hub, "whoami", whoami)
+    with pytest.raises(pr.UserError, match=message) as refused:
+        pr.main(["--model", "no/model", "--dataset", str(laws), "--output-dataset", "me/flagged"])
+    assert ("did not accept" in str(refused.value)) == ("did not accept" in message)
+
+
+def test_model_folder_without_tokenizer_files_is_a_plain_error(pr, tiny_models, laws, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_models["bert"], folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    monkeypatch.setattr(pr, "load_model", lambda *a: pytest.fail("the weights were loaded"))
+    argv = ["--model", str(folder), "--dataset", str(laws), "--output", str(tmp_path / "o.csv")]
+    monkeypatch.setattr("sys.argv", ["predict.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        pr.run()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert (
+        f"--model {folder}: the folder has no tokenizer files" in err and "save the tokenizer beside the model" in err
+    )
 
 
 # --- like a user ------------------------------------------------------------------------
