@@ -37,6 +37,10 @@ Rows are scored and written in shards of --shard-size rows. If a run stops (a jo
 a crash), run the same command again with --resume: finished shards are kept (in --work-dir
 and, when pushing, in the dataset repo) and only the rest is scored.
 
+Millions of rows: start several jobs at once, each labelling one slice of the rows into the same dataset repo
+(--num-shards 4 --shard-index 0, 1, 2, 3), then join them with the same command and --finalize in place of
+--shard-index: it checks that every slice is there, scored with the same settings, and pushes the dataset card.
+
 `--dataset` takes a Hub id or a local CSV / TSV / Parquet / JSON(L) file or `save_to_disk` folder;
 `--model` takes a Hub id or a local model folder. Run with `--help` for every flag.
 """
@@ -51,8 +55,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +83,10 @@ STATS_KEY = b"predict_stats"  # parquet metadata: per-shard counts for the card
 # and the folder a --resume downloads shards into.
 MARKER = ".predict-run.json"
 CARD_FILE = "dataset_card.md"  # uploaded as the repo's README.md; never README.md here, which may be someone's
-OWN_FILE = re.compile(r"\.predict-run\.json|shard-\d+\.parquet(\.tmp)?|dataset_card\.md|\.predict-download-.+")
+OWN_FILE = re.compile(
+    r"\.predict-run\.json|(slice-\d+-of-\d+-)?shard-\d+\.parquet(\.tmp)?|slice-\d+-of-\d+\.json|dataset_card\.md"
+    r"|\.predict-download-.+"
+)
 
 logger = logging.getLogger("predict")
 
@@ -92,11 +101,13 @@ def main(argv=None) -> int:
     clock = Clock()
     env = describe_run(argv)
     token = hub_token()
+    if args.finalize:  # the slice jobs have finished: check them, then push the card with the totals
+        return finalize(args, token, env)
 
     # 1. Everything that can fail does so now, before the model is loaded or a row is scored.
     target = check_inputs(args, token)
     with clock("data_load"):
-        data = load_data(args, token)
+        data = load_data(args, token, target.part)
 
     # 2. The model's settings (config and tokenizer are small), the shards left to score, then the weights.
     with clock("model_load"):
@@ -108,14 +119,17 @@ def main(argv=None) -> int:
     # 3. Score shard by shard: only one shard's texts and results are in memory at a time.
     scored_rows = score_shards(data, plan, scorer, target, done, clock)
 
-    # 4. Count the labels from the shards, then write the output file or push the card.
-    paths = [shard_path(target.work_dir, n) for n, _, _ in plan.shards]
+    # 4. Count the labels from the shards, then write the output file, push the card, or push a slice's record.
+    paths = [target.shard(n) for n, _, _ in plan.shards]
     summary = summarize(paths, plan, scored_rows, clock)
+    record = slice_record(target, data, plan, scorer, summary, env)
     if args.output:
         with clock("writing"):
             concatenate_shards(paths, Path(args.output).expanduser())
+    elif target.part.count == 1:
+        push_card(card_facts(args, target.repo_id, record), target, clock)
     else:
-        push_card(card_facts(args, target, data, plan, scorer, summary, env), target, clock)
+        push_record(record, target, clock)  # --finalize writes the card when every slice is in
     clean_work_dir(paths, target)
     log_results(target, data, plan, scorer, summary, clock)
     return 0
@@ -133,6 +147,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_data_flags(p.add_argument_group("data"))
     add_model_flags(p.add_argument_group("model"))
     add_output_flags(p.add_argument_group("output (give exactly one of --output and --output-dataset)"))
+    add_slice_flags(p.add_argument_group("several jobs at once, each labelling a slice of the rows"))
     return check_args(p, p.parse_args(argv))
 
 
@@ -220,7 +235,8 @@ def add_output_flags(group) -> None:
         "--work-dir",
         default=None,
         help="where the shards are written while the run lasts: a folder of this script's own, refused when it holds "
-        "other files unless --overwrite (default: <output>.shards beside --output, or ./<repo name>.shards)",
+        "other files unless --overwrite (default: <output>.shards beside --output, or ./<repo name>.shards; for a "
+        "slice of several, <...>.slice-0000i-of-0000K.shards)",
     )
     group.add_argument(
         "--resume",
@@ -231,8 +247,32 @@ def add_output_flags(group) -> None:
     group.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset, "
-        "and use a --work-dir that holds other files (left as they are) (default: refuse)",
+        help="replace an existing --output file, the shards in --work-dir, or the data files in --output-dataset "
+        "(a slice job: only its own), and use a --work-dir that holds other files (left as they are) (default: refuse)",
+    )
+
+
+def add_slice_flags(group) -> None:
+    group.add_argument(
+        "--num-shards",
+        type=int,
+        default=1,
+        help="K: cut the N rows into K slices, one per job, all pushed to the same --output-dataset; the job with "
+        "--shard-index i labels rows i*N//K to (i+1)*N//K - 1, whatever its --shard-size. Then join them with "
+        "--finalize (default: 1, one job labels every row)",
+    )
+    group.add_argument(
+        "--shard-index",
+        type=int,
+        default=None,
+        help="the slice this job labels, from 0 to --num-shards minus 1 (default: 0)",
+    )
+    group.add_argument(
+        "--finalize",
+        action="store_true",
+        help="when the --num-shards slice jobs have finished: check that every slice is in --output-dataset, scored "
+        "with the settings these flags give, then push the dataset card with the totals; scores nothing. Give the "
+        "slice jobs' flags, without --shard-index (default: off)",
     )
 
 
@@ -256,12 +296,32 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
             p.error(f"--threshold {args.threshold}: give a number between 0 and 1, or a name such as recall_0.95")
         if not 0 <= args.threshold <= 1:
             p.error(f"--threshold {args.threshold} must be between 0 and 1 (it is compared with a probability)")
-    for flag in ("shard_size", "batch_size", "max_samples", "max_length"):
+    for flag in ("shard_size", "batch_size", "max_samples", "max_length", "num_shards"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1")
     if args.stride is not None and args.stride < 0:
         p.error("--stride must be 0 or more")
+    return check_slice_args(p, args)
+
+
+def check_slice_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """A slice that exists; --finalize only where it can join slices, without the flags of a scoring run."""
+    if args.finalize:
+        if not args.output_dataset:
+            p.error("--finalize applies only to --output-dataset: it joins the slices that the jobs pushed there")
+        if args.num_shards == 1:
+            p.error("--finalize joins the slices of several jobs: give the --num-shards they were started with")
+        if args.shard_index is not None:
+            p.error("--finalize joins every slice: drop --shard-index")
+        for flag in ("resume", "overwrite"):
+            if getattr(args, flag):
+                p.error(f"--finalize scores nothing and replaces only the dataset card: drop --{flag}")
+    index, count = args.shard_index or 0, args.num_shards
+    if not 0 <= index < count:
+        hint = f"give 0 to {count - 1}" if count > 1 else "give --num-shards, the number of jobs"
+        p.error(f"--shard-index {index} is not a slice of --num-shards {count}: {hint} (slices are numbered from 0)")
+    args.shard_index = index
     return args
 
 
@@ -303,6 +363,47 @@ def hub_token() -> str | None:
 # ---------------------------------------------------------------------------
 # Step 1a: checks of the output, before anything is loaded
 # ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Slice:
+    """The part of the table one job labels (--num-shards, --shard-index): slice `index` of `count` is rows
+    index*N//count to (index+1)*N//count of the N rows, whatever the --shard-size. Its files carry its number, so that
+    slice jobs never touch each other's files; the one slice of a single run keeps the names that runs had before
+    slices (shard-00000.parquet), so that their repos still resume."""
+
+    index: int = 0
+    count: int = 1
+
+    def __str__(self) -> str:
+        return f"slice {self.index} of {self.count}"
+
+    @property
+    def tag(self) -> str:
+        return f"slice-{self.index:05d}-of-{self.count:05d}"
+
+    @property
+    def prefix(self) -> str:
+        """What the names of this slice's shard files start with."""
+        return "" if self.count == 1 else self.tag + "-"
+
+    @property
+    def record(self) -> str:
+        """Where a slice of several puts its record in the dataset repo, once its last shard is there."""
+        return f"slices/{self.tag}.json"
+
+    def rows(self, num_rows: int) -> range:
+        return range(self.index * num_rows // self.count, (self.index + 1) * num_rows // self.count)
+
+    def shard_name(self, number: int) -> str:
+        return f"{self.prefix}shard-{number:05d}.parquet"
+
+    def owns(self, repo_file: str) -> bool:
+        """Whether a file of the dataset repo is this slice's: its data files and its record (one slice of one: every
+        data file, as before slices)."""
+        if self.count == 1:
+            return repo_file.startswith("data/")
+        return repo_file.startswith(f"data/{self.prefix}") or repo_file == self.record
+
+
 @dataclass
 class Target:
     """Where the labelled rows go: shard files in work_dir, then the --output file or the Hub dataset repo."""
@@ -311,32 +412,39 @@ class Target:
     output: str | None  # --output, when writing a local file
     api: Any = None  # the Hub client, when pushing
     repo_id: str | None = None
-    remote: set[str] = field(default_factory=set)  # data files in the repo: the shards pushed so far
+    remote: set[str] = field(default_factory=set)  # this slice's files in the repo: the shards pushed so far
+    part: Slice = Slice()  # the rows this job labels: all of them, or one slice (--num-shards)
 
     @property
     def where(self) -> Path | str:
         """The output, for the last line of the log."""
         return Path(self.output) if self.output else f"https://huggingface.co/datasets/{self.repo_id}"
 
+    def shard(self, number: int) -> Path:
+        return self.work_dir / self.part.shard_name(number)
+
 
 def check_inputs(args, token: str | None) -> Target:
     """A usable --output file and work dir; for --output-dataset, a repo that the token can write."""
-    work_dir = default_work_dir(args)
+    part = Slice(args.shard_index, args.num_shards)
+    work_dir = default_work_dir(args, part)
     check_output(args)
-    check_work_dir(args, work_dir)
+    check_work_dir(args, work_dir, part)
     if not args.output_dataset:
-        return Target(work_dir, args.output)
-    api, repo_id, remote = preflight_push(args, token)
-    return Target(work_dir, args.output, api, repo_id, remote)
+        return Target(work_dir, args.output, part=part)
+    api, repo_id, remote = preflight_push(args, token, part)
+    return Target(work_dir, args.output, api, repo_id, remote, part)
 
 
-def default_work_dir(args) -> Path:
+def default_work_dir(args, part: Slice) -> Path:
+    """--work-dir, else one beside the output for each slice."""
+    suffix = ".shards" if part.count == 1 else f".{part.tag}.shards"
     if args.work_dir:
         return Path(args.work_dir).expanduser()
     if args.output:
         output = Path(args.output).expanduser()
-        return output.with_name(output.name + ".shards")
-    return Path(args.output_dataset.split("/")[-1] + ".shards")
+        return output.with_name(output.name + suffix)
+    return Path(args.output_dataset.split("/")[-1] + suffix)
 
 
 def check_output(args) -> None:
@@ -364,7 +472,7 @@ def check_output(args) -> None:
             )
 
 
-def check_work_dir(args, work_dir: Path) -> None:
+def check_work_dir(args, work_dir: Path, part: Slice) -> None:
     """A work dir this run can make its own: a folder it can write, holding only this script's files (--overwrite:
     other files too, left as they are) and no other run's shards unless --resume or --overwrite says what to do."""
     if work_dir.exists() and not work_dir.is_dir():
@@ -385,7 +493,7 @@ def check_work_dir(args, work_dir: Path) -> None:
     if foreign:
         what = "--overwrite: --work-dir %s holds files this script did not write (%s); they are left as they are"
         logger.warning(what, work_dir, name_some(foreign))
-    shards = sorted(work_dir.glob("shard-*.parquet"))
+    shards = sorted(work_dir.glob(f"{part.prefix}shard-*.parquet"))  # this slice's: other slices' are theirs
     if shards and not (args.resume or args.overwrite):
         raise UserError(
             f"--work-dir {work_dir} holds {len(shards)} shard(s) from an earlier run. Add --resume to keep "
@@ -393,9 +501,9 @@ def check_work_dir(args, work_dir: Path) -> None:
         )
 
 
-def name_some(names: list[str], most: int = 5) -> str:
+def name_some(names: list[str], most: int = 5, sep: str = ", ") -> str:
     more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
+    return sep.join(names[:most]) + more
 
 
 def claim_work_dir(work_dir: Path, settings: dict) -> None:
@@ -408,25 +516,11 @@ def claim_work_dir(work_dir: Path, settings: dict) -> None:
         raise UserError(f"--work-dir {work_dir} cannot be written ({err.strerror or type(err).__name__}).") from err
 
 
-def preflight_push(args, token: str | None):
+def preflight_push(args, token: str | None, part: Slice):
     """Before anything expensive: a token that the Hub accepts, a dataset repo we can create or write,
-    and no earlier run's data in it unless --resume or --overwrite says what to do with them.
-    Returns (api, repo_id, data files already in the repo)."""
-    if not token:
-        raise UserError(
-            "Pushing to the Hub needs a token with write access and none was found. Set HF_TOKEN "
-            "(on hf jobs: --secrets HF_TOKEN; locally: hf auth login), or write a local file with --output."
-        )
-    api = hub_api(token)
-    try:
-        user = api.whoami()["name"]
-    except Exception as err:
-        raise UserError(
-            hub_unreachable(err, "check HF_TOKEN")
-            or f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
-            "https://huggingface.co/settings/tokens, or write a local file with --output."
-        ) from err
-    repo_id = args.output_dataset if "/" in args.output_dataset else f"{user}/{args.output_dataset}"
+    and no earlier run's data (of this slice) in it unless --resume or --overwrite says what to do with them.
+    Returns (api, repo_id, this slice's files already in the repo)."""
+    api, user, repo_id = hub_login(args, token)
     private = wants_private(args)
     try:
         public = private and repo_is_public(api, repo_id)
@@ -447,16 +541,50 @@ def preflight_push(args, token: str | None):
             f"(https://huggingface.co/datasets/{repo_id}/settings), add --public to publish the labels there, "
             "or choose another --output-dataset."
         )
-    existing = {f for f in files if f.startswith("data/")}
+    existing = {f for f in files if part.owns(f)}
     if existing and not (args.resume or args.overwrite):
+        what = "data file(s)" if part.count == 1 else f"file(s) of {part}"
         raise UserError(
-            f"The dataset repo {repo_id} already holds {len(existing)} data file(s). Add --resume to continue "
+            f"The dataset repo {repo_id} already holds {len(existing)} {what}. Add --resume to continue "
             "the run that wrote them, or --overwrite to replace them, or choose another --output-dataset."
         )
+    strays = not_of_slices(files, part.count) if part.count > 1 else []
+    if strays:
+        what = "The dataset repo %s holds %d data file(s) of no slice of --num-shards %d (%s): --finalize will refuse"
+        logger.warning(what + " until they are deleted", repo_id, len(strays), part.count, name_some(strays))
     logger.info(
         "Push check passed: %s can write to the dataset repo %s%s", user, repo_id, " (private)" if private else ""
     )
     return api, repo_id, existing
+
+
+def hub_login(args, token: str | None):
+    """A token that the Hub accepts. Returns (api, user name, the --output-dataset repo id)."""
+    if not token:
+        raise UserError(
+            "Pushing to the Hub needs a token with write access and none was found. Set HF_TOKEN "
+            "(on hf jobs: --secrets HF_TOKEN; locally: hf auth login), or write a local file with --output."
+        )
+    api = hub_api(token)
+    try:
+        user = api.whoami()["name"]
+    except Exception as err:
+        raise UserError(
+            hub_unreachable(err, "check HF_TOKEN")
+            or f"The Hub did not accept HF_TOKEN ({type(err).__name__}). Make a write token at "
+            "https://huggingface.co/settings/tokens, or write a local file with --output."
+        ) from err
+    repo_id = args.output_dataset if "/" in args.output_dataset else f"{user}/{args.output_dataset}"
+    return api, user, repo_id
+
+
+def not_of_slices(files, count: int) -> list[str]:
+    """The data files in the repo that no slice of --num-shards `count` writes: left by a run with another
+    --num-shards, or none. The dataset would hold their rows too."""
+    of_slices = re.compile(rf"data/slice-(\d{{5}})-of-{count:05d}-shard-\d{{5}}\.parquet")
+    return sorted(
+        f for f in files if f.startswith("data/") and not ((m := of_slices.fullmatch(f)) and int(m[1]) < count)
+    )
 
 
 def wants_private(args) -> bool:
@@ -509,15 +637,19 @@ def hub_api(token: str):
     return HfApi(token=token)
 
 
-def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0):
-    """Run an upload, retrying errors that look transient (network, 429, 5xx)."""
+RESUME_ADVICE = "The finished shards are kept: rerun the same command with --resume."
+
+
+def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0, advice: str = RESUME_ADVICE):
+    """Run an upload, retrying errors that look transient (network, 429, 5xx; 409 and 412, which the Hub answers when
+    another job commits to the same repo at the same moment)."""
     for attempt in range(1, attempts + 1):
         try:
             return step()
         except Exception as err:
             status = getattr(getattr(err, "response", None), "status_code", None)
             transient = (
-                status in (408, 429, 500, 502, 503, 504)
+                status in (408, 409, 412, 429, 500, 502, 503, 504)
                 or status is None
                 and isinstance(err, (ConnectionError, TimeoutError, OSError))
             )
@@ -528,8 +660,7 @@ def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0):
                 time.sleep(wait)
                 continue
             raise UserError(
-                f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                "The finished shards are kept: rerun the same command with --resume."
+                f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {advice}"
             ) from err
 
 
@@ -544,12 +675,13 @@ class Data:
     text_columns: list[str]  # joined with a blank line into the text the model reads
     num_rows: int  # the rows labelled: all, or the first --max-samples
     record: dict  # the model's training record (its metrics.json), or {}
+    rows: range  # the rows this job labels: all num_rows, or its slice of them (--num-shards)
 
 
-def load_data(args, token: str | None) -> Data:
+def load_data(args, token: str | None, part: Slice) -> Data:
     table = load_table(args.dataset, token)
     record = training_record(args.model, token)
-    text_columns = args.text_columns or record.get("text_columns") or TEXT_COLUMNS
+    text_columns = chosen_text_columns(args, record)
     check_columns(table, {"--text-columns": text_columns})
     check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
     num_rows = min(len(table), args.max_samples or len(table))
@@ -557,7 +689,21 @@ def load_data(args, token: str | None) -> Data:
         raise UserError(f"--dataset {args.dataset} has no rows: nothing to label.")
     if args.max_samples:
         logger.info("--max-samples %d: labelling the first %d of %d rows", args.max_samples, num_rows, len(table))
-    return Data(table, text_columns, num_rows, record)
+    if part.count > num_rows:
+        raise UserError(
+            f"--num-shards {part.count} is more than the {num_rows} rows to label: give at most {num_rows}, so that "
+            "every job has rows to label."
+        )
+    rows = part.rows(num_rows)
+    if part.count > 1:
+        what = "%s: labelling rows %d to %d (%d of %d rows)"
+        logger.info(what, str(part).capitalize(), rows.start, rows.stop - 1, len(rows), num_rows)
+    return Data(table, text_columns, num_rows, record, rows)
+
+
+def chosen_text_columns(args, record: dict) -> list[str]:
+    """--text-columns, else the columns the model was trained on (its training record), else the default."""
+    return args.text_columns or record.get("text_columns") or TEXT_COLUMNS
 
 
 # --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
@@ -739,24 +885,31 @@ class Plan:
 
 
 def load_settings(args, token: str | None, data: Data) -> Plan:
-    """The labels, windows and threshold: from the flags, else the training run, else the model's config."""
+    """The model's settings, and this job's rows in shards of --shard-size."""
+    plan = model_settings(args, token, data.record, data.text_columns)
+    plan.settings.update(rows=data.num_rows, shard_size=args.shard_size)
+    plan.shards = plan_shards(data.rows, args.shard_size)
+    return plan
+
+
+def model_settings(args, token: str | None, record: dict, text_columns: list[str]) -> Plan:
+    """The labels, windows and threshold: from the flags, else the training run, else the model's config. Loads the
+    config and the tokenizer only (--finalize checks the slices with them); no shards yet."""
     config = load_config(args.model, token)
     tokenizer = load_tokenizer(args.model, token)
-    max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, data.record)
-    threshold, threshold_source = resolve_threshold(args.threshold, config, data.record)
+    max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, record)
+    threshold, threshold_source = resolve_threshold(args.threshold, config, record)
     names = [config.id2label[i] for i in range(config.num_labels)]
     positive, positive_source = resolve_positive(args.model, config, names)
     shown = "none" if threshold is None else f"{threshold:.4f}"
     what = "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s"
-    logger.info(what, names, shown, threshold_source, max_length, length_source, stride, data.text_columns)
+    logger.info(what, names, shown, threshold_source, max_length, length_source, stride, text_columns)
     local_dataset = Path(args.dataset).expanduser()
     local_model = Path(args.model).expanduser()
     settings = {
         "model": str(local_model.resolve()) if local_model.exists() else args.model,
         "dataset": str(local_dataset.resolve()) if local_dataset.exists() else args.dataset,
-        "rows": data.num_rows,
-        "shard_size": args.shard_size,
-        "text_columns": data.text_columns,
+        "text_columns": text_columns,
         "labels": names,
         "positive_label": None if positive is None else names[positive],
         "max_length": max_length,
@@ -764,9 +917,8 @@ def load_settings(args, token: str | None, data: Data) -> Plan:
         "aggregation": WINDOW_AGGREGATION,
         "threshold": threshold,
     }
-    shards = plan_shards(data.num_rows, args.shard_size)
     return Plan(
-        tokenizer, names, positive, positive_source, max_length, stride, threshold, threshold_source, shards, settings
+        tokenizer, names, positive, positive_source, max_length, stride, threshold, threshold_source, [], settings
     )
 
 
@@ -896,40 +1048,26 @@ def describe_threshold(name: str) -> str:
     return "the threshold that maximised F1 on validation"
 
 
-def plan_shards(num_rows: int, shard_size: int) -> list[tuple[int, int, int]]:
-    """(shard number, first row, end row) for consecutive slices of the table."""
-    return [(n, start, min(start + shard_size, num_rows)) for n, start in enumerate(range(0, num_rows, shard_size))]
-
-
-def shard_path(work_dir: Path, number: int) -> Path:
-    return work_dir / f"shard-{number:05d}.parquet"
+def plan_shards(rows: range, shard_size: int) -> list[tuple[int, int, int]]:
+    """(shard number, first row, end row) for consecutive runs of this job's rows."""
+    starts = range(rows.start, rows.stop, shard_size)
+    return [(n, start, min(start + shard_size, rows.stop)) for n, start in enumerate(starts)]
 
 
 # ---------------------------------------------------------------------------
 # Step 2b: the shards of an earlier run: deleted (--overwrite) or kept (--resume)
 # ---------------------------------------------------------------------------
 def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
-    """Claim the work dir (its marker). --overwrite deletes the earlier run's data files in the repo (its shards here
-    are scored again and replaced); --resume keeps (and fetches) those scored with the same settings. Returns the
-    numbers of the shards already finished."""
+    """Claim the work dir (its marker). --overwrite deletes the earlier run's files (of this slice) in the repo (its
+    shards here are scored again and replaced); --resume keeps (and fetches) those scored with the same settings.
+    Returns the numbers of the shards already finished."""
     claim_work_dir(target.work_dir, plan.settings)
-    if args.overwrite:
-        if target.remote:
-            what = "--overwrite: deleting %d data file(s) of the earlier run from %s"
-            logger.info(what, len(target.remote), target.repo_id)
-            with_retries(
-                "Deleting the old data files",
-                lambda: target.api.delete_folder(
-                    "data",
-                    repo_id=target.repo_id,
-                    repo_type="dataset",
-                    commit_message="Delete the earlier run's labels",
-                ),
-            )
-            target.remote = set()
+    if args.overwrite and target.remote:
+        delete_remote(target)
     if not args.resume:
         return set()
-    stray = target.remote - {f"data/{shard_path(target.work_dir, n).name}" for n, _, _ in plan.shards}
+    ours = {f"data/{target.part.shard_name(n)}" for n, _, _ in plan.shards} | {target.part.record}
+    stray = target.remote - ours
     if stray:
         raise UserError(
             f"--resume: {target.repo_id} holds data files this run would not write (e.g. {sorted(stray)[0]}), "
@@ -937,16 +1075,36 @@ def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
         )
     if target.remote:
         fetch_remote_shards(target, plan.shards)
-    done = finished_shards(target.work_dir, plan.shards, plan.settings)
+    done = finished_shards(target, plan.shards, plan.settings)
     logger.info("--resume: %d of %d shards already finished in %s", len(done), len(plan.shards), target.work_dir)
     return done
+
+
+def delete_remote(target: Target) -> None:
+    """--overwrite: delete the earlier run's files from the repo in one commit. One job: the data folder. A slice of
+    several: its own data files and record only; the other slices' files stay."""
+    part, where = target.part, dict(repo_id=target.repo_id, repo_type="dataset")
+    what = "--overwrite: deleting %d data file(s) of the earlier run from %s"
+    if part.count > 1:
+        what = f"--overwrite: deleting %d file(s) of the earlier run of {part} from %s"
+    logger.info(what, len(target.remote), target.repo_id)
+    if part.count == 1:
+        step = partial(target.api.delete_folder, "data", commit_message="Delete the earlier run's labels", **where)
+    else:
+        from huggingface_hub import CommitOperationDelete
+
+        deletions = [CommitOperationDelete(path_in_repo=name) for name in sorted(target.remote)]
+        message = f"Delete the earlier labels of {part}"
+        step = partial(target.api.create_commit, operations=deletions, commit_message=message, **where)
+    with_retries("Deleting the old data files", step)
+    target.remote = set()
 
 
 def fetch_remote_shards(target: Target, shards: list) -> None:
     """--resume on a fresh machine (a new hf job): bring back the shards the stopped run pushed."""
     download_dir = Path(tempfile.mkdtemp(prefix=".predict-download-", dir=target.work_dir))  # new: ours to delete
     for number, _, _ in shards:
-        path = shard_path(target.work_dir, number)
+        path = target.shard(number)
         name = f"data/{path.name}"
         if name in target.remote and not path.exists():
             downloaded = with_retries(
@@ -959,7 +1117,7 @@ def fetch_remote_shards(target: Target, shards: list) -> None:
     shutil.rmtree(download_dir, ignore_errors=True)
 
 
-def finished_shards(work_dir: Path, shards: list, settings: dict) -> set[int]:
+def finished_shards(target: Target, shards: list, settings: dict) -> set[int]:
     """The shards already in work_dir (--resume). A shard scored with other settings (another model,
     threshold, shard size, ...) stops the run instead of mixing two runs' labels in one output."""
     import pyarrow.parquet as pq
@@ -967,7 +1125,7 @@ def finished_shards(work_dir: Path, shards: list, settings: dict) -> set[int]:
     wanted = json.loads(json.dumps(settings))
     done = set()
     for number, start, stop in shards:
-        path = shard_path(work_dir, number)
+        path = target.shard(number)
         if not path.exists():
             continue
         meta = pq.read_metadata(path)
@@ -1016,7 +1174,7 @@ def load_model(model_name: str, token: str | None):
 def log_plan(args, data: Data, plan: Plan, scorer: Scorer) -> None:
     what = "Model on %s (%s); %d rows in %d shard(s) of up to %d rows; batch %d windows"
     shards = len(plan.shards)
-    logger.info(what, scorer.hardware, scorer.precision, data.num_rows, shards, args.shard_size, args.batch_size)
+    logger.info(what, scorer.hardware, scorer.precision, len(data.rows), shards, args.shard_size, args.batch_size)
 
 
 # ---------------------------------------------------------------------------
@@ -1032,9 +1190,10 @@ def score_shards(data: Data, plan: Plan, scorer: Scorer, target: Target, done: s
     scored_rows = 0
     clock.phases.update(scoring=0.0, writing=0.0, upload=0.0)  # reported even when nothing is scored or pushed
     bar = {"unit": "rows", "desc": "Labelling", "dynamic_ncols": True, "mininterval": 2}
-    progress = tqdm(total=data.num_rows, initial=rows_done, **bar)
+    progress = tqdm(total=len(data.rows), initial=rows_done, **bar)
+    whose = "" if target.part.count == 1 else f", {target.part}"
     for number, start, stop in plan.shards:
-        path = shard_path(target.work_dir, number)
+        path = target.shard(number)
         if number not in done:
             with clock("scoring"):
                 texts = build_texts(data.table.select(range(start, stop)), data.text_columns)
@@ -1046,7 +1205,7 @@ def score_shards(data: Data, plan: Plan, scorer: Scorer, target: Target, done: s
                 write_shard(path, rows, added, schema, {"long_rows": long_rows})
         if target.api is not None and f"data/{path.name}" not in target.remote:
             with clock("upload"):
-                message = f"Add labelled rows, shard {number + 1} of {len(plan.shards)}"
+                message = f"Add labelled rows, shard {number + 1} of {len(plan.shards)}{whose}"
                 upload(target, f"Uploading {path.name}", path, f"data/{path.name}", message)
                 target.remote.add(f"data/{path.name}")
     progress.close()
@@ -1253,6 +1412,7 @@ class Summary:
     long_rows: int  # rows read as more than one window
     flagged: int | None  # rows given the positive label (two-label models only)
     scored_rows: int  # rows scored by this run
+    scoring_s: float  # seconds this run spent scoring them
     rows_per_second: float | None
 
 
@@ -1263,7 +1423,7 @@ def summarize(paths: list[Path], plan: Plan, scored_rows: int, clock: Clock) -> 
     flagged = counts[plan.names[plan.positive]] if plan.threshold is not None else None
     scoring = clock.phases["scoring"]
     rows_per_second = scored_rows / scoring if scoring else None
-    return Summary(counts, empty_rows, long_rows, flagged, scored_rows, rows_per_second)
+    return Summary(counts, empty_rows, long_rows, flagged, scored_rows, scoring, rows_per_second)
 
 
 def shard_summary(paths: list[Path]) -> tuple[dict, int]:
@@ -1298,45 +1458,73 @@ def concatenate_shards(paths: list[Path], output: Path) -> None:
     os.replace(tmp, output)
 
 
-def card_facts(args, target: Target, data: Data, plan: Plan, scorer: Scorer, summary: Summary, env: dict) -> dict:
-    """Everything the dataset card says about the run."""
+def slice_record(target: Target, data: Data, plan: Plan, scorer: Scorer, summary: Summary, env: dict) -> dict:
+    """What this job labelled and how. The card of a single run is made from it; a slice of several uploads it, as
+    slices/slice-....json, for --finalize to check and add up."""
+    part = target.part
+    return {
+        "written_by": "predict.py",
+        "slice": {"index": part.index, "count": part.count, "start": data.rows.start, "stop": data.rows.stop},
+        "rows": len(data.rows),
+        "files": [f"data/{part.shard_name(n)}" for n, _, _ in plan.shards],
+        "counts": summary.counts,
+        "empty_rows": summary.empty_rows,
+        "long_rows": summary.long_rows,
+        "flagged": summary.flagged,
+        "settings": plan.settings,  # what its shards were scored with
+        "sources": {"threshold": plan.threshold_source, "positive": plan.positive_source},
+        "run": {
+            "hardware": scorer.hardware,
+            "precision": scorer.precision,
+            "scored_rows": summary.scored_rows,
+            "scoring_s": summary.scoring_s,
+            "versions": env["versions"],
+            "command": env["command"],
+        },
+    }
+
+
+def card_facts(args, repo_id: str, record: dict) -> dict:
+    """Everything the dataset card says: about one run, or about the slices --finalize joined (their added-up record)."""
+    settings, run = record["settings"], record["run"]
+    names = settings["labels"]
     model_link, _ = hub_link(args.model, "model")
     dataset_link, dataset_on_hub = hub_link(args.dataset, "dataset")
     title = f"{args.dataset.rstrip('/').split('/')[-1]} labelled by {args.model.rstrip('/').split('/')[-1]}"
-    binary = plan.positive is not None
-    positive, negative = (
-        (plan.names[plan.positive], plan.names[1 - plan.positive]) if binary else (plan.names[-1], plan.names[0])
-    )
+    binary = settings["positive_label"] is not None
+    positive = names.index(settings["positive_label"]) if binary else len(names) - 1
+    negative = 1 - positive if binary else 0
     return {
         "title": title,
-        "repo_id": target.repo_id,
-        "on_the_books": positive == "jim_crow",
-        "binary": plan.threshold is not None,
+        "repo_id": repo_id,
+        "on_the_books": names[positive] == "jim_crow",
+        "binary": settings["threshold"] is not None,
         "model": args.model,
         "model_link": model_link,
         "dataset": args.dataset,
         "dataset_link": dataset_link,
         "dataset_on_hub": dataset_on_hub,
-        "rows": data.num_rows,
-        "counts": summary.counts,
-        "empty_rows": summary.empty_rows,
-        "flagged": summary.flagged,
-        "threshold": plan.threshold,
-        "threshold_source": plan.threshold_source,
-        "label_names": plan.names,
-        "positive_label": positive,
-        "positive_source": plan.positive_source,
-        "negative_label": negative,
-        "text_columns": data.text_columns,
-        "max_length": plan.max_length,
-        "stride": plan.stride,
-        "aggregation": WINDOW_AGGREGATION,
-        "long_rows": summary.long_rows,
-        "hardware": scorer.hardware,
-        "precision": scorer.precision,
-        "rows_per_second": summary.rows_per_second,
-        "versions": env["versions"],
-        "command": env["command"],
+        "rows": record["rows"],
+        "counts": record["counts"],
+        "empty_rows": record["empty_rows"],
+        "flagged": record["flagged"],
+        "threshold": settings["threshold"],
+        "threshold_source": record["sources"]["threshold"],
+        "label_names": names,
+        "positive_label": names[positive],
+        "positive_source": record["sources"]["positive"],
+        "negative_label": names[negative],
+        "text_columns": settings["text_columns"],
+        "max_length": settings["max_length"],
+        "stride": settings["stride"],
+        "aggregation": settings["aggregation"],
+        "long_rows": record["long_rows"],
+        "hardware": run["hardware"],
+        "precision": run["precision"],
+        "rows_per_second": run["scored_rows"] / run["scoring_s"] if run["scoring_s"] else None,
+        "jobs": run.get("jobs"),  # --finalize: how many slice jobs labelled the rows
+        "versions": run["versions"],
+        "command": run["command"],
     }
 
 
@@ -1346,6 +1534,15 @@ def hub_link(name: str, kind: str) -> tuple[str, bool]:
         return f"`{Path(name).name}` (a local {'model folder' if kind == 'model' else 'file'})", False
     prefix = "datasets/" if kind == "dataset" else ""
     return f"[`{name}`](https://huggingface.co/{prefix}{name})", True
+
+
+def push_record(record: dict, target: Target, clock: Clock) -> None:
+    """A slice of several, its last shard in the repo: its record says to --finalize that it has finished."""
+    part = target.part
+    path = target.work_dir / Path(part.record).name
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    with clock("upload"):
+        upload(target, f"Uploading {part.record}", path, part.record, f"Finish {part}: its record")
 
 
 def push_card(facts: dict, target: Target, clock: Clock) -> None:
@@ -1394,7 +1591,8 @@ def clean_work_dir(paths: list[Path], target: Target) -> None:
     """Everything is in the output now: delete what this run wrote for it (its shards, which were only for --resume,
     its card and its marker) and nothing else; the work dir goes too when that leaves it empty."""
     work_dir = target.work_dir
-    card = [work_dir / CARD_FILE] if target.api is not None else []  # written only when pushing
+    pushed = CARD_FILE if target.part.count == 1 else Path(target.part.record).name  # the card, or a slice's record
+    card = [work_dir / pushed] if target.api is not None else []  # written only when pushing
     for path in [*paths, *card, work_dir / MARKER]:
         path.unlink(missing_ok=True)
     left = sorted(p.name for p in work_dir.iterdir())
@@ -1413,11 +1611,171 @@ def log_results(target: Target, data: Data, plan: Plan, scorer: Scorer, summary:
     counts = ", ".join(f"{n} {c}" for n, c in summary.counts.items())
     logger.info("Labels: %s%s", counts, f", no text {summary.empty_rows}" if summary.empty_rows else "")
     if summary.flagged is not None:
-        share = 100 * summary.flagged / max(data.num_rows, 1)
+        share = 100 * summary.flagged / max(len(data.rows), 1)
         what = "Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review"
-        logger.info(what, summary.flagged, data.num_rows, plan.names[plan.positive], share, plan.threshold)
+        logger.info(what, summary.flagged, len(data.rows), plan.names[plan.positive], share, plan.threshold)
     elapsed = time.time() - clock.started
-    logger.info("Wrote %d labelled rows to %s in %.0f s", data.num_rows, target.where, elapsed)
+    logger.info("Wrote %d labelled rows to %s in %.0f s", len(data.rows), target.where, elapsed)
+    part = target.part
+    if part.count > 1 and target.api is not None:
+        what = "%s is in. When all %d slice jobs have finished, run this command again with --finalize in place of "
+        what += "--shard-index %d: it checks the slices and pushes the dataset card"
+        logger.info(what, str(part).capitalize(), part.count, part.index)
+
+
+# ---------------------------------------------------------------------------
+# --finalize: the slice jobs have finished; check them and push the card with the totals
+# ---------------------------------------------------------------------------
+def finalize(args, token: str | None, env: dict) -> int:
+    """Every slice's record and data files in the repo, each slice scored with the settings these flags give (the
+    model's config and tokenizer say; no weights are loaded, no row is scored), then the card with the totals."""
+    api, user, repo_id = hub_login(args, token)
+    files = repo_files(api, user, repo_id)
+    with tempfile.TemporaryDirectory(prefix="predict-finalize-") as tmp:
+        target = Target(Path(tmp), None, api, repo_id)
+        records = read_slice_records(target, files, args.num_shards)
+        check_slices_finished(files, records)
+        strays = not_of_slices(files, args.num_shards)
+        if strays:
+            raise UserError(
+                f"--finalize: the dataset repo {repo_id} holds {len(strays)} data file(s) of no slice of --num-shards "
+                f"{args.num_shards} ({name_some(strays)}), left by a run with another --num-shards or none: the "
+                f"dataset would hold their rows too. Delete them (hf repos delete-files --repo-type dataset {repo_id} "
+                f"{' '.join(strays) if len(strays) <= 5 else 'FILE...'}), then --finalize again."
+            )
+        check_slice_settings(args, token, records)
+        total = add_up(records, env)
+        push_card(card_facts(args, repo_id, total), target, Clock())
+    what = "--finalize: %d slices, %d rows%s; pushed the dataset card to %s"
+    flagged = "" if total["flagged"] is None else f", {total['flagged']} flagged"
+    logger.info(what, args.num_shards, total["rows"], flagged, f"https://huggingface.co/datasets/{repo_id}")
+    return 0
+
+
+def repo_files(api, user: str, repo_id: str) -> set[str]:
+    """The files in the dataset repo (none when it does not exist)."""
+    try:
+        return set(api.list_repo_files(repo_id, repo_type="dataset"))
+    except Exception as err:
+        if http_status(err) == 404:
+            return set()
+        raise UserError(
+            hub_unreachable(err, f"read the dataset repo {repo_id}")
+            or f"Cannot read the dataset repo {repo_id} as {user} ({type(err).__name__}). Check --output-dataset."
+        ) from err
+
+
+def read_slice_records(target: Target, files: set[str], count: int) -> list[dict | None]:
+    """Each slice's record, or None where its job has not uploaded one (running, failed, or never started)."""
+    records = []
+    for index in range(count):
+        name = Slice(index, count).record
+        if name not in files:
+            records.append(None)
+            continue
+        path = with_retries(
+            f"Downloading {name}",
+            partial(
+                target.api.hf_hub_download,
+                repo_id=target.repo_id,
+                filename=name,
+                repo_type="dataset",
+                local_dir=str(target.work_dir),
+            ),
+            advice="Run --finalize again.",
+        )
+        try:
+            record = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = None
+        records.append(record if isinstance(record, dict) else None)  # unreadable: the slice counts as unfinished
+    return records
+
+
+def check_slices_finished(files: set[str], records: list[dict | None]) -> None:
+    """Refuse, naming them, the slices without a record, or whose data files in the repo are not the ones their
+    record lists (missing, or more: a rerun of the slice is under way)."""
+    count, unfinished = len(records), {}
+    for index, record in enumerate(records):
+        part = Slice(index, count)
+        if record is None:
+            unfinished[index] = f"no {part.record} yet"
+            continue
+        listed = set(record.get("files", []))
+        held = {f for f in files if f.startswith(f"data/{part.prefix}")}
+        if listed - held:
+            lost = len(listed - held)
+            unfinished[index] = f"{lost} of its {len(listed)} data files {'is' if lost == 1 else 'are'} not in the repo"
+        elif held - listed:
+            unfinished[index] = f"{len(held - listed)} data file(s) in the repo that its record does not list"
+    if unfinished:
+        one = len(unfinished) == 1
+        details = name_some([f"slice {i}: {why}" for i, why in unfinished.items()], sep="; ")
+        raise UserError(
+            f"--finalize: {name_slices(list(unfinished), count)} {'is' if one else 'are'} missing or unfinished "
+            f"({details}): run {'its job' if one else 'their jobs'} (or rerun {'it' if one else 'them'} with "
+            "--resume), then --finalize again."
+        )
+
+
+def check_slice_settings(args, token: str | None, records: list[dict]) -> None:
+    """Refuse, naming them, the slices scored with other settings (model, dataset, threshold, text columns, windows,
+    labels, rows) than these flags give: one dataset, one way of labelling."""
+    trained = training_record(args.model, token)
+    wanted = json.loads(json.dumps(model_settings(args, token, trained, chosen_text_columns(args, trained)).settings))
+    wanted["rows"] = Counter(r["settings"].get("rows") for r in records).most_common(1)[0][0]  # most slices' rows
+    differ = {}
+    for index, record in enumerate(records):
+        changes = {k: (record["settings"].get(k), v) for k, v in wanted.items() if record["settings"].get(k) != v}
+        if changes:
+            differ[index] = ", ".join(f"{k} {old!r}, not {new!r}" for k, (old, new) in changes.items())
+    details = "; ".join(f"slice {i}: {what}" for i, what in differ.items())
+    if len(differ) == len(records):
+        raise UserError(
+            f"--finalize: no slice was scored with the settings these flags give ({details}). Give --finalize the "
+            "same --model, --dataset and scoring flags as the slice jobs (without --shard-index)."
+        )
+    if differ:
+        count, same = len(records), [i for i in range(len(records)) if i not in differ]
+        one, it = len(differ) == 1, "it" if len(differ) == 1 else "they"
+        raise UserError(
+            f"--finalize: {name_slices(list(differ), count)} {'was' if one else 'were'} scored with other settings "
+            f"than these flags give, which {name_slices(same, count)} {'was' if len(same) == 1 else 'were'} scored "
+            f"with ({details}). Rerun {'it' if one else 'them'} with --overwrite and these flags, or give --finalize "
+            f"the flags {it} {'was' if one else 'were'} scored with and rerun the others; then --finalize again."
+        )
+
+
+def add_up(records: list[dict], env: dict) -> dict:
+    """The slices' records as one, for the card: rows and counts added up, hardware and commands listed."""
+    first, runs = records[0], [r["run"] for r in records]
+    return {
+        **first,
+        "slice": {"index": 0, "count": 1, "start": 0, "stop": first["settings"]["rows"]},
+        "rows": sum(r["rows"] for r in records),
+        "files": [f for r in records for f in r["files"]],
+        "counts": {name: sum(r["counts"][name] for r in records) for name in first["counts"]},
+        "empty_rows": sum(r["empty_rows"] for r in records),
+        "long_rows": sum(r["long_rows"] for r in records),
+        "flagged": None if first["flagged"] is None else sum(r["flagged"] for r in records),
+        "run": {
+            "hardware": " / ".join(dict.fromkeys(run["hardware"] for run in runs)),
+            "precision": " / ".join(dict.fromkeys(run["precision"] for run in runs)),
+            "scored_rows": sum(run["scored_rows"] for run in runs),
+            "scoring_s": sum(run["scoring_s"] for run in runs),
+            "jobs": len(records),
+            "versions": first["run"]["versions"],
+            "command": "\n".join([*(run["command"] for run in runs), env["command"]]),
+        },
+    }
+
+
+def name_slices(indices: list[int], count: int) -> str:
+    """'slice 1 of 4', 'slices 1 and 3 of 4', 'slices 0, 1 and 3 of 4'."""
+    if len(indices) == 1:
+        return f"slice {indices[0]} of {count}"
+    shown = [str(i) for i in indices[:10]] + ([f"{len(indices) - 10} more"] if len(indices) > 10 else [])
+    return f"slices {', '.join(shown[:-1])} and {shown[-1]} of {count}"
 
 
 # ---------------------------------------------------------------------------
@@ -1486,7 +1844,8 @@ line, as in training.
 {{ "most positive window's" if aggregation == "max" else "mean window" }} score. {{ long_rows }} rows were longer \
 than one window and were read whole this way, not cut off.
 - **Hardware**: {{ hardware }}, precision {{ precision }}{% if rows_per_second %}; \
-{{ "%.1f" | format(rows_per_second) }} rows/s{% endif %}.
+{{ "%.1f" | format(rows_per_second) }} rows/s{% if jobs %} per job{% endif %}{% endif %}{% if jobs %}; {{ jobs }} jobs, \
+each labelling a slice of the rows{% endif %}.
 - **Libraries**: {% for k, v in versions.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}.
 
 ```bash

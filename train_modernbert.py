@@ -50,7 +50,6 @@ import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 # ==============================================================================================================
@@ -201,8 +200,8 @@ def main(argv=None) -> int:
     env = describe_environment(args)
     base = resolve_model(args, token)  # the config only: the preset, the window, the repo name
     claim_output_dir(args.output_dir, args)  # a new or empty folder, or this script's: nothing else is touched
-    hub = check_hub(args, base, token) if not args.no_push and is_main() else None
     template, template_source = read_template(args.card_template)
+    hub = check_hub(args, base, token) if not args.no_push and is_main() else None
     with clock("data_load"):
         data = load_data(args, token)
     settings = run_settings(args, base, data)  # what a checkpoint depends on
@@ -321,6 +320,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
         (args.max_length is not None and args.max_length < 16, "--max-length must be at least 16 tokens"),
         (args.stride is not None and args.stride < 0, "--stride must be 0 or more"),
         (args.private and args.public, "give one of --private and --public"),
+        (args.push_checkpoints and args.no_push, "--push-checkpoints pushes to the Hub: it cannot go with --no-push"),
     ]
     for problem, message in problems:
         if problem:
@@ -366,23 +366,12 @@ def claim_output_dir(out: Path, args) -> None:
 def run_settings(args, base: dict, data) -> dict:
     """What a checkpoint depends on: --resume refuses one made with other values (a new split would put training rows
     in the test set; another number of epochs another schedule)."""
-    names = (
-        "seed",
-        "max_samples",
-        "text_columns",
-        "label_column",
-        "epochs",
-        "learning_rate",
-        "batch_size",
-        "max_length",
-        "stride",
-        "validation_size",
-        "test_size",
-    )
+    names = ("max_samples", "text_columns", "label_column", *HYPERPARAMETERS)
     return {
         "data": data.facts["data_sha256"],
         "model": base["id"],
         "labels": data.names,
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),
         **{k: getattr(args, k) for k in names},
     }
 
@@ -427,9 +416,11 @@ def describe_environment(args) -> dict:
     packages = ("transformers", "torch", "datasets", "accelerate", "scikit-learn", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    cuda = check_hardware(args)
+    cuda, processes = check_hardware(args), int(os.environ.get("WORLD_SIZE", "1"))
+    mps = not cuda and torch.backends.mps.is_available()  # the Trainer trains on an Apple GPU where there is one
+    hardware = torch.cuda.get_device_name() if cuda else "Apple GPU (mps)" if mps else f"CPU ({os.cpu_count()} cores)"
     return {
-        "hardware": torch.cuda.get_device_name() if cuda else f"CPU ({os.cpu_count()} cores)",
+        "hardware": f"{processes} × {hardware}" if processes > 1 else hardware,
         "versions": versions,
         "command": reproduce_command(args.argv),
     }
@@ -460,6 +451,9 @@ def check_hardware(args) -> bool:
             "timeout with nothing pushed. Start it on a GPU: hf jobs uv run --flavor l4x1 --secrets HF_TOKEN ... "
             "(a smoke run with --max-samples is fine on the CPU; --allow-cpu if you mean it)."
         )
+    if torch.backends.mps.is_available():
+        logger.info("Training on the Apple GPU (mps), in fp32.")
+        return False
     logger.warning(
         "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 "
         "--epochs 1 first, or run on hf jobs with --flavor l4x1."
@@ -489,6 +483,7 @@ def reproduce_command(argv: list[str]) -> str:
     when it runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no
     absolute path of this machine goes into the card."""
     named, path_flags = [], ("--dataset", "--model", "--output-dir", "--card-template")
+    argv = [a for a in argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
     for i, a in enumerate(argv):
         flag, eq, value = a.partition("=") if a.startswith("--") else ("", "", a)
         local = value and (Path(value).expanduser().exists() or "/" in value and looks_like_local_path(value))
@@ -501,7 +496,8 @@ def reproduce_command(argv: list[str]) -> str:
 
 
 def job_flavor() -> str:
-    """The hf jobs flavor of this job, from its ACCELERATOR and CPU_CORES variables where they tell; else l4x1."""
+    """The hf jobs flavor of this job, from its ACCELERATOR variable where that names one; else l4x1, the flavor this
+    script is made for."""
     accelerator = os.environ.get("ACCELERATOR", "").lower()
     return accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
 
@@ -536,7 +532,10 @@ def load_data(args, token) -> Data:
     dropped_values = {c: table[c] for c in args.drop_columns if c in table.column_names}
     holdout_values = table[args.holdout_column] if args.holdout_column else None
     id_column = args.id_column if args.id_column in table.column_names else None
-    table = table.select_columns(list(dict.fromkeys(args.text_columns + [args.label_column] + ([id_column] or []))))
+    if args.id_column != ID_COLUMN:  # named by the user: it must be there; the default may be absent
+        check_columns(table, {"--id-column": [args.id_column]})
+    keep = args.text_columns + [args.label_column] + ([id_column] if id_column else [])
+    table = table.select_columns(list(dict.fromkeys(keep)))
     texts = build_texts(table, args.text_columns)
     raw = table[args.label_column]
     usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None]
@@ -559,7 +558,7 @@ def load_data(args, token) -> Data:
         "rows": {
             "used": len(rows),
             "dropped_empty_or_unlabelled": len(texts) - len(usable),
-            "max_samples": args.max_samples,
+            "max_samples": args.max_samples if len(chosen) < len(labels) else None,  # only when it cut rows
             "duplicate_groups": len(sizes),
             "rows_in_duplicate_groups": sum(sizes),
         },
@@ -746,14 +745,28 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
     for row, g in enumerate(groups):
         members[g].append(row)
     label_of = {g: Counter(labels[r] for r in rows).most_common(1)[0][0] for g, rows in members.items()}
-    rest, test = train_test_split(
-        list(members), test_size=test_size, stratify=list(label_of.values()), random_state=seed
-    )
-    train, validation = train_test_split(
-        rest, test_size=validation_size / (1 - test_size), stratify=[label_of[g] for g in rest], random_state=seed
-    )
+    try:
+        rest, test = train_test_split(
+            list(members), test_size=test_size, stratify=list(label_of.values()), random_state=seed
+        )
+        train, validation = train_test_split(
+            rest, test_size=validation_size / (1 - test_size), random_state=seed, stratify=[label_of[g] for g in rest]
+        )
+    except ValueError as err:  # a class whose rows fall in too few groups to stratify
+        raise UserError(
+            f"Cannot split the rows: {first_line(err)} Rows that share a text are kept together, and "
+            "some class has too few such groups. Add rows, or join fewer columns (--text-columns)."
+        ) from err
     parts = {"train": train, "validation": validation, "test": test}
-    return {name: sorted(r for g in part for r in members[g]) for name, part in parts.items()}
+    split = {name: sorted(r for g in part for r in members[g]) for name, part in parts.items()}
+    for name, rows in split.items():
+        if missing := set(labels) - {labels[r] for r in rows}:
+            raise UserError(
+                f"The {name} split has no rows of class id(s) {sorted(missing)}: rows that share a text "
+                "are kept together, and those classes fall in too few groups. Add rows, use larger "
+                "--validation-size/--test-size, or join fewer columns (--text-columns)."
+            )
+    return split
 
 
 def class_weights(train_labels: list[int], num_classes: int) -> list[float]:
@@ -922,8 +935,8 @@ def resolve_model(args, token) -> dict:
             limit,
         )
         args.max_length = limit
-        if "stride" not in given:
-            args.stride = min(args.stride, limit // 4)
+    if "stride" not in given:  # the preset's, or a quarter of a smaller window
+        args.stride = min(args.stride, args.max_length // 4)
     if args.stride >= args.max_length // 2:
         raise UserError(f"--stride {args.stride} must be below half of the window length {args.max_length}.")
     args.output_dir = args.output_dir or Path(REPO_NAME.format(model_type=config.model_type))
@@ -1015,9 +1028,11 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     if not is_main():
         return Run(job, None, None, {}, {}, None)
     key = trainer.args.metric_for_best_model
+    trained = {round(e["epoch"], 2): e["loss"] for e in trainer.state.log_history if "loss" in e}
     history = [
         {
             "epoch": round(e["epoch"], 2),
+            "training_loss": trained.get(round(e["epoch"], 2)),
             **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list) and k not in TIMING},
         }
         for e in trainer.state.log_history
@@ -1031,7 +1046,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         "training_tokens": tokens,
         "validation_history": history,
         "class_weights": dict(zip(data.names, weights, strict=True)),
-        "best_epoch": max(history, key=lambda h: h[key])["epoch"] if history else None,
+        "best_epoch": kept_epoch(trainer.state, key),
     }
     with clock("evaluation"):
         probs, test_pred = evaluate(trainer.model, tokenizer, args, data.names, part, metrics)
@@ -1043,6 +1058,18 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
 
 
 TIMING = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second")  # the Trainer's, not the run's scores
+
+
+def kept_epoch(state, key: str) -> float | None:
+    """The epoch whose weights the Trainer kept: its best checkpoint's, else the last one's (a run resumed from the
+    Hub has only the last checkpoint, so a best epoch from before the restart is no longer there to load)."""
+    scored = [e for e in state.log_history if f"eval_{key}" in e]
+    best = state.best_model_checkpoint
+    step = int(Path(best).name.rsplit("-", 1)[-1]) if best and Path(best).is_dir() else None
+    kept = next((e for e in scored if e.get("step") == step), scored[-1] if scored else None)
+    if kept is not None and step is None and len(scored) > 1:
+        logger.warning("The best epoch's checkpoint is not here (a resumed run): the model is the last epoch's.")
+    return round(kept["epoch"], 2) if kept else None
 
 
 def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
@@ -1077,7 +1104,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
     from transformers import DataCollatorWithPadding, TrainingArguments
 
     precision = training_precision(args.allow_fp16)
-    key = "f1" if len(names) == 2 else "macro_f1"
+    key = main_metric(names)
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     split, effective = share_batches(args.batch_size, processes)
     val_rows, val_true = windows["validation_rows"], windows["validation_labels"]
@@ -1103,12 +1130,13 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         save_total_limit=1,
         # A Hugging Face Job (JOB_ID set) loses its disk when it ends: without --push-checkpoints nothing could
         # resume from its checkpoints, which then only keep the best epoch, so they hold the weights only.
-        save_only_model=job.push_to is None and bool(os.environ.get("JOB_ID")),
+        save_only_model=not args.push_checkpoints and bool(os.environ.get("JOB_ID")),  # the same on every process
         load_best_model_at_end=True,
         metric_for_best_model=key,  # on validation: positive-class F1, or macro F1 for more than two classes
         greater_is_better=True,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
         accelerator_config={"split_batches": split},  # several processes: the batch is shared out, not multiplied
+        average_tokens_across_devices=False,  # weighted_loss itself averages over the whole batch
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         tf32=True if precision == "bf16" else None,  # an Ampere or newer GPU: tf32 matmuls where fp32 remains
@@ -1120,7 +1148,14 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
     weight = torch.tensor(weights, dtype=torch.float32, device=training_args.device)  # once, on the training device
 
     def weighted_loss(outputs, labels, num_items_in_batch=None):
-        return torch.nn.functional.cross_entropy(outputs["logits"].float(), labels, weight=weight)
+        """The class-weighted mean over the whole batch, sum(w_y * loss) / sum(w_y), also when the other processes
+        hold parts of it: DDP averages their gradients, hence the factor `processes`."""
+        summed = torch.nn.functional.cross_entropy(outputs["logits"].float(), labels, weight=weight, reduction="sum")
+        total = weight[labels].sum()
+        if processes > 1:
+            torch.distributed.all_reduce(total)
+            summed = summed * processes
+        return summed / total
 
     trainer = classifier_trainer()(
         model=model,
@@ -1132,7 +1167,9 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
-    trainer.add_callback(progress_keeper(trainer, job.settings))  # before the pusher: the file goes up too
+    trainer.add_callback(
+        progress_keeper(trainer, job.settings, job.resume_from)
+    )  # before the pusher: the file goes up too
     if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
         trainer.add_callback(checkpoint_pusher(job.push_to))
     trainer.precision = precision
@@ -1152,7 +1189,7 @@ def training_precision(allow_fp16: bool) -> str:
 RUN_SETTINGS = "run_settings.json"  # in each checkpoint: the settings it was made with, and the progress so far
 
 
-def progress_keeper(trainer, settings: dict | None):
+def progress_keeper(trainer, settings: dict | None, resume_from: str | None):
     """Write the run's settings and its progress (tokens, training time) into each checkpoint, and take the progress
     back from the checkpoint a run resumes from, so that the counts cover the whole training."""
     from transformers import TrainerCallback
@@ -1160,8 +1197,8 @@ def progress_keeper(trainer, settings: dict | None):
     class KeepProgress(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
             self.started = time.time()
-            resumed = Path(trainer.resumed_from or "") / RUN_SETTINGS
-            before = json.loads(resumed.read_text())["progress"] if resumed.is_file() else {}
+            resumed = Path(resume_from) / RUN_SETTINGS if resume_from else None
+            before = json.loads(resumed.read_text()).get("progress", {}) if resumed and resumed.is_file() else {}
             first = state.is_world_process_zero  # holds the totals so far; the others count from 0
             trainer.real_tokens = before.get("real_tokens", 0) if first else 0
             trainer.computed_tokens = before.get("computed_tokens", 0) if first else 0
@@ -1188,6 +1225,7 @@ def checkpoint_pusher(hub: dict):
             if state.is_world_process_zero:
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
+                ensure_repo(hub)
                 hub["api"].upload_folder(
                     repo_id=hub["repo_id"],
                     folder_path=str(folder),
@@ -1208,7 +1246,7 @@ def classifier_trainer():
         must map back to their rows) and a count of the real and computed tokens of each training batch."""
 
         real_tokens = computed_tokens = 0
-        seconds_before, resumed_from = 0.0, None  # training time in the checkpoint resumed from, and where it is
+        seconds_before = 0.0  # the training time of the checkpoint a run resumes from
 
         def _get_eval_sampler(self, eval_dataset):
             return SequentialSampler(eval_dataset)
@@ -1218,10 +1256,6 @@ def classifier_trainer():
                 self.real_tokens = self.real_tokens + inputs["attention_mask"].sum()
                 self.computed_tokens += inputs["attention_mask"].numel()
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-        def train(self, resume_from_checkpoint=None, **kwargs):
-            self.resumed_from = resume_from_checkpoint
-            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
         def summed_tokens(self) -> tuple[int, int]:
             """The real and computed tokens of all processes (each counted its share of each batch)."""
@@ -1234,12 +1268,13 @@ def classifier_trainer():
 
         def token_counts(self, seconds: float) -> dict:
             seconds += self.seconds_before  # the whole training, a resumed part included
-            real, self.computed_tokens = self.summed_tokens()
+            real, computed = self.summed_tokens()
+            efficiency, speed = real / max(computed, 1), real / max(seconds, 1e-9)
             return {
                 "real": real,
-                "computed": self.computed_tokens,
-                "padding_efficiency": real / max(self.computed_tokens, 1),
-                "real_tokens_per_second": real / max(seconds, 1e-9),
+                "computed": computed,
+                "padding_efficiency": efficiency,
+                "real_tokens_per_second": speed,
             }
 
     return ClassifierTrainer
@@ -1251,7 +1286,7 @@ def classifier_trainer():
 def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict):
     """Predict the validation rows and, once, the test rows with the selected model, then score them. Fills
     `metrics`; returns the rows' probabilities and the test rows' predicted classes."""
-    batch, key = args.batch_size * 2, "f1" if len(names) == 2 else "macro_f1"
+    batch, key = args.batch_size * 2, main_metric(names)
     val_true = part["validation"][1]
     val_probs, win_probs, win_rows = predict_probs(
         model, tokenizer, part["validation"][0], args.max_length, args.stride, batch, return_windows=True
@@ -1297,15 +1332,16 @@ def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, arg
 
 def named_thresholds(y_true, scores) -> dict[str, float]:
     """The thresholds a reader can choose from, all on validation: the one that maximises F1, and for each recall
-    target the highest threshold whose flags still find that share of the positive rows."""
+    target the highest threshold whose flags still find that share of the positive rows: the score of the k-th most
+    likely positive row, k = ceil(target x positives)."""
     import numpy as np
 
     y, s = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
-    candidates = np.unique(s)[::-1]  # from the highest score down: each flags more rows than the one before
-    recall = np.array([(s[y == 1] >= t).mean() for t in candidates])
+    positives = np.sort(s[y == 1])[::-1]
     named = {"f1": tune_threshold(y, s)[0]}
     for target in RECALL_TARGETS:
-        named[f"recall_{target:.2f}"] = float(candidates[np.argmax(recall >= target - 1e-12)])
+        k = max(int(np.ceil(target * len(positives) - 1e-9)), 1)
+        named[f"recall_{target:.2f}"] = float(positives[k - 1])
     return named
 
 
@@ -1320,6 +1356,11 @@ def triage(y_true, scores, threshold: float) -> dict:
         "recall": found / max(int(y.sum()), 1),
         "flagged_per_1000": 1000 * float(hit.mean()),
     }
+
+
+def main_metric(names: list[str]) -> str:
+    """The score that chooses the epoch: F1 of the positive class, or macro F1 for more than two classes."""
+    return "f1" if len(names) == 2 else "macro_f1"
 
 
 def predicted_classes(probs, threshold: float | None):
@@ -1412,7 +1453,7 @@ def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=200_000, sublinear_tf=True)
     m_train = vectorizer.fit_transform(x["train"])
     m_val, m_test = vectorizer.transform(x["validation"]), vectorizer.transform(x["test"])
-    key = "f1" if len(names) == 2 else "macro_f1"
+    key = main_metric(names)
     best = None
     for c in (0.1, 1.0, 10.0, 100.0):
         clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=seed).fit(
@@ -1546,9 +1587,10 @@ def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dic
     """Everything the run did and measured, once: the card is rendered from it and it is saved as metrics.json."""
     m = run.metrics
     from_hub = not Path(args.dataset).expanduser().exists()
-    task = TASK_CARD if args.label_column == LABEL_COLUMN else None
+    same_task = args.label_column == LABEL_COLUMN and args.positive_label in (None, POSITIVE_LABEL)
+    task = TASK_CARD if same_task else None  # the words of EDIT HERE 3 describe this label, flagged this way
     title = task["title"] if task else f"Text classifier: {', '.join(data.names)}"
-    about = DATASET_CARD if args.dataset == DATASET_ID else None
+    about = DATASET_CARD if args.dataset == DATASET_ID and from_hub else None
     record = {
         "title": f"{title}, fine-tuned from {base['id']}",
         "repo_id": args.repo_id or str(args.output_dir),  # with --no-push the card's code loads the local folder
@@ -1597,8 +1639,7 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
     test_pred = score_predictions(metrics, data.names, y, made_up, args)
     metrics.update(validation_history=[{"epoch": 1.0, "loss": 0.5, **metrics["validation"]}], baseline=metrics["test"])
     run = Run(Job(args.seed, split, args.output_dir), None, None, metrics, made_up, test_pred)
-    studies = {"seeds": None, "holdout": {"column": args.holdout_column, "groups": []} if args.holdout_column else None}
-    record = build_record(args, env, base, data, run, studies, "rehearsal")
+    record = build_record(args, env, base, data, run, rehearse_studies(args, data, metrics), "rehearsal")
     record.update(errors={"count": 0, "file": "errors.csv"}, timings={"wall": 0.0})
     try:
         render_card(record, template)
@@ -1607,6 +1648,38 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
             f"The card template does not render ({type(err).__name__}: {first_line(err)}). Fix it "
             "(--card-template) before anything is trained."
         ) from err
+
+
+def rehearse_studies(args, data: Data, metrics: dict) -> dict:
+    """Made-up results of the optional studies, for the rehearsal; their splits are made now, so that a seed or a
+    held-out value that cannot be split stops the run before the main training, not after it."""
+    for seed in range(args.seed + 1, args.seed + args.seeds):
+        grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
+    scores = {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
+    seeds = {
+        "n": args.seeds,
+        "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "runs": [],
+        "summary": {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()},
+    }
+    groups = []
+    for value in sorted(set(data.holdout), key=str) if args.holdout_column else []:
+        part = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
+        y = [data.labels[i] for i in part["test"]]
+        groups.append(
+            {
+                "value": value,
+                "rows": len(y),
+                "positives": sum(v == 1 for v in y),
+                "classes": len(set(y)),
+                "train_rows": len(part["train"]),
+                "metrics": metrics["test"],
+                "summary": "rehearsal",
+                "recall_at": {n: 1.0 for n in metrics.get("thresholds", {})},
+            }
+        )
+    holdout = {"column": args.holdout_column, "groups": groups} if args.holdout_column else None
+    return {"seeds": seeds if args.seeds > 1 else None, "holdout": holdout}
 
 
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
@@ -1618,7 +1691,9 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
         run.model.config.decision_threshold = record["threshold"]["value"]
         run.model.config.decision_thresholds = {n: t["value"] for n, t in record["thresholds"].items()}
     run.model.save_pretrained(out)  # not trainer.save_model: with --push-checkpoints that would push a placeholder card
-    files = ["config.json", *[p.name for p in out.glob("model*.safetensors")]]
+    index = out / "model.safetensors.index.json"  # a large model is saved in shards that this file lists
+    shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else []
+    files = ["config.json", *([index.name, *shards] if shards else ["model.safetensors"])]
     files += [Path(f).name for f in run.tokenizer.save_pretrained(out) if Path(f).is_file()]
     files += write_tables(out, run, data, record)
     if "thresholds" in record:
@@ -1830,14 +1905,11 @@ def check_hub(args, base: dict, token) -> dict:
             "keeps an existing repo as it is. Make the repo private on its Settings page, add --public, "
             "or choose another --hub-model-id."
         )
-    if private is None:
-        hub_call(
-            partial(api.create_repo, repo_id, private=want_private), f"create {repo_id}", f"Cannot create {repo_id}"
-        )
     visibility = "private" if private or (private is None and want_private) else "public"
     logger.info("Push check passed: %s can write to %s (%s)", me["name"], repo_id, visibility)
     args.repo_id = repo_id
-    return {"api": api, "repo_id": repo_id, "user": me["name"], "checkpoints": args.push_checkpoints}
+    create = want_private if private is None else None  # made at the first upload: a failed run leaves no repo
+    return {"api": api, "repo_id": repo_id, "user": me["name"], "checkpoints": args.push_checkpoints, "create": create}
 
 
 def hub_call(call, what: str, refused: str):
@@ -1916,31 +1988,41 @@ def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int
 
     api, repo_id = hub["api"], hub["repo_id"]
     operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(out / f)) for f in files]
-    with clock("upload"):
-        for attempt in range(1, attempts + 1):
-            try:
+    for attempt in range(1, attempts + 1):
+        try:
+            with clock("upload"):
                 logger.info("Uploading %d files to https://huggingface.co/%s", len(files), repo_id)
+                ensure_repo(hub)
                 api.create_commit(repo_id=repo_id, operations=operations, commit_message="Upload model and card")
-                break
-            except Exception as err:
-                if attempt < attempts and is_transient(err):
-                    logger.warning(
-                        "Upload failed (%s); retry %d of %d in %.0f s",
-                        type(err).__name__,
-                        attempt,
-                        attempts - 1,
-                        wait_s * attempt,
-                    )
-                    time.sleep(wait_s * attempt)
-                    continue
-                raise UserError(
-                    f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)}). "
-                    + keep_for_later(out, files, repo_id, hub["user"])
-                ) from err
-    with clock("push_verification"):
-        verified = verify_push(api, repo_id, out, files)
-    verified["removed"] = clean_repo(api, repo_id)
-    return {"repo_id": repo_id, "files": files, **verified}
+            break
+        except Exception as err:
+            if attempt < attempts and is_transient(err):
+                logger.warning(
+                    "Upload failed (%s); retry %d of %d in %.0f s",
+                    type(err).__name__,
+                    attempt,
+                    attempts - 1,
+                    wait_s * attempt,
+                )
+                time.sleep(wait_s * attempt)
+                continue
+            failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
+            raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
+    try:
+        with clock("push_verification"):
+            verified = verify_push(api, repo_id, out, files)
+    except Exception as err:  # the files are up but not proven: keep them where they can be pushed again from
+        failed = str(err) if isinstance(err, UserError) else f"Could not check the push ({type(err).__name__})."
+        raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
+    removed = remove_hub_checkpoint(api, repo_id) if hub["checkpoints"] or hub.get("resumed") else []
+    return {"repo_id": repo_id, "files": files, **verified, "removed": removed}
+
+
+def ensure_repo(hub: dict) -> None:
+    """Create the repo check_hub found missing, at the first upload: a run that fails before it leaves none."""
+    if hub.get("create") is not None:
+        hub["api"].create_repo(hub["repo_id"], private=hub["create"], exist_ok=True)
+        hub["create"] = None
 
 
 JOB_BUCKET = Path("/data")  # in a Hugging Face Job: its artifacts bucket, mounted read-write; it outlives the job
@@ -1987,40 +2069,33 @@ def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
         elif found.blob_id != hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest():
             wrong.append(name)
     if wrong:
-        raise UserError(
-            f"Verification failed: {wrong} on the Hub differ from the files in {out}. Upload again with: "
-            f"hf upload {repo_id} {out} ."
-        )
+        raise UserError(f"Verification failed: {wrong} on the Hub differ from the files in {out}.")
     logger.info("Verified the push: the %d files on the Hub have the local sizes and hashes", len(files))
     return {"verified_files": len(files)}
 
 
-LEFTOVERS = ("last-checkpoint", "hub", "training_args.bin")  # what training leaves in a repo: --push-checkpoints' state
-
-
-def clean_repo(api, repo_id: str) -> list[str]:
-    """After a verified push, delete what training left in the repo (LEFTOVERS); the model is published, so a failure
-    here is a warning. Nothing else in the repo is touched."""
+def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
+    """After a verified push, delete the repo's last-checkpoint/, which this run pushed or resumed from: it let a killed
+    job resume and is now dead weight. The model is published, so a failure here is a warning."""
     from huggingface_hub import CommitOperationDelete
 
     try:
-        present = {f.split("/")[0] if "/" in f else f for f in api.list_repo_files(repo_id)}
-        gone = [p for p in LEFTOVERS if p in present]
-        if gone:
-            operations = [
-                CommitOperationDelete(path_in_repo=p + ("/" if p != "training_args.bin" else "")) for p in gone
-            ]
-            api.create_commit(repo_id=repo_id, operations=operations, commit_message="Remove the training leftovers")
-            logger.info("Removed %s from %s: training finished and the pushed model is verified", gone, repo_id)
-        return gone
+        if not any(f.startswith("last-checkpoint/") for f in api.list_repo_files(repo_id)):
+            return []
+        operations = [CommitOperationDelete(path_in_repo="last-checkpoint/")]
+        api.create_commit(
+            repo_id=repo_id, operations=operations, commit_message="Remove last-checkpoint/: training done"
+        )
     except Exception as err:
         logger.warning(
-            "Could not remove %s from %s (%s). The model is published; delete them on the repo's Files page.",
-            ", ".join(LEFTOVERS),
+            "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
+            "repo's Files page.",
             repo_id,
             type(err).__name__,
         )
         return []
+    logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
+    return ["last-checkpoint"]
 
 
 def log_summary(record: dict, out: Path, clock) -> None:
@@ -2037,7 +2112,7 @@ def log_summary(record: dict, out: Path, clock) -> None:
         record["errors"]["count"],
     )
     logger.info(
-        "Wrote the model, README.md (card), metrics.json, splits.csv and errors.csv to %s in %.0f s",
+        "Wrote the model, its card (README.md), metrics.json and the run's tables to %s in %.0f s",
         out,
         clock.rounded()["wall"],
     )
@@ -2049,6 +2124,7 @@ def log_summary(record: dict, out: Path, clock) -> None:
 def launch_processes(args) -> int | None:
     """With several GPUs and no launcher yet, run this same command once per GPU under torch.distributed.run (DDP)
     and return its exit code; --gpus 1 keeps one GPU. None: this process trains, alone or as one of the ranks."""
+    import datetime
     import subprocess
 
     import torch
@@ -2056,7 +2132,9 @@ def launch_processes(args) -> int | None:
     if "LOCAL_RANK" in os.environ:  # under the launcher: join the others before anything else
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        # long: the other processes wait while the first one evaluates, and uploads checkpoints, on its own
+        torch.distributed.init_process_group(backend, timeout=datetime.timedelta(hours=6))
         return None
     count = torch.cuda.device_count()  # counts without starting CUDA, so CUDA_VISIBLE_DEVICES still applies
     wanted = min(count, args.gpus or count)
@@ -2120,7 +2198,7 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
     for seed in range(args.seed + 1, args.seed + args.seeds):
         split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
         folder = args.output_dir / "seed_runs" / f"seed_{seed}"
-        runs.append(train_and_evaluate(args, data, Job(seed, split, folder), clock, token).metrics)
+        runs.append(train_and_evaluate(args, data, Job(seed, split, folder, baseline=False), clock, token).metrics)
         shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(args.output_dir / "seed_runs", ignore_errors=True)
     if not is_main():  # the other processes only helped train
@@ -2148,10 +2226,10 @@ def holdout_study(args, data: Data, clock, token, values: list | None = None) ->
         "--holdout-column %s is used only to group rows for the held-out runs, never as input", args.holdout_column
     )
     groups = []
-    for value in values or sorted(set(data.holdout), key=str):
+    for n, value in enumerate(values or sorted(set(data.holdout), key=str)):
         split = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
         logger.info("Held-out %s=%s: %s", args.holdout_column, value, {k: len(v) for k, v in split.items()})
-        folder = args.output_dir / "holdout_runs" / str(value)
+        folder = args.output_dir / "holdout_runs" / str(n)  # by number: a value may not be a safe folder name
         run = train_and_evaluate(args, data, Job(args.seed, split, folder, baseline=False), clock, token)
         shutil.rmtree(folder, ignore_errors=True)
         if not is_main():  # the other processes only helped train
@@ -2163,6 +2241,7 @@ def holdout_study(args, data: Data, clock, token, values: list | None = None) ->
                 "value": value,
                 "rows": len(y),
                 "positives": sum(v == 1 for v in y),
+                "classes": len(set(y)),
                 "train_rows": len(split["train"]),
                 "metrics": run.metrics["test"],
                 "recall_at": recall_at,
@@ -2182,10 +2261,15 @@ def holdout_split(labels, groups, holdout_values, value, validation_size: float,
     held = {groups[i] for i in test}
     rest = [i for i, v in enumerate(holdout_values) if v != value and groups[i] not in held]
     rest_groups = sorted({groups[i] for i in rest})
-    first_label = {}
+    if len(rest_groups) < 4:  # too few to split into train and validation
+        raise UserError(
+            f"--holdout-column: holding out {value!r} leaves {len(rest)} rows to train on. Choose a column "
+            "whose values each cover a smaller part of the rows."
+        )
+    members = defaultdict(list)
     for i in rest:
-        first_label.setdefault(groups[i], labels[i])
-    strata = [first_label[g] for g in rest_groups]
+        members[groups[i]].append(labels[i])
+    strata = [Counter(members[g]).most_common(1)[0][0] for g in rest_groups]  # each group's majority, as grouped_split
     if min(Counter(strata).values()) < 2:  # a class too rare to stratify once this group is held out
         strata = None
     _, val_groups = train_test_split(rest_groups, test_size=validation_size, random_state=seed, stratify=strata)
@@ -2228,7 +2312,7 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
                 repo_id=hub["repo_id"], allow_patterns=["last-checkpoint/*"], local_dir=str(fetched)
             )
             if (fetched / "last-checkpoint" / "trainer_state.json").is_file():
-                found = str(fetched / "last-checkpoint")
+                found, hub["resumed"] = str(fetched / "last-checkpoint"), True
         except Exception as err:
             logger.warning(
                 "--resume: could not fetch last-checkpoint/ from %s (%s)", hub["repo_id"], type(err).__name__
@@ -2366,13 +2450,14 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 - **Input**: {{ columns }}, joined with a blank line.
 - **Label**: `{{ label_column }}` → {% for n in labels %}`{{ n }}` ({{ class_counts[n] }} rows){{ ", " if not loop.last }}{% endfor %}.{% if task %} {{ task.labels }}{% else %} <!-- Fill in: how the labels were made, and by whom. -->{% endif %}
 {% if dropped_columns %}- **Columns removed before anything else**, so the model never sees them:
-{% for d in dropped_columns %}  - `{{ d.name }}`{% if d.shares %}: it gives the label away ({% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} {{ positive_label }}, {{ "%.0f" | format(100 * s.share) }}%{{ "; " if not loop.last }}{% endfor %}). A model given it would learn who labelled a row, not what its text says.{% else %}: removed with `--drop-columns`.{% endif %}
-{% endfor %}{% endif -%}
+{% for d in dropped_columns %}  - `{{ d.name }}`{% if d.shares %}: the rows labelled `{{ positive_label }}`, per value: {% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} ({{ "%.0f" | format(100 * s.share) }}%){{ "; " if not loop.last }}{% endfor %}.{% endif %}
+{% endfor %}  A column whose values go with the label would let a model learn who labelled a row, not what its text says.
+{% endif -%}
 - **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} groups). Each group is kept inside one split, so no text is trained on and then tested on.
 
 ## Evaluation
 
-**Method.** The rows were split once, stratified by label and grouped as above, with seed {{ hyperparameters.seed }}: {{ split_sizes.train }} train, {{ split_sizes.validation }} validation, {{ split_sizes.test }} test. The model was trained on train; the epoch, the window aggregation{% if binary %} and the decision threshold{% endif %} were chosen on validation only; the test split was scored once, at the end. The row ids of each split are in `splits.csv`.
+**Method.** The rows were split once, stratified by label and grouped as above, with seed {{ hyperparameters.seed }}: {{ split_sizes.train }} train, {{ split_sizes.validation }} validation, {{ split_sizes.test }} test. The model was trained on train; the epoch{% if binary %} and the decision thresholds{% endif %} were chosen on validation only (the window aggregation was fixed beforehand; `metrics.json` gives both aggregations' validation scores); the test split was scored once, at the end. The row ids of each split are in `splits.csv`.
 
 **Test results** ({{ split_sizes.test }} rows{% if binary %}, threshold {{ "%.3f" | format(threshold.value) }}{% endif %}{% if test.intervals_95 %}, 95% bootstrap intervals over {{ bootstrap_resamples }} resamples of the test rows{% endif %}):
 
@@ -2401,7 +2486,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% endfor %}
 {% endif %}
 {% if binary -%}
-**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; `recall_0.95` is the highest threshold that still found 95% of the validation's `{{ positive_label }}` rows, and so on. This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold` (validation F1 {{ "%.3f" | format(validation.f1) }}); all of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold recall_0.95` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
+**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows. This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold` (validation F1 {{ "%.3f" | format(validation.f1) }}); all of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
 
 | Threshold | Value | Validation precision | Validation recall | Test precision | Test recall | To review per 1,000 texts (test) |{% if holdout %}{% for g in holdout.groups %} Recall, `{{ g.value }}` held out |{% endfor %}{% endif %}
 |---|---|---|---|---|---|---|{% if holdout %}{% for g in holdout.groups %}---|{% endfor %}{% endif %}
@@ -2417,10 +2502,10 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% endif %}
 **Validation per epoch** (the row marked * is the model kept):
 
-| Epoch | Loss | {% if binary %}F1 | Precision | Recall{% else %}Macro F1 | Weighted F1{% endif %} | Accuracy{% if validation_history[0].roc_auc is defined %} | ROC-AUC{% endif %} |
-|---|---|---|---{% if binary %}|---{% endif %}|---{% if validation_history[0].roc_auc is defined %}|---{% endif %}|
+| Epoch | Training loss | Validation loss | {% if binary %}F1 | Precision | Recall{% else %}Macro F1 | Weighted F1{% endif %} | Accuracy{% if validation_history[0].roc_auc is defined %} | ROC-AUC{% endif %} |
+|---|---|---|---|---{% if binary %}|---{% endif %}|---{% if validation_history[0].roc_auc is defined %}|---{% endif %}|
 {% for h in validation_history -%}
-| {{ h.epoch }}{{ "*" if h.epoch == best_epoch }} | {{ "%.4f" | format(h.loss) }} | {% if binary %}{{ "%.3f" | format(h.f1) }} | {{ "%.3f" | format(h.precision) }} | {{ "%.3f" | format(h.recall) }}{% else %}{{ "%.3f" | format(h.macro_f1) }} | {{ "%.3f" | format(h.weighted_f1) }}{% endif %} | {{ "%.3f" | format(h.accuracy) }}{% if h.roc_auc is defined %} | {{ "%.3f" | format(h.roc_auc) }}{% endif %} |
+| {{ h.epoch }}{{ "*" if h.epoch == best_epoch }} | {{ "%.4f" | format(h.training_loss) if h.training_loss }} | {{ "%.4f" | format(h.loss) }} | {% if binary %}{{ "%.3f" | format(h.f1) }} | {{ "%.3f" | format(h.precision) }} | {{ "%.3f" | format(h.recall) }}{% else %}{{ "%.3f" | format(h.macro_f1) }} | {{ "%.3f" | format(h.weighted_f1) }}{% endif %} | {{ "%.3f" | format(h.accuracy) }}{% if h.roc_auc is defined %} | {{ "%.3f" | format(h.roc_auc) }}{% endif %} |
 {% endfor %}
 **Long texts.** {{ rows.longer_than_one_window }} of {{ rows.used }} texts were longer than one {{ hyperparameters.max_length }}-token window and were read as overlapping windows.
 {% if seeds %}
@@ -2438,7 +2523,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 | Held out | Rows | {% if binary %}Positive{% else %}Classes{% endif %} | Result |
 |---|---|---|---|
 {% for g in holdout.groups -%}
-| {{ g.value }} | {{ g.rows }} | {{ g.positives if binary else g.metrics.per_class | length }} | {{ g.summary }} |
+| {{ g.value }} | {{ g.rows }} | {{ g.positives if binary else g.classes }} | {{ g.summary }} |
 {% endfor %}
 This is the honest worst case for a collection labelled by a different process than the training data.
 {% endif %}
@@ -2458,7 +2543,7 @@ This is the honest worst case for a collection labelled by a different process t
 The loss is cross-entropy with inverse-frequency class weights computed on the training split, w_c = N / (K · n_c): {% for n, w in class_weights.items() %}`{{ n }}` {{ "%.3f" | format(w) }}{{ ", " if not loop.last }}{% endfor %}. Training batches group texts of similar length and are padded per batch: {{ "%.0f" | format(100 * training_tokens.padding_efficiency) }}% of the tokens computed in training were real text.
 
 - **Hardware**: {{ environment.hardware }}; precision {{ environment.precision }}; attention {{ environment.attention }}.
-- **Wall time**: {{ "%.0f" | format(timings.wall) }} s in all ({% for k, v in timings.items() if k != "wall" %}{{ k.replace("_", " ") }} {{ "%.1f" | format(v) }} s{{ ", " if not loop.last }}{% endfor %}).
+- **Wall time of this run**: {{ "%.0f" | format(timings.wall) }} s ({% for k, v in timings.items() if k != "wall" %}{{ k.replace("_", " ") }} {{ "%.1f" | format(v) }} s{{ ", " if not loop.last }}{% endfor %}).
 - **Libraries**: {% for k, v in environment.versions.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}.
 
 ## Reproduction

@@ -18,6 +18,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+FAKE_TOKEN = "hf_FAKEtokenFORtests0123456789abcdefXYZ"  # planted: no output, file or upload may contain it
+RUN_FILES = sorted(  # what a two-class training run writes, and pushes
+    [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "README.md",
+        "metrics.json",
+        "splits.csv",
+        "predictions.csv",
+        "errors.csv",
+        "pr_curve.png",
+    ]
+)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 POSITIVE = [

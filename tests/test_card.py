@@ -21,8 +21,26 @@ TEST = {
 VAL_AT_F1 = {"precision": 0.96, "recall": 0.95, "flagged_per_1000": 280.0}
 TEST_AT_F1 = {"precision": 0.9231, "recall": 0.96, "flagged_per_1000": 295.5}
 HISTORY = [
-    {"epoch": 1.0, "loss": 0.31, "f1": 0.91, "precision": 0.9, "recall": 0.92, "accuracy": 0.95, "roc_auc": 0.98},
-    {"epoch": 2.0, "loss": 0.22, "f1": 0.95, "precision": 0.94, "recall": 0.96, "accuracy": 0.97, "roc_auc": 0.99},
+    {
+        "epoch": 1.0,
+        "training_loss": 0.52,
+        "loss": 0.31,
+        "f1": 0.91,
+        "precision": 0.9,
+        "recall": 0.92,
+        "accuracy": 0.95,
+        "roc_auc": 0.98,
+    },
+    {
+        "epoch": 2.0,
+        "training_loss": 0.27,
+        "loss": 0.22,
+        "f1": 0.95,
+        "precision": 0.94,
+        "recall": 0.96,
+        "accuracy": 0.97,
+        "roc_auc": 0.99,
+    },
 ]
 
 
@@ -248,8 +266,8 @@ def test_card_numbers_are_the_run_numbers(trainer_module, template, record):
     assert "![Precision and recall on validation and test" in body and "(pr_curve.png)" in body
     assert "| no_jim_crow | 122 | 4 |" in body and "| jim_crow | 2 | 48 |" in body
     assert "1435 train, 174 validation, 176 test" in body
-    assert "paschal: 74/74 jim_crow, 100%" in body and "murray: 35/38 jim_crow, 92%" in body
-    assert "| 2.0* | 0.2200 | 0.950 |" in body
+    assert "`source`: the rows labelled `jim_crow`, per value: murray: 35/38 (92%); paschal: 74/74 (100%)." in body
+    assert "| 2.0* | 0.2700 | 0.2200 | 0.950 |" in body
     assert "`no_jim_crow` 0.701, `jim_crow` 1.742" in body
     assert "6 of 176 test rows were misclassified" in body and "31 of 1785 texts" in body
     assert "487 rows in 170 groups" in body

@@ -8,7 +8,7 @@ import csv
 import json
 
 import pytest
-from conftest import make_rows, write_csv
+from conftest import FAKE_TOKEN, make_rows, write_csv
 from fake_hub import FakeHub
 
 FAST = [
@@ -25,7 +25,6 @@ FAST = [
     "--max-samples",
     "80",
 ]
-FAKE_TOKEN = "hf_FAKEtokenFORtests0123456789abcdefXYZ"
 
 
 @pytest.fixture
@@ -89,6 +88,7 @@ def test_with_overwrite_the_run_writes_beside_the_users_files_and_uploads_only_i
 ):
     folder = tmp_path / "project"
     user_folder(folder, with_checkpoints=False)
+    (folder / "model_old.safetensors").write_bytes(b"an older model of the user's")
     (folder / "notes").mkdir()
     (folder / "notes" / "ideas.txt").write_text("keep me")
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(folder), *FAST]
@@ -96,6 +96,7 @@ def test_with_overwrite_the_run_writes_beside_the_users_files_and_uploads_only_i
     repo = "tester/on-the-books-jim-crow-bert"
     pushed = fake_hub.files(repo)
     assert "train.csv" not in pushed and "notes/ideas.txt" not in pushed and ".classifier-run.json" not in pushed
+    assert "model_old.safetensors" not in pushed and (folder / "model_old.safetensors").is_file()
     assert (folder / "train.csv").is_file() and (folder / "notes" / "ideas.txt").read_text() == "keep me"
     assert set(pushed) == set(json.loads((folder / "metrics.json").read_text())["push"]["files"])
 
@@ -143,6 +144,7 @@ def test_drop_columns_may_not_name_the_label_or_a_text_column(refused, nothing_l
         (["--learning-rate=-1e-5"], "--learning-rate must be above 0"),
         (["--batch-size", "0"], "--batch-size and --seeds must be at least 1"),
         (["--stride", "40"], "--stride 40 must be below half of the window length 64"),
+        (["--push-checkpoints"], "--push-checkpoints pushes to the Hub: it cannot go with --no-push"),
     ],
 )
 def test_nonsense_settings_are_refused_at_once(refused, nothing_loaded, argv, expected):
@@ -245,3 +247,48 @@ def test_a_model_folder_without_a_tokenizer_is_named(refused, nothing_loaded, ti
         f.unlink()
     err = refused("--model", str(folder))
     assert f"--model {folder}: the folder has no tokenizer files" in err and "tokenizer.save_pretrained" in err
+
+
+# --- found in review ----------------------------------------------------------------------------------------
+def test_a_dataset_without_an_id_column_trains_and_names_rows_by_number(trainer_module, tiny_models, tmp_path):
+    rows = [{k: v for k, v in r.items() if k != "id"} for r in make_rows(120)]
+    data = write_csv(tmp_path / "no_ids.csv", rows)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(data), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out), *FAST]
+    assert trainer_module.main(argv) == 0
+    with (out / "splits.csv").open(newline="") as f:
+        assert all(s["id"] == s["row"] for s in csv.DictReader(f))
+
+
+def test_an_id_column_the_user_names_must_exist(refused, nothing_loaded, monkeypatch, trainer_module):
+    monkeypatch.undo()
+    assert "--id-column: column(s) ['law_id'] not in the dataset" in refused("--id-column", "law_id")
+
+
+def test_a_split_that_would_lose_a_class_is_refused_before_training(refused, tmp_path, monkeypatch, trainer_module):
+    """Rows that share a text stay together: when every positive row shares one chapter title, the positives form
+    one group, and validation and test could hold none; F1 and the thresholds would mean nothing."""
+    monkeypatch.setattr(trainer_module, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    rows = make_rows(120)
+    for r in rows:
+        if r["jim_crow"]:
+            r["chapter_text"] = "AN ACT CONCERNING THE RACES"
+    err = refused("--max-samples", "120", dataset=write_csv(tmp_path / "one_group.csv", rows))
+    assert "Cannot split the rows" in err or "split has no rows of class" in err
+
+
+def test_a_run_that_fails_before_its_push_leaves_no_repo_on_the_hub(
+    trainer_module, tiny_models, tmp_path, fake_hub, monkeypatch
+):
+    monkeypatch.setattr(trainer_module, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    rows = [{**r, "jim_crow": 1} for r in make_rows(40)]  # one class: refused after the Hub check
+    argv = ["--dataset", str(write_csv(tmp_path / "one.csv", rows)), "--model", str(tiny_models["bert"]), *FAST]
+    with pytest.raises(trainer_module.UserError, match="at least two classes"):
+        trainer_module.main([*argv, "--output-dir", str(tmp_path / "out")])
+    assert "whoami" in fake_hub.events and not [e for e in fake_hub.events if e[0] == "create_repo"]
+
+
+def test_the_stride_follows_a_smaller_window_when_it_is_not_given(trainer_module, tiny_models):
+    args = trainer_module.parse_args(["--model", str(tiny_models["modernbert"]), "--max-length", "64"])
+    trainer_module.resolve_model(args, None)  # the ModernBERT preset's stride is 256
+    assert (args.max_length, args.stride) == (64, 16)

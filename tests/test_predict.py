@@ -6,7 +6,9 @@ The Hub is replaced by a fake that records calls; one test runs the script throu
 import json
 import logging
 import os
+import re
 import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -705,3 +707,254 @@ def test_script_runs_through_uv_run_like_a_user(tiny_models, laws, tmp_path):
     assert labelled["id"] == [r["id"] for r in make_rows()[:30]]
     flagged = check_labels(labelled, ["LABEL_0", "LABEL_1"], 0.5)
     assert f"Flagged {flagged} of 30 rows" in proc.stderr and "rows/s" in proc.stderr
+
+
+# --- several jobs at once: slices, then --finalize ---------------------------------------
+RUNNER = ROOT / "tests" / "predict_runner.py"
+
+
+@pytest.fixture
+def folder_hub(pr, monkeypatch, tmp_path):
+    """The fake Hub that keeps its repos in a folder (tests/fake_hub.py), as the slice jobs' processes share it."""
+    import huggingface_hub
+    from fake_hub import FakeHub as FolderHub
+
+    hub = FolderHub(tmp_path / "hub", [])
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake_token")
+    monkeypatch.setattr(pr, "hub_api", lambda token: hub)
+    return hub
+
+
+def repo_bytes(hub, repo_id: str, prefix: str = "") -> dict[str, bytes]:
+    base = hub.folder(repo_id)
+    return {name: (base / name).read_bytes() for name in hub.files(repo_id) if name.startswith(prefix)}
+
+
+def data_rows(hub, repo_id: str) -> dict:
+    """The dataset's rows: its data files read in name order."""
+    base = hub.folder(repo_id)
+    names = [n for n in hub.files(repo_id) if n.startswith("data/")]
+    return pa.concat_tables([pq.read_table(base / n) for n in names]).to_pydict()
+
+
+def touched(events) -> set[str]:
+    """The repo files that Hub calls uploaded, downloaded or deleted."""
+    files = set()
+    for event in events:
+        if isinstance(event, (list, tuple)) and event[0] in ("upload_file", "hf_hub_download", "delete_file"):
+            files.add(event[1])
+        elif isinstance(event, (list, tuple)) and event[0] == "create_commit":
+            files.update(event[1])
+        elif isinstance(event, (list, tuple)) and event[0] == "delete_folder":
+            files.add(event[1] + "/")
+    return files
+
+
+def labels_section(card: str) -> str:
+    return card.split("## Labels")[1].split("## Added columns")[0]
+
+
+def test_three_slice_jobs_then_finalize_give_the_single_run(
+    pr, folder_hub, batch64, tiny_models, laws, tmp_path, monkeypatch
+):
+    """Three processes, each labelling a slice into one repo, then --finalize: the rows, scores and card totals of one
+    run, with each job touching only its own files, and --finalize loading no weights."""
+    monkeypatch.chdir(tmp_path)
+    tuned = threshold_between_scores(np.array([s for s in batch64["score"] if s is not None]))
+    model = save_variant(tiny_models["bert"], tmp_path / "tuned", threshold=tuned)  # about half the rows flagged
+    flags = ["--model", str(model), "--dataset", str(laws), "--shard-size", "25"]
+    assert pr.main([*flags, "--output-dataset", "me/single"]) == 0
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    sliced = [*flags, "--output-dataset", "me/sliced", "--num-shards", "3"]
+    jobs = [
+        subprocess.Popen(
+            [sys.executable, str(RUNNER), str(tmp_path / "hub"), f"slice{i}", *sliced, "--shard-index", str(i)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    logs = [job.communicate(timeout=600)[0] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0, 0], "\n".join(log[-3000:] for log in logs)
+    assert "When all 3 slice jobs have finished" in logs[0]
+    files = folder_hub.files("me/sliced")
+    assert "README.md" not in files  # a slice job writes no card
+    assert [f for f in files if f.startswith("slices/")] == [f"slices/slice-0000{i}-of-00003.json" for i in range(3)]
+    for i in range(3):
+        own = f"data/slice-0000{i}-of-00003-shard-"
+        calls = json.loads((tmp_path / "hub" / f"events-slice{i}.json").read_text())
+        assert touched(calls) and all(
+            f.startswith(own) or f == f"slices/slice-0000{i}-of-00003.json" for f in touched(calls)
+        )
+        record = json.loads((folder_hub.folder("me/sliced") / f"slices/slice-0000{i}-of-00003.json").read_bytes())
+        assert record["slice"] == {"index": i, "count": 3, "start": 40 * i, "stop": 40 * (i + 1)}
+        assert record["rows"] == 40 and record["settings"]["rows"] == 120
+
+    monkeypatch.setattr(pr, "load_model", lambda *a: pytest.fail("--finalize loaded the weights"))
+    monkeypatch.setattr(pr, "score_texts", lambda *a: pytest.fail("--finalize scored rows"))
+    assert pr.main([*flags, "--output-dataset", "me/sliced", "--num-shards", "3", "--finalize"]) == 0
+    single, joined = data_rows(folder_hub, "me/single"), data_rows(folder_hub, "me/sliced")
+    assert list(joined) == list(single) and joined["id"] == [r["id"] for r in make_rows()]
+    assert all(joined[c] == single[c] for c in single if c != "score")  # every column and label, in order
+    np.testing.assert_allclose(as_float(joined["score"]), as_float(single["score"]), atol=1e-6)
+    card, single_card = ((folder_hub.folder(repo) / "README.md").read_text() for repo in ("me/sliced", "me/single"))
+    assert labels_section(card) == labels_section(single_card)  # rows, counts per label, flagged share, threshold
+    assert f"**{check_labels(single, ['no_jim_crow', 'jim_crow'], tuned)} of 120 rows" in card
+    assert yaml.safe_load(card.split("---\n")[1]) == yaml.safe_load(single_card.split("---\n")[1])
+    long_rows = re.search(r"\d+ rows were longer than one window", single_card)[0]
+    assert long_rows in card and not long_rows.startswith("0 ")
+    assert "3 jobs, each labelling a slice of the rows" in card and "--shard-index 2" in card
+
+
+def slice_job(pr, flags: list[str], index: int, *extra: str) -> int:
+    return pr.main([*flags, "--shard-index", str(index), *extra])
+
+
+def test_finalize_names_missing_slices_and_slices_scored_otherwise(
+    pr, folder_hub, tiny_models, laws, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    flags = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/flagged"]
+    flags += ["--max-samples", "30", "--shard-size", "5", "--num-shards", "3"]
+    finalize = [*flags, "--finalize"]
+    with pytest.raises(pr.UserError, match=r"slices 0, 1 and 2 of 3 are missing or unfinished"):
+        pr.main(finalize)  # nothing pushed yet
+    assert slice_job(pr, flags, 0) == 0 and slice_job(pr, flags, 2) == 0
+    with pytest.raises(pr.UserError) as refused:
+        pr.main(finalize)
+    assert str(refused.value) == (
+        "--finalize: slice 1 of 3 is missing or unfinished (slice 1: no slices/slice-00001-of-00003.json yet): run its "
+        "job (or rerun it with --resume), then --finalize again."
+    )
+    assert slice_job(pr, flags, 1, "--threshold", "0.3") == 0
+    with pytest.raises(pr.UserError) as refused:
+        pr.main(finalize)
+    assert str(refused.value).startswith(
+        "--finalize: slice 1 of 3 was scored with other settings than these flags give, which slices 0 and 2 of 3 "
+        "were scored with (slice 1: threshold 0.3, not 0.5). Rerun it with --overwrite"
+    )
+    (folder_hub.folder("me/flagged") / "data/slice-00002-of-00003-shard-00001.parquet").unlink()  # lost, say
+    with pytest.raises(
+        pr.UserError, match=r"slice 2 of 3 is missing or unfinished \(slice 2: 1 of its 2 data files is not"
+    ):
+        pr.main(finalize)
+    assert "README.md" not in folder_hub.files("me/flagged")
+
+
+def test_overwrite_of_one_slice_leaves_the_other_slices_alone(pr, folder_hub, tiny_models, laws, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    flags = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/flagged"]
+    flags += ["--max-samples", "30", "--shard-size", "5", "--num-shards", "3"]
+    for i in range(3):
+        assert slice_job(pr, flags, i, *(["--threshold", "0.3"] if i == 1 else [])) == 0
+    others = {
+        **repo_bytes(folder_hub, "me/flagged", "data/slice-00000"),
+        **repo_bytes(folder_hub, "me/flagged", "data/slice-00002"),
+    }
+    with pytest.raises(pr.UserError, match=r"already holds 3 file\(s\) of slice 1 of 3. Add --resume"):
+        slice_job(pr, flags, 1)  # its own files: refused without --overwrite or --resume; the others' do not count
+    folder_hub.events.clear()
+    assert slice_job(pr, flags, 1, "--overwrite") == 0
+    assert all(f.startswith(("data/slice-00001-", "slices/slice-00001-")) for f in touched(folder_hub.events))
+    after = repo_bytes(folder_hub, "me/flagged")
+    assert {k: after[k] for k in others} == others  # the other slices' files are as they were
+    assert (
+        pq.read_table(folder_hub.folder("me/flagged") / "data/slice-00001-of-00003-shard-00000.parquet")[
+            "threshold"
+        ].to_pylist()
+        == [0.5] * 5
+    )
+    assert pr.main([*flags, "--finalize"]) == 0
+    assert "of 30 rows" in (folder_hub.folder("me/flagged") / "README.md").read_text()
+    # a data file of no slice of 3 (a single run's, say) would add its rows to the dataset: refused, named
+    (folder_hub.folder("me/flagged") / "data/shard-00000.parquet").write_bytes(b"x")
+    with pytest.raises(
+        pr.UserError, match=r"1 data file\(s\) of no slice of --num-shards 3 \(data/shard-00000\.parquet\)"
+    ):
+        pr.main([*flags, "--finalize"])
+
+
+def test_resume_of_a_slice_scores_the_rest_and_touches_no_other_slice(
+    pr, folder_hub, tiny_models, laws, tmp_path, monkeypatch
+):
+    import shutil
+
+    from fake_hub import HubError as FolderHubError
+
+    monkeypatch.chdir(tmp_path)
+    flags = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/flagged"]
+    flags += ["--max-samples", "60", "--shard-size", "10", "--num-shards", "3"]
+    assert slice_job(pr, flags, 0) == 0
+    before = repo_bytes(folder_hub, "me/flagged")
+    real_upload = folder_hub.upload_file
+
+    def second_upload_fails(path_or_fileobj, path_in_repo, repo_id, **kwargs):
+        if path_in_repo == "data/slice-00001-of-00003-shard-00001.parquet":
+            raise FolderHubError(403, "simulated refusal")
+        return real_upload(path_or_fileobj, path_in_repo, repo_id, **kwargs)
+
+    monkeypatch.setattr(folder_hub, "upload_file", second_upload_fails)
+    with pytest.raises(pr.UserError, match="Uploading slice-00001-of-00003-shard-00001.parquet failed.*--resume"):
+        slice_job(pr, flags, 1)  # the job stops after its first shard
+    monkeypatch.setattr(folder_hub, "upload_file", real_upload)
+    assert set(folder_hub.files("me/flagged")) - set(before) == {"data/slice-00001-of-00003-shard-00000.parquet"}
+    shutil.rmtree(tmp_path / "flagged.slice-00001-of-00003.shards")  # a fresh machine: the shard is in the repo only
+
+    folder_hub.events.clear()
+    calls = count_scored_rows(pr, monkeypatch)
+    assert slice_job(pr, flags, 1, "--resume") == 0
+    assert sum(calls) == 10  # the second shard only
+    assert touched(folder_hub.events) == {
+        "data/slice-00001-of-00003-shard-00000.parquet",  # fetched
+        "data/slice-00001-of-00003-shard-00001.parquet",  # scored and pushed
+        "slices/slice-00001-of-00003.json",
+    }
+    assert {k: v for k, v in repo_bytes(folder_hub, "me/flagged").items() if k in before} == before
+    assert data_rows(folder_hub, "me/flagged")["id"] == [r["id"] for r in make_rows()[:40]]
+
+
+def test_a_slice_is_the_same_rows_whatever_the_shard_size(pr, tiny_models, laws, tmp_path):
+    flags = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--num-shards", "3", "--shard-index", "1"]
+    outputs = []
+    for size in ("5", "50"):
+        out = tmp_path / f"slice-{size}.parquet"
+        assert pr.main([*flags, "--output", str(out), "--shard-size", size]) == 0
+        outputs.append(read_table(out))
+    small, large = outputs
+    assert small["id"] == large["id"] == [r["id"] for r in make_rows()[40:80]]
+    assert small["predicted_label"] == large["predicted_label"]
+    np.testing.assert_allclose(as_float(small["score"]), as_float(large["score"]), atol=1e-6)
+    with pytest.raises(pr.UserError, match="--num-shards 3 is more than the 2 rows to label: give at most 2"):
+        pr.main([*flags, "--output", str(tmp_path / "few.csv"), "--max-samples", "2"])
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--num-shards", "0"], "--num-shards must be at least 1"),
+        (["--num-shards", "3", "--shard-index", "3"], "--shard-index 3 is not a slice of --num-shards 3: give 0 to 2"),
+        (
+            ["--num-shards", "3", "--shard-index", "-1"],
+            "--shard-index -1 is not a slice of --num-shards 3: give 0 to 2",
+        ),
+        (["--shard-index", "1"], "--shard-index 1 is not a slice of --num-shards 1: give --num-shards"),
+        (["--output", "o.csv", "--num-shards", "3", "--finalize"], "--finalize applies only to --output-dataset"),
+        (
+            ["--output-dataset", "me/x", "--finalize"],
+            "--finalize joins the slices of several jobs: give the --num-shards",
+        ),
+        (["--output-dataset", "me/x", "--num-shards", "3", "--finalize", "--shard-index", "0"], "drop --shard-index"),
+        (["--output-dataset", "me/x", "--num-shards", "3", "--finalize", "--resume"], "drop --resume"),
+    ],
+)
+def test_slice_flags_that_cannot_work_are_refused_at_once(pr, laws, monkeypatch, capsys, extra, message):
+    refuse_to_load_the_model(pr, monkeypatch)
+    argv = ["--model", "no/model", "--dataset", str(laws), *extra]
+    if "--output" not in extra and "--output-dataset" not in extra:
+        argv += ["--output", "o.csv"]
+    with pytest.raises(SystemExit) as exit_info:
+        pr.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -9,22 +9,10 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, make_rows, write_csv
+from conftest import ROOT, RUN_FILES, make_rows, write_csv
 
 RUNNER = str(ROOT / "tests" / "ddp_runner.py")
 ARGS = ["--epochs", "2", "--max-length", "64", "--stride", "16", "--batch-size", "8", "--learning-rate", "3e-3"]
-RUN_FILES = [
-    "README.md",
-    "config.json",
-    "errors.csv",
-    "metrics.json",
-    "model.safetensors",
-    "pr_curve.png",
-    "predictions.csv",
-    "splits.csv",
-    "tokenizer.json",
-    "tokenizer_config.json",
-]
 
 
 def train(tmp_path, tiny_models, processes: int, *extra, env_extra=None) -> tuple[subprocess.CompletedProcess, dict]:
@@ -87,8 +75,9 @@ def test_the_effective_batch_is_reported_and_the_training_matches_one_process(ru
     assert (one["environment"]["processes"], one["environment"]["effective_batch_size"]) == (1, 8)
     assert "| batch size | 8 (4 per process × 2 processes) |" in (tmp / "out2" / "README.md").read_text()
     # each batch of 8 is cut in two halves: the same batches, the same steps, the same validation losses
-    losses = [[h["loss"] for h in m["validation_history"]] for m in (one, two)]
-    assert losses[1] == pytest.approx(losses[0], rel=1e-4, abs=1e-6)  # tolerance: float sums in another order
+    for kind in ("loss", "training_loss"):  # the training loss: the class-weighted mean of the whole batch, not N times
+        losses = [[h[kind] for h in m["validation_history"]] for m in (one, two)]
+        assert losses[1] == pytest.approx(losses[0], rel=1e-4, abs=1e-6), kind  # float sums in another order
     assert two["training_tokens"]["real"] == one["training_tokens"]["real"]  # every process's share counted
     assert two["test"]["confusion_matrix"] == one["test"]["confusion_matrix"]
 
