@@ -338,6 +338,11 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
         lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() == ".csv" and lines and b";" in lines[0] and b"," not in lines[0]:
+        raise UserError(
+            f"--dataset {dataset}: looks like it uses ';' between columns (its first line: "
+            f"{lines[0][:80].decode(errors='replace').strip()!r}). Save it with commas, or as .tsv with tabs."
+        )
     if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
@@ -381,12 +386,12 @@ def build_texts(table, text_columns: list[str]) -> list[str]:
 
 
 # --- shared: labels (identical in the scripts that name the positive class; tests/test_copies.py checks) ---
-NEGATIVE_NAME = re.compile(r"(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
+NEGATIVE_NAME = re.compile(r"no|(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
 
 
 def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
     """Of two labels, the one to flag, and why: --positive-label, else the one not named like a negative
-    (no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
+    (no, no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
     if wanted and wanted not in names:
         raise UserError(f"--positive-label {wanted}: not one of the labels {names}.")
     if wanted:
@@ -1164,6 +1169,8 @@ def training_command(flags: list[dict], args: argparse.Namespace) -> str:
         command.append(f"--text-columns {','.join(args.text_columns)}")
     if args.label_column != LABEL_COLUMN:
         command.append(f"--label-column {args.label_column}")
+    if args.tokenizer:  # the lengths were measured for this model: train that one
+        command.append(f"--model {args.tokenizer}")
     command += [
         f"{f['flag']} {f['value'] or chr(39) * 2}"
         for f in flags
@@ -1401,7 +1408,6 @@ def run(argv=None) -> None:
     try:
         sys.exit(main(argv))
     except UserError as err:
-        logger.error("%s", err)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -430,6 +430,11 @@ def check_inputs(args, token: str | None) -> Target:
     work_dir = default_work_dir(args, part)
     check_output(args)
     check_work_dir(args, work_dir, part)
+    if args.output and args.resume and Path(args.output).expanduser().exists() and not work_dir.is_dir():
+        raise UserError(
+            f"--resume: {args.output} is finished (no unfinished run is left in {work_dir}): there is "
+            "nothing to resume, and labelling it again would replace the file. Use --overwrite for that."
+        )
     if not args.output_dataset:
         return Target(work_dir, args.output, part=part)
     api, repo_id, remote = preflight_push(args, token, part)
@@ -783,6 +788,11 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
         lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() == ".csv" and lines and b";" in lines[0] and b"," not in lines[0]:
+        raise UserError(
+            f"--dataset {dataset}: looks like it uses ';' between columns (its first line: "
+            f"{lines[0][:80].decode(errors='replace').strip()!r}). Save it with commas, or as .tsv with tabs."
+        )
     if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
@@ -1610,6 +1620,12 @@ def log_results(target: Target, data: Data, plan: Plan, scorer: Scorer, summary:
         logger.info(what, summary.scored_rows, timings["scoring"], summary.rows_per_second, scorer.hardware)
     counts = ", ".join(f"{n} {c}" for n, c in summary.counts.items())
     logger.info("Labels: %s%s", counts, f", no text {summary.empty_rows}" if summary.empty_rows else "")
+    scored = sum(summary.counts.values())
+    if scored > 1 and max(summary.counts.values()) == scored:
+        logger.warning(
+            "Every scored row got the same label (%s): check the model's card before using these labels.",
+            max(summary.counts, key=summary.counts.get),
+        )
     if summary.flagged is not None:
         share = 100 * summary.flagged / max(len(data.rows), 1)
         what = "Flagged %d of %d rows as %s (%.1f%%) at threshold %.4f: candidates for expert review"
@@ -1876,7 +1892,6 @@ def run() -> None:
     try:
         sys.exit(main())
     except UserError as err:
-        logging.getLogger("predict").error("%s", err)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -329,7 +329,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
 
 
 MARKER = ".classifier-run.json"  # written first into the output folder: it marks the folder as this script's
+CLAIMED: list[tuple[Path, bool]] = []  # (folder, made by this run) whose MARKER this run wrote
 SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # folders a run makes, and deletes
+OUTPUT_TABLES = ("splits.csv", "predictions.csv", "errors.csv", "pr_curve.png")
 
 
 def claim_output_dir(out: Path, args) -> None:
@@ -354,7 +356,16 @@ def claim_output_dir(out: Path, args) -> None:
         )
     if args.resume and others and not ours:
         raise UserError(f"--resume: {out} was not written by this script; there is nothing of its to continue.")
+    earlier = json.loads((out / MARKER).read_text()).get("files", []) if ours else []
+    if earlier and not args.resume:  # a finished run of this script: its files go, so that none is left stale
+        logger.warning("--output-dir %s holds an earlier run of this script: its files are replaced.", out)
+        for name in earlier:
+            (out / name).unlink(missing_ok=True)
+    if not ours and (replaced := sorted(set(others) & {"README.md", "metrics.json", "config.json", *OUTPUT_TABLES})):
+        logger.warning("--overwrite: this run's files replace yours of the same name in %s: %s", out, replaced)
     try:
+        if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
+            CLAIMED.append((out, not out.exists()))
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / MARKER, {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
     except OSError as err:
@@ -546,8 +557,11 @@ def load_data(args, token) -> Data:
     class_names = getattr(table.features[args.label_column], "names", None)
     labels, names = encode_labels([raw[i] for i in usable], args.label_column, class_names, args.label_names)
     labels, names, why = positive_class(labels, names, args)
-    dropped = [describe_dropped(c, [v[i] for i in usable], labels, names) for c, v in dropped_values.items()]
     chosen = choose_rows(labels, names, args)
+    dropped = [
+        describe_dropped(c, [v[usable[i]] for i in chosen], [labels[i] for i in chosen], names)
+        for c, v in dropped_values.items()
+    ]
     rows = [usable[i] for i in chosen]
     table = table.select(rows)
     groups = duplicate_groups(table, args.text_columns)
@@ -558,12 +572,13 @@ def load_data(args, token) -> Data:
         "rows": {
             "used": len(rows),
             "dropped_empty_or_unlabelled": len(texts) - len(usable),
-            "max_samples": args.max_samples if len(chosen) < len(labels) else None,  # only when it cut rows
+            "max_samples": args.max_samples if len(rows) < len(usable) else None,  # only when it cut rows
             "duplicate_groups": len(sizes),
             "rows_in_duplicate_groups": sum(sizes),
         },
         "class_counts": {n: labels.count(i) for i, n in enumerate(names)},
         **({"positive_label": names[1], "positive_label_reason": why} if why else {}),
+        "id_column": id_column,
     }
     logger.info(
         "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)",
@@ -656,12 +671,12 @@ def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int]
 
 
 # --- shared: labels (identical in the scripts that name the positive class; tests/test_copies.py checks) ---
-NEGATIVE_NAME = re.compile(r"(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
+NEGATIVE_NAME = re.compile(r"no|(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
 
 
 def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
     """Of two labels, the one to flag, and why: --positive-label, else the one not named like a negative
-    (no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
+    (no, no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
     if wanted and wanted not in names:
         raise UserError(f"--positive-label {wanted}: not one of the labels {names}.")
     if wanted:
@@ -852,6 +867,11 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
         lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() == ".csv" and lines and b";" in lines[0] and b"," not in lines[0]:
+        raise UserError(
+            f"--dataset {dataset}: looks like it uses ';' between columns (its first line: "
+            f"{lines[0][:80].decode(errors='replace').strip()!r}). Save it with commas, or as .tsv with tabs."
+        )
     if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
@@ -939,7 +959,7 @@ def resolve_model(args, token) -> dict:
         args.stride = min(args.stride, args.max_length // 4)
     if args.stride >= args.max_length // 2:
         raise UserError(f"--stride {args.stride} must be below half of the window length {args.max_length}.")
-    args.output_dir = args.output_dir or Path(REPO_NAME.format(model_type=config.model_type))
+    args.output_dir = args.output_dir or Path(default_name(args, config.model_type))
     local = Path(args.model).expanduser().exists()
     logger.info("Model %s (%s): the %s preset", args.model, config.model_type, name)
     return {
@@ -950,6 +970,16 @@ def resolve_model(args, token) -> dict:
         "license": preset["license"],
         "citation": preset["citation"],
     }
+
+
+def default_name(args, model_type: str) -> str:
+    """The output folder's and the repo's name: REPO_NAME for the data and label it was written for; another dataset
+    or label gets a name of its own (e.g. my-labels-topic-bert), so that its run never lands on this one's."""
+    if args.dataset == DATASET_ID and args.label_column == LABEL_COLUMN:
+        return REPO_NAME.format(model_type=model_type)
+    local = Path(args.dataset).expanduser().exists() or looks_like_local_path(args.dataset)
+    stem = Path(args.dataset.rstrip("/")).stem if local else args.dataset.split("/")[-1]
+    return re.sub(r"[^a-z0-9]+", "-", f"{stem}-{args.label_column}-{model_type}".lower()).strip("-")
 
 
 def load_model(model_name: str, names: list[str], token: str | None):
@@ -1695,15 +1725,21 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else []
     files = ["config.json", *([index.name, *shards] if shards else ["model.safetensors"])]
     files += [Path(f).name for f in run.tokenizer.save_pretrained(out) if Path(f).is_file()]
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in files:  # as readable as the other files: a shared drive's colleagues must be able to load it
+        (out / name).chmod(0o666 & ~mask)
     files += write_tables(out, run, data, record)
     if "thresholds" in record:
         files.append(plot_precision_recall(out / "pr_curve.png", run, data, record["thresholds"]))
     record["timings"] = clock.rounded()
     (out / "README.md").write_text(render_card(record, template), encoding="utf-8")
     write_json(out / "metrics.json", record)
+    files = list(dict.fromkeys(files + ["README.md", "metrics.json"]))
+    write_json(out / MARKER, {**json.loads((out / MARKER).read_text()), "files": files})  # what a rerun replaces
     for scratch in ("checkpoints", "hub-checkpoint"):
         shutil.rmtree(out / scratch, ignore_errors=True)
-    return list(dict.fromkeys(files + ["README.md", "metrics.json"]))
+    return files
 
 
 def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
@@ -1885,7 +1921,7 @@ def check_hub(args, base: dict, token) -> dict:
         )
     api = HfApi(token=token)
     me = hub_call(api.whoami, "check HF_TOKEN", "The Hub did not accept HF_TOKEN")
-    repo_id = args.hub_model_id or f"{me['name']}/{REPO_NAME.format(model_type=base['type'])}"
+    repo_id = args.hub_model_id or f"{me['name']}/{default_name(args, base['type'])}"
     private = repo_visibility(api, repo_id)
     problem = write_problem(me, repo_id, exists=private is not None)
     if problem:
@@ -2346,6 +2382,22 @@ def entry_point(argv=None) -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        release_unused_output_dir()
+
+
+def release_unused_output_dir() -> None:
+    """A run that stopped before writing anything but its MARKER leaves the folder as it found it; one that wrote
+    checkpoints keeps them for --resume."""
+    while CLAIMED:
+        out, made = CLAIMED.pop()
+        marker = out / MARKER
+        if not marker.is_file() or "files" in json.loads(marker.read_text() or "{}"):
+            continue  # finished: its files are listed
+        if [p.name for p in out.iterdir()] == [MARKER]:
+            marker.unlink()
+            if made:
+                out.rmdir()
 
 
 # The card template, embedded because `hf jobs uv run` ships only this file; tests/test_copies.py checks that it
@@ -2361,6 +2413,9 @@ EMBEDDED_CARD_TEMPLATE = r"""---
 
 # {{ title }}
 
+{% if rows.max_samples -%}
+> **A smoke run.** This model was trained on a subset of {{ rows.used }} rows (`--max-samples {{ rows.max_samples }}`), to check the pipeline: its scores say little about a full run.
+{% endif %}
 {% if about and about.content_warning -%}
 > **Content warning.** {{ about.content_warning }}
 
@@ -2414,13 +2469,18 @@ from transformers.pipelines.pt_utils import KeyDataset
 rows = load_dataset("csv", data_files="data.csv", split="train")  # or a Hub dataset id
 columns = {{ text_columns | tojson }}
 rows = rows.map(lambda row: {"text": "\n\n".join(str(row[c]).strip() for c in columns if row[c])})
-for row, result in zip(rows, classifier(KeyDataset(rows, "text"), batch_size=32, truncation=True)):
+for n, (row, result) in enumerate(zip(rows, classifier(KeyDataset(rows, "text"), batch_size=32, truncation=True))):
+{%- if id_column %}
+    name = row.get({{ id_column | tojson }}, n)  # the row's id, else its number
+{%- else %}
+    name = n  # the row's number
+{%- endif %}
 {%- if binary %}
     score = next(s["score"] for s in result if s["label"] == "{{ positive_label }}")
-    print(row.get("id"), round(score, 3), score >= THRESHOLD)
+    print(name, round(score, 3), score >= THRESHOLD)
 {%- else %}
     best = max(result, key=lambda s: s["score"])["label"]
-    print(row.get("id"), best, {s["label"]: round(s["score"], 3) for s in result})
+    print(name, best, {s["label"]: round(s["score"], 3) for s in result})
 {%- endif %}
 ```
 
@@ -2453,11 +2513,11 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for d in dropped_columns %}  - `{{ d.name }}`{% if d.shares %}: the rows labelled `{{ positive_label }}`, per value: {% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} ({{ "%.0f" | format(100 * s.share) }}%){{ "; " if not loop.last }}{% endfor %}.{% endif %}
 {% endfor %}  A column whose values go with the label would let a model learn who labelled a row, not what its text says.
 {% endif -%}
-- **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} groups). Each group is kept inside one split, so no text is trained on and then tested on.
+- **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} group{{ "s" if rows.duplicate_groups != 1 }}). Each group is kept inside one split, so no text is trained on and then tested on.
 
 ## Evaluation
 
-**Method.** The rows were split once, stratified by label and grouped as above, with seed {{ hyperparameters.seed }}: {{ split_sizes.train }} train, {{ split_sizes.validation }} validation, {{ split_sizes.test }} test. The model was trained on train; the epoch{% if binary %} and the decision thresholds{% endif %} were chosen on validation only (the window aggregation was fixed beforehand; `metrics.json` gives both aggregations' validation scores); the test split was scored once, at the end. The row ids of each split are in `splits.csv`.
+**Method.** The rows were split once, stratified by label and grouped as above, with seed {{ hyperparameters.seed }}: {{ split_sizes.train }} train, {{ split_sizes.validation }} validation, {{ split_sizes.test }} test. The model was trained on train; the epoch{% if binary %} and the decision thresholds were{% else %} was{% endif %} chosen on validation only (the window aggregation was fixed beforehand; `metrics.json` gives both aggregations' validation scores); the test split was scored once, at the end. The row ids of each split are in `splits.csv`.
 
 **Test results** ({{ split_sizes.test }} rows{% if binary %}, threshold {{ "%.3f" | format(threshold.value) }}{% endif %}{% if test.intervals_95 %}, 95% bootstrap intervals over {{ bootstrap_resamples }} resamples of the test rows{% endif %}):
 
@@ -2556,6 +2616,10 @@ The files `metrics.json` (every number on this card), `splits.csv` and `errors.c
 
 ## Limitations, bias and ethics
 
+{% set key = "f1" if binary else "macro_f1" -%}
+{% if baseline and test[key] < baseline[key] -%}
+- **This model scores below the TF-IDF baseline** on the test split ({{ key | replace("_", " ") }} {{ "%.3f" | format(test[key]) }} against {{ "%.3f" | format(baseline[key]) }}): do not use it as it is. Train on more rows or for longer, or use a simpler model.
+{% endif -%}
 {% if task -%}
 {% for line in task.limitations -%}
 - {{ line }}
@@ -2587,6 +2651,9 @@ The base model:
 ```
 {%- else -%}
 The base model: {{ base_link }}; please cite it as its authors ask.
+{%- endif %}
+{%- if not base_model.on_hub %}
+<!-- Fill in: which model the local folder `{{ base_model.id }}` holds (its Hub id, if it has one), so that others can cite it and rerun this. -->
 {%- endif %}
 """
 

@@ -146,6 +146,11 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
         lines = list(itertools.islice((line for line in f if line.strip()), 2))
+    if path.suffix.lower() == ".csv" and lines and b";" in lines[0] and b"," not in lines[0]:
+        raise UserError(
+            f"--dataset {dataset}: looks like it uses ';' between columns (its first line: "
+            f"{lines[0][:80].decode(errors='replace').strip()!r}). Save it with commas, or as .tsv with tabs."
+        )
     if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0

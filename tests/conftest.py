@@ -182,6 +182,12 @@ def import_script(name: str):
     return module
 
 
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    """Each test runs in its own folder, so that a default --output-dir never lands in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     base = tmp_path_factory.mktemp("models")

@@ -82,6 +82,7 @@ def record(trainer_module):
             "longer_than_one_window": 31,
         },
         "class_counts": {"no_jim_crow": 1273, "jim_crow": 512},
+        "id_column": "id",
         "split_sizes": {"train": 1435, "validation": 174, "test": 176},
         "hyperparameters": {
             "epochs": 4,
@@ -192,6 +193,7 @@ def multiclass(record: dict) -> dict:
         title="Text classifier: courts, roads, schools",
         labels=names,
         label_column="topic",
+        id_column=None,  # rows without an id: the card's code numbers them
         task=None,
         dataset={"id": "laws.csv", "on_hub": False, "about": None},
         dropped_columns=[],
@@ -329,6 +331,23 @@ def test_a_three_class_card_on_a_local_file_speaks_of_no_threshold_and_asks_the_
     assert not PLACEHOLDERS.search(body)
     meta_names = {m["type"] for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert meta_names == {"macro_f1", "macro_precision", "macro_recall", "weighted_f1", "accuracy", "roc_auc"}
+    blocks = re.findall(r"```python\n(.*?)```", trainer_module.render_card(r, template), re.S)
+    assert len(blocks) == 2 and "name = n  # the row's number" in blocks[1]  # no id column: rows are numbered
+    for block in blocks:
+        compile(block, "card-block", "exec")
+
+
+def test_a_smoke_run_and_a_model_below_the_baseline_are_said_on_the_card(trainer_module, template, record):
+    r = copy.deepcopy(record)
+    r["rows"] = {**r["rows"], "used": 200, "max_samples": 200}
+    r["baseline"] = {**r["baseline"], "f1": 0.99}
+    _, body = split_card(trainer_module.render_card(r, template))
+    assert "**A smoke run.** This model was trained on a subset of 200 rows (`--max-samples 200`)" in body
+    assert (
+        "**This model scores below the TF-IDF baseline** on the test split (f1 0.941 against 0.990): do not use" in body
+    )
+    _, plain = split_card(trainer_module.render_card(record, template))
+    assert "smoke run" not in plain and "below the TF-IDF" not in plain
 
 
 def test_another_label_keeps_the_dataset_credit(trainer_module, template, record):

@@ -3,6 +3,7 @@
 import json
 import time
 import types
+from pathlib import Path
 
 import pytest
 from conftest import FAKE_TOKEN, RUN_FILES, KilledJob, make_rows, write_csv
@@ -42,10 +43,12 @@ def no_model_load(trainer_module, monkeypatch):
 
 
 def fails_fast(trainer_module, capsys, argv, *expected):
+    before = sorted(Path.cwd().rglob("*"))  # the default --output-dir is made here
     start = time.time()
     with pytest.raises(SystemExit) as exit_info:
         trainer_module.entry_point([*argv, "--no-push"] if "--push" not in argv else [a for a in argv if a != "--push"])
     elapsed = time.time() - start
+    assert sorted(Path.cwd().rglob("*")) == before, "a refused run left a folder or file behind"
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert "Traceback" not in err
@@ -208,7 +211,7 @@ def fake_hub(trainer_module, tmp_path, monkeypatch):
     return hub
 
 
-REPO = "tester/on-the-books-jim-crow-bert"  # the default repo name for a BERT-type model
+REPO = "tester/laws-jim-crow-bert"  # the default repo name for a BERT-type model
 
 
 def test_push_checks_first_uploads_the_run_files_in_one_commit_and_verifies(
@@ -566,4 +569,4 @@ def test_a_failed_clean_up_is_a_warning_not_a_failure(
     )
     assert (fake_hub.folder(REPO) / "last-checkpoint").is_dir()
     assert json.loads((out / "metrics.json").read_text())["push"]["removed"] == []
-    assert "Could not remove last-checkpoint/ from tester/on-the-books-jim-crow-bert" in caplog.text
+    assert "Could not remove last-checkpoint/ from tester/laws-jim-crow-bert" in caplog.text

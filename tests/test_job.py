@@ -96,9 +96,9 @@ def test_the_job_rehearsal_pushes_a_verified_clean_repo_after_bf16_predictions(j
     monkeypatch.setattr(torch, "autocast", autocast)
     assert run_job(job) == 0
     assert ("cpu", torch.bfloat16, True) in predicted_in
-    repo = "tester/on-the-books-jim-crow-modernbert"
+    repo = "tester/laws-jim-crow-modernbert"
     assert hub.files(repo) == RUN_FILES  # the run's files and nothing else
-    out = job["work"] / "on-the-books-jim-crow-modernbert"
+    out = job["work"] / "laws-jim-crow-modernbert"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["push"]["verified_files"] == len(RUN_FILES)
     card = (hub.folder(repo) / "README.md").read_text()
@@ -202,7 +202,7 @@ def test_the_job_refusal_comes_within_seconds_through_uv_run(tiny_models, laws_c
         timeout=600,
     )
     assert proc.returncode == 2 and "--flavor l4x1" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "on-the-books-jim-crow-bert").exists()  # nothing written
+    assert not (tmp_path / "laws-jim-crow-bert").exists()  # nothing written
     print(f"refused after {time.time() - start:.1f} s (uv start-up included)")
 
 
@@ -254,18 +254,18 @@ def test_resume_from_the_hub_leaves_no_leftovers_in_the_repo(job, killed_after_f
     """A killed job's last-checkpoint/ is gone at the end, the fetched checkpoint is never uploaded again, and nothing
     but the run's files is left (no training_args.bin, no hub/: the Trainer's own push is never used)."""
     script, hub = job["script"], job["hub"]
-    repo = "tester/on-the-books-jim-crow-bert"
+    repo = "tester/laws-jim-crow-bert"
     job["argv"][job["argv"].index("--epochs") + 1] = "2"
     with pytest.raises(KilledJob):  # the first job pushes its checkpoint after epoch 1, then hits its timeout
         script.main([*job["argv"], "--push-checkpoints"])
     assert "last-checkpoint/run_settings.json" in hub.files(repo)
-    shutil.rmtree(job["work"] / "on-the-books-jim-crow-bert")  # a new job starts on a new machine
+    shutil.rmtree(job["work"] / "laws-jim-crow-bert")  # a new job starts on a new machine
     pushed = {f.split("/")[0] for f in hub.files(repo)}
     assert not {"training_args.bin", "hub"} & pushed  # the Trainer's own push, which would leave them, is not used
     killed_after_first_save()
     assert run_job(job, "--resume", "--push-checkpoints") == 0
     assert hub.files(repo) == RUN_FILES
-    out = job["work"] / "on-the-books-jim-crow-bert"
+    out = job["work"] / "laws-jim-crow-bert"
     history = json.loads((out / "metrics.json").read_text())["validation_history"]
     assert [h["epoch"] for h in history] == [1.0, 2.0]  # epoch 1 came from the Hub's checkpoint
     assert not (out / "hub-checkpoint").exists()
@@ -276,7 +276,7 @@ def test_a_failed_upload_in_a_job_keeps_the_files_in_the_jobs_bucket(job, capsys
     (job["tmp"] / "bucket").mkdir()
     assert run_job(job) == 2
     err = capsys.readouterr().err
-    kept = job["tmp"] / "bucket" / "on-the-books-jim-crow-bert"
+    kept = job["tmp"] / "bucket" / "laws-jim-crow-bert"
     assert f"kept in this job's bucket, at {kept}" in err and "hf buckets sync" in err and "hf upload" in err
     assert sorted(p.name for p in kept.iterdir()) == RUN_FILES
 

@@ -93,7 +93,7 @@ def test_with_overwrite_the_run_writes_beside_the_users_files_and_uploads_only_i
     (folder / "notes" / "ideas.txt").write_text("keep me")
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(folder), *FAST]
     assert trainer_module.main([*argv, "--overwrite"]) == 0
-    repo = "tester/on-the-books-jim-crow-bert"
+    repo = "tester/laws-jim-crow-bert"
     pushed = fake_hub.files(repo)
     assert "train.csv" not in pushed and "notes/ideas.txt" not in pushed and ".classifier-run.json" not in pushed
     assert "model_old.safetensors" not in pushed and (folder / "model_old.safetensors").is_file()
@@ -179,7 +179,7 @@ def test_a_local_file_is_named_not_credited_to_the_hub_dataset_and_no_path_is_pu
     data = write_csv(tmp_path / "on_the_books_copy.csv", rows)
     argv = ["--dataset", str(data), "--model", str(tiny_models["bert"]), "--output-dir", str(tmp_path / "out"), *FAST]
     assert trainer_module.main(argv) == 0
-    repo = fake_hub.folder("tester/on-the-books-jim-crow-bert")
+    repo = fake_hub.folder("tester/on-the-books-copy-jim-crow-bert")
     card = (repo / "README.md").read_text()
     assert "`on_the_books_copy.csv` (a local file)" in card
     assert "datasets:" not in card.split("---")[1] and "On the Books: Jim Crow and Algorithms" not in card
@@ -196,8 +196,8 @@ def test_a_model_trained_on_a_local_file_goes_to_a_private_repo_unless_public(
 ):
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(tmp_path / "o"), *FAST]
     assert trainer_module.main([*argv, *extra]) == 0
-    assert ("create_repo", "tester/on-the-books-jim-crow-bert", private) in fake_hub.events
-    assert fake_hub.repos["tester/on-the-books-jim-crow-bert"]["private"] is private
+    assert ("create_repo", "tester/laws-jim-crow-bert", private) in fake_hub.events
+    assert fake_hub.repos["tester/laws-jim-crow-bert"]["private"] is private
 
 
 # --- 9. a broken template fails before training ---------------------------------------------------------------
@@ -292,3 +292,80 @@ def test_the_stride_follows_a_smaller_window_when_it_is_not_given(trainer_module
     args = trainer_module.parse_args(["--model", str(tiny_models["modernbert"]), "--max-length", "64"])
     trainer_module.resolve_model(args, None)  # the ModernBERT preset's stride is 256
     assert (args.max_length, args.stride) == (64, 16)
+
+
+# --- found by trying it as a new user ----------------------------------------------------------------------
+def test_another_dataset_gets_its_own_folder_and_repo_name(trainer_module, tiny_models):
+    args = trainer_module.parse_args(
+        ["--dataset", "my_labels.csv", "--label-column", "topic", "--model", str(tiny_models["bert"])]
+    )
+    assert trainer_module.default_name(args, "bert") == "my-labels-topic-bert"
+    args = trainer_module.parse_args([])  # the data and label the script is written for
+    assert trainer_module.default_name(args, "modernbert") == "on-the-books-jim-crow-modernbert"
+
+
+def test_a_rerun_into_its_own_folder_replaces_the_earlier_runs_files_and_leaves_none_stale(
+    trainer_module, tiny_models, laws_csv, tmp_path, caplog
+):
+    out = tmp_path / "out"
+    argv = [
+        "--dataset",
+        str(laws_csv),
+        "--model",
+        str(tiny_models["bert"]),
+        "--no-push",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
+    assert trainer_module.main(argv) == 0
+    assert (out / "pr_curve.png").is_file()
+    assert trainer_module.main([*argv, "--label-column", "type"]) == 0  # two classes again, but another task
+    topic = write_csv(tmp_path / "topics.csv", [{**r, "topic": "abc"[i % 3]} for i, r in enumerate(make_rows(150))])
+    argv3 = ["--dataset", str(topic), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
+    assert trainer_module.main([*argv3, "--label-column", "topic", "--drop-columns", "jim_crow,source", *FAST]) == 0
+    assert "holds an earlier run of this script: its files are replaced" in caplog.text
+    assert not (out / "pr_curve.png").exists()  # the three-class run draws none: the two-class run's is gone
+
+
+def test_overwrite_says_which_of_your_files_it_replaces(trainer_module, tiny_models, laws_csv, tmp_path, caplog):
+    folder = tmp_path / "project"
+    user_folder(folder, with_checkpoints=False)
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(folder)]
+    assert trainer_module.main([*argv, *FAST, "--overwrite"]) == 0
+    assert "this run's files replace yours of the same name" in caplog.text and "['README.md']" in caplog.text
+
+
+def test_a_spreadsheets_semicolon_csv_with_commas_in_its_text_is_named(refused, tmp_path):
+    text = "ref;body;label\n" + "".join(
+        f'r{i};"That the roads, bridges and ferries be mended";{i % 2}\n' for i in range(40)
+    )
+    (tmp_path / "excel.csv").write_text(text)
+    assert "looks like it uses ';' between columns (its first line: 'ref;body;label')" in refused(
+        dataset=tmp_path / "excel.csv"
+    )
+
+
+def test_yes_and_no_labels_flag_yes(trainer_module):
+    args = trainer_module.parse_args([])
+    assert trainer_module.positive_class([0, 1], ["no", "yes"], args)[1:] == (
+        ["no", "yes"],
+        "`no` is named as the negative",
+    )
+    assert trainer_module.positive_class([0, 1], ["No", "Yes"], args)[1][1] == "Yes"
+
+
+def test_the_weights_are_as_readable_as_the_other_files(trainer_module, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    argv = [
+        "--dataset",
+        str(laws_csv),
+        "--model",
+        str(tiny_models["bert"]),
+        "--no-push",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
+    assert trainer_module.main(argv) == 0
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == (out / "config.json").stat().st_mode & 0o777

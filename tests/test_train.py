@@ -374,7 +374,7 @@ def test_the_preset_follows_the_model_not_the_script(trainer_module, tiny_models
     monkeypatch.chdir(tmp_path)
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["roberta"]), "--no-push", "--max-samples", "80"]
     assert trainer_module.main([*argv, "--max-length", "64", "--stride", "16", "--batch-size", "8"]) == 0
-    out = tmp_path / "on-the-books-jim-crow-roberta"  # the default folder is named after the architecture
+    out = tmp_path / "laws-jim-crow-roberta"  # the default folder is named after the architecture
     metrics = json.loads((out / "metrics.json").read_text())
     roberta = trainer_module.PRESETS["roberta"]
     assert metrics["base_model"]["preset"] == "roberta" and metrics["base_model"]["license"] == "mit"
