@@ -1894,7 +1894,7 @@ def render_card(record: dict, template: str) -> str:
         widget=[{"text": t} for t in task["examples"]] if task else None,
     )
     example = task["examples"][0] if task else "Replace this with a text to classify."
-    return str(
+    card = str(
         ModelCard.from_template(
             card_data,
             template_str=template,
@@ -1904,6 +1904,9 @@ def render_card(record: dict, template: str) -> str:
             **record,
         )
     )
+    # Sections left out leave blank lines behind: one blank line between paragraphs, code blocks untouched.
+    parts = re.split(r"(```.*?```)", card, flags=re.S)
+    return "".join(p if p.startswith("```") else re.sub(r"\n{3,}", "\n\n", p) for p in parts)
 
 
 # ==============================================================================================================
@@ -2415,7 +2418,8 @@ EMBEDDED_CARD_TEMPLATE = r"""---
 
 {% if rows.max_samples -%}
 > **A smoke run.** This model was trained on a subset of {{ rows.used }} rows (`--max-samples {{ rows.max_samples }}`), to check the pipeline: its scores say little about a full run.
-{% endif %}
+
+{% endif -%}
 {% if about and about.content_warning -%}
 > **Content warning.** {{ about.content_warning }}
 

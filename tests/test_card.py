@@ -255,6 +255,9 @@ def test_card_has_every_section_in_order_and_no_placeholder(trainer_module, temp
     assert not PLACEHOLDERS.search(body), PLACEHOLDERS.search(body)
     assert "<!--" not in body  # the script knows this dataset and this task: nothing for the owner to fill in
     assert "Content warning" in body and trainer_module.DATASET_CARD["credit"] in body
+    for r in (record, multiclass(record)):  # sections left out leave no run of blank lines outside code
+        prose = re.sub(r"```.*?```", "CODE", trainer_module.render_card(r, template), flags=re.S)
+        assert "\n\n\n" not in prose
 
 
 def test_card_numbers_are_the_run_numbers(trainer_module, template, record):
