@@ -34,6 +34,21 @@ RUN_FILES = sorted(  # what a two-class training run writes, and pushes
     ]
 )
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# A one-epoch run of 80 rows in short windows: what most end-to-end tests train.
+SMOKE = [
+    "--max-length",
+    "64",
+    "--stride",
+    "16",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--learning-rate",
+    "1e-3",
+    "--max-samples",
+    "80",
+]
 
 POSITIVE = [
     "the white and colored races shall be taught in separate schools",

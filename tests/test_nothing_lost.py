@@ -8,23 +8,10 @@ import csv
 import json
 
 import pytest
-from conftest import FAKE_TOKEN, make_rows, write_csv
+from conftest import FAKE_TOKEN, SMOKE, make_rows, write_csv
 from fake_hub import FakeHub
 
-FAST = [
-    "--max-length",
-    "64",
-    "--stride",
-    "16",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--learning-rate",
-    "1e-3",
-    "--max-samples",
-    "80",
-]
+FAST = SMOKE  # one epoch of 80 rows, short windows
 
 
 @pytest.fixture
