@@ -51,7 +51,6 @@ import logging
 import os
 import re
 import shlex
-import shutil
 import sys
 import tempfile
 import time
@@ -652,7 +651,7 @@ def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0, advic
         try:
             return step()
         except Exception as err:
-            status = getattr(getattr(err, "response", None), "status_code", None)
+            status = http_status(err)
             transient = (
                 status in (408, 409, 412, 429, 500, 502, 503, 504)
                 or status is None
@@ -664,9 +663,7 @@ def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0, advic
                 logger.warning(text, what, type(err).__name__, attempt, attempts - 1, wait)
                 time.sleep(wait)
                 continue
-            raise UserError(
-                f"{what} failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {advice}"
-            ) from err
+            raise UserError(f"{what} failed ({type(err).__name__}: {first_line(err)}). {advice}") from err
 
 
 # ---------------------------------------------------------------------------
@@ -797,13 +794,13 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b""]):  # b"": the end, a cut character
             try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as err:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:  # err.object: the bytes held from the chunk before, then this chunk
                 raise UserError(
-                    f"--dataset {dataset}: not UTF-8 text (byte {offset + err.start}: "
-                    f"{chunk[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
+                    f"--dataset {dataset}: not UTF-8 text (byte {offset + len(chunk) - len(err.object) + err.start}: "
+                    f"{err.object[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
                     "CSV UTF-8) and run again."
                 ) from None
             offset += len(chunk)
@@ -1072,6 +1069,9 @@ def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
     shards here are scored again and replaced); --resume keeps (and fetches) those scored with the same settings.
     Returns the numbers of the shards already finished."""
     claim_work_dir(target.work_dir, plan.settings)
+    if args.overwrite:  # this slice's shards of the earlier run, those this plan would not write again included
+        for old in target.work_dir.glob(f"{target.part.prefix}shard-*.parquet"):
+            old.unlink()
     if args.overwrite and target.remote:
         delete_remote(target)
     if not args.resume:
@@ -1112,19 +1112,18 @@ def delete_remote(target: Target) -> None:
 
 def fetch_remote_shards(target: Target, shards: list) -> None:
     """--resume on a fresh machine (a new hf job): bring back the shards the stopped run pushed."""
-    download_dir = Path(tempfile.mkdtemp(prefix=".predict-download-", dir=target.work_dir))  # new: ours to delete
-    for number, _, _ in shards:
-        path = target.shard(number)
-        name = f"data/{path.name}"
-        if name in target.remote and not path.exists():
-            downloaded = with_retries(
-                f"Downloading {name}",
-                lambda name=name: target.api.hf_hub_download(
-                    repo_id=target.repo_id, filename=name, repo_type="dataset", local_dir=str(download_dir)
-                ),
-            )
-            os.replace(downloaded, path)
-    shutil.rmtree(download_dir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=".predict-download-", dir=target.work_dir) as download_dir:
+        for number, _, _ in shards:
+            path = target.shard(number)
+            name = f"data/{path.name}"
+            if name in target.remote and not path.exists():
+                downloaded = with_retries(
+                    f"Downloading {name}",
+                    lambda name=name: target.api.hf_hub_download(
+                        repo_id=target.repo_id, filename=name, repo_type="dataset", local_dir=download_dir
+                    ),
+                )
+                os.replace(downloaded, path)
 
 
 def finished_shards(target: Target, shards: list, settings: dict) -> set[int]:
@@ -1171,7 +1170,7 @@ def load_scorer(model_name: str, token: str | None, batch_size: int) -> Scorer:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     hardware = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
-    precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    precision = "bf16" if bf16_here(device) else "fp32"  # what predict_probs will use
     return Scorer(model, batch_size, hardware, precision)
 
 
@@ -1508,7 +1507,7 @@ def card_facts(args, repo_id: str, record: dict) -> dict:
         "title": title,
         "repo_id": repo_id,
         "on_the_books": names[positive] == "jim_crow",
-        "binary": settings["threshold"] is not None,
+        "binary": binary,
         "model": args.model,
         "model_link": model_link,
         "dataset": args.dataset,

@@ -543,6 +543,20 @@ def test_work_dir_with_other_files_is_refused_and_never_emptied(pr, fake_hub, ti
     assert b"my notes" not in fake_hub.files["README.md"] and "results.txt" not in fake_hub.files
 
 
+def test_overwrite_replaces_every_shard_of_the_earlier_run(pr, tiny_models, laws, tmp_path, monkeypatch):
+    """An earlier run cut into more shards (smaller --shard-size, more rows) leaves none behind after --overwrite."""
+    out, work = tmp_path / "o.csv", tmp_path / "work"
+    args = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output", str(out), "--work-dir", str(work)]
+    count_scored_rows(pr, monkeypatch, fail_on_call=3)
+    with pytest.raises(RuntimeError):
+        pr.main(args + ["--shard-size", "10"])  # stopped after two shards of ten rows
+    assert sorted(p.name for p in work.glob("shard-*.parquet")) == ["shard-00000.parquet", "shard-00001.parquet"]
+    calls = count_scored_rows(pr, monkeypatch)
+    assert pr.main(args + ["--shard-size", "1000", "--overwrite"]) == 0  # one shard now: shard-00001 is stale
+    assert calls == [119] and not work.exists()  # every row scored again; nothing of either run left
+    assert len(read_table(out)["id"]) == 120
+
+
 def test_work_dir_of_its_own_is_removed_and_a_file_is_a_plain_error(
     pr, tiny_models, laws, tmp_path, monkeypatch, capsys
 ):
