@@ -347,13 +347,13 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b""]):  # b"": the end, a cut character
             try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as err:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:  # err.object: the bytes held from the chunk before, then this chunk
                 raise UserError(
-                    f"--dataset {dataset}: not UTF-8 text (byte {offset + err.start}: "
-                    f"{chunk[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
+                    f"--dataset {dataset}: not UTF-8 text (byte {offset + len(chunk) - len(err.object) + err.start}: "
+                    f"{err.object[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
                     "CSV UTF-8) and run again."
                 ) from None
             offset += len(chunk)
@@ -563,7 +563,7 @@ class Lengths:
 def measure_lengths(data: Data, text_columns: list[str]) -> Lengths:
     """Length percentiles of each text column and of the joined input, in characters and (with a tokenizer) tokens."""
     texts = {c: [None if is_missing(v) or is_empty(v) else str(v) for v in data.columns[c]] for c in text_columns}
-    texts["input_text"] = [t or None for t in build_texts(data.table, text_columns)]
+    texts["input_text"] = [t or None for t in build_texts(data.columns, text_columns)]
     if not any(texts["input_text"]):
         raise UserError(f"--text-columns {','.join(text_columns)}: every row is empty there; nothing to read.")
     chars = {name: length_summary([len(t) for t in column if t]) for name, column in texts.items()}
@@ -1153,8 +1153,9 @@ def recommended_flags(columns: list[dict], max_length: dict | None, split: dict,
         flags.append({"flag": "--max-samples", "value": f">= {split['min_max_samples']}", "why": why})
     if positive and positive["reason"].startswith("it sorts last"):
         why = (
-            f"no label is named as the negative (no_*, not_*, non_*, false, 0, negative), so the training scripts "
-            f"flag `{positive['name']}` only because it sorts last; give --positive-label <name> for the label to flag"
+            "not exactly one label is named as a negative (no_*, not_*, non_*, false, 0, negative), so the training "
+            f"scripts flag `{positive['name']}` only because it sorts last; give --positive-label <name> for the "
+            "label to flag"
         )
         flags.append({"flag": "--positive-label", "value": positive["name"], "why": why})
     return flags

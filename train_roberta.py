@@ -20,7 +20,7 @@ The data: `biglam/on_the_books`, 1,785 sections of North Carolina session laws (
 1/0 by the On the Books project (UNC Chapel Hill Libraries). Its `source` column gives the label away and is
 dropped before anything else.
 
-Smoke run first (a few minutes on a CPU; nothing is pushed):
+Smoke run first (on a CPU, 200 rows, one epoch; nothing is pushed):
 
     uv run train_modernbert.py --max-samples 200 --epochs 1 --no-push
 
@@ -268,9 +268,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--gpus", None, "train on this many GPUs, one process each (torch.distributed.run)", "all", type=int)
     flag(train, "--allow-cpu", False, "train a full run on the CPU inside a Hugging Face Job (hours: use a GPU flavor)")
     flag(train, "--report-to", "none", "where the Trainer also logs the curves, e.g. trackio (hf jobs: --with trackio)")
-    flag(out, "--output-dir", None, "where the model, the card and metrics.json are written", f"./{REPO_NAME}")
+    other = "<data>-<label>-{model_type} for other data"
+    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{REPO_NAME}; {other}")
     flag(out, "--card-template", None, "Jinja card template", f"{CARD_TEMPLATE_FILE} beside the script, else embedded")
-    flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}")
+    flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}; {other}")
     flag(out, "--private", False, "create the Hub repo as private", "public; private for a local --dataset")
     flag(out, "--public", False, "create the Hub repo as public even when --dataset is a local file")
     flag(out, "--overwrite", False, "write into an --output-dir that holds other files (they are left as they are)")
@@ -332,6 +333,8 @@ MARKER = ".classifier-run.json"  # written first into the output folder: it mark
 CLAIMED: list[tuple[Path, bool]] = []  # (folder, made by this run) whose MARKER this run wrote
 SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # folders a run makes, and deletes
 OUTPUT_TABLES = ("splits.csv", "predictions.csv", "errors.csv", "pr_curve.png")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
+MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", *TOKENIZER_FILES, "merges.txt")
 
 
 def claim_output_dir(out: Path, args) -> None:
@@ -357,17 +360,16 @@ def claim_output_dir(out: Path, args) -> None:
     if args.resume and others and not ours:
         raise UserError(f"--resume: {out} was not written by this script; there is nothing of its to continue.")
     earlier = json.loads((out / MARKER).read_text()).get("files", []) if ours else []
-    if earlier and not args.resume:  # a finished run of this script: its files go, so that none is left stale
+    if earlier:  # a finished run of this script: save_outputs deletes what this run does not write again
         logger.warning("--output-dir %s holds an earlier run of this script: its files are replaced.", out)
-        for name in earlier:
-            (out / name).unlink(missing_ok=True)
-    if not ours and (replaced := sorted(set(others) & {"README.md", "metrics.json", "config.json", *OUTPUT_TABLES})):
+    if not ours and (replaced := sorted(set(others) & {"README.md", "metrics.json", *MODEL_FILES, *OUTPUT_TABLES})):
         logger.warning("--overwrite: this run's files replace yours of the same name in %s: %s", out, replaced)
     try:
         if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
             CLAIMED.append((out, not out.exists()))
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / MARKER, {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        write_json(out / MARKER, {**started, **({"files": earlier} if earlier else {})})  # they are still here
     except OSError as err:
         raise UserError(
             f"--output-dir {out}: cannot write there ({err.strerror}). Choose a folder you can write to."
@@ -382,7 +384,7 @@ def run_settings(args, base: dict, data) -> dict:
         "data": data.facts["data_sha256"],
         "model": base["id"],
         "labels": data.names,
-        "processes": int(os.environ.get("WORLD_SIZE", "1")),
+        "processes": processes(),
         **{k: getattr(args, k) for k in names},
     }
 
@@ -427,11 +429,11 @@ def describe_environment(args) -> dict:
     packages = ("transformers", "torch", "datasets", "accelerate", "scikit-learn", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    cuda, processes = check_hardware(args), int(os.environ.get("WORLD_SIZE", "1"))
+    cuda, count = check_hardware(args), processes()
     mps = not cuda and torch.backends.mps.is_available()  # the Trainer trains on an Apple GPU where there is one
     hardware = torch.cuda.get_device_name() if cuda else "Apple GPU (mps)" if mps else f"CPU ({os.cpu_count()} cores)"
     return {
-        "hardware": f"{processes} × {hardware}" if processes > 1 else hardware,
+        "hardware": f"{count} × {hardware}" if count > 1 else hardware,
         "versions": versions,
         "command": reproduce_command(args.argv),
     }
@@ -876,13 +878,13 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b""]):  # b"": the end, a cut character
             try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as err:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:  # err.object: the bytes held from the chunk before, then this chunk
                 raise UserError(
-                    f"--dataset {dataset}: not UTF-8 text (byte {offset + err.start}: "
-                    f"{chunk[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
+                    f"--dataset {dataset}: not UTF-8 text (byte {offset + len(chunk) - len(err.object) + err.start}: "
+                    f"{err.object[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
                     "CSV UTF-8) and run again."
                 ) from None
             offset += len(chunk)
@@ -931,10 +933,9 @@ def resolve_model(args, token) -> dict:
             f"{DEFAULT_MODEL} or a folder holding config.json and the tokenizer files."
         ) from err
     folder = Path(args.model).expanduser()
-    tokenizer_files = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
-    if folder.is_dir() and not any((folder / f).is_file() for f in tokenizer_files):
+    if folder.is_dir() and not any((folder / f).is_file() for f in TOKENIZER_FILES):
         raise UserError(
-            f"--model {args.model}: the folder has no tokenizer files ({', '.join(tokenizer_files)}). "
+            f"--model {args.model}: the folder has no tokenizer files ({', '.join(TOKENIZER_FILES)}). "
             "Save the tokenizer beside the model: tokenizer.save_pretrained(folder)."
         )
     name = config.model_type if config.model_type in PRESETS else "default"
@@ -1045,7 +1046,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         "Training on %d windows from %d rows (%s, precision %s, attention %s)",
         len(windows["train"]),
         len(part["train"][0]),
-        describe_device(),
+        describe_device(trainer.args.device),
         trainer.precision,
         model.config._attn_implementation,
     )
@@ -1122,10 +1123,13 @@ def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
     }
 
 
-def describe_device() -> str:
+def describe_device(device) -> str:
+    """The device the Trainer trains on, in words."""
     import torch
 
-    return "GPU " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    if device.type == "cuda":
+        return "GPU " + torch.cuda.get_device_name(device)
+    return "Apple GPU (mps)" if device.type == "mps" else "CPU"
 
 
 def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[float], names: list[str]):
@@ -1135,8 +1139,8 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
 
     precision = training_precision(args.allow_fp16)
     key = main_metric(names)
-    processes = int(os.environ.get("WORLD_SIZE", "1"))
-    split, effective = share_batches(args.batch_size, processes)
+    count = processes()
+    split, effective = share_batches(args.batch_size, count)
     val_rows, val_true = windows["validation_rows"], windows["validation_labels"]
 
     def compute_metrics(eval_pred):
@@ -1179,12 +1183,12 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
 
     def weighted_loss(outputs, labels, num_items_in_batch=None):
         """The class-weighted mean over the whole batch, sum(w_y * loss) / sum(w_y), also when the other processes
-        hold parts of it: DDP averages their gradients, hence the factor `processes`."""
+        hold parts of it: DDP averages their gradients, hence the factor `count` (processes)."""
         summed = torch.nn.functional.cross_entropy(outputs["logits"].float(), labels, weight=weight, reduction="sum")
         total = weight[labels].sum()
-        if processes > 1:
+        if count > 1:
             torch.distributed.all_reduce(total)
-            summed = summed * processes
+            summed = summed * count
         return summed / total
 
     trainer = classifier_trainer()(
@@ -1203,7 +1207,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
     if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
         trainer.add_callback(checkpoint_pusher(job.push_to))
     trainer.precision = precision
-    trainer.batch = {"processes": processes, "effective_batch_size": effective}
+    trainer.batch = {"processes": count, "effective_batch_size": effective}
     return trainer
 
 
@@ -1736,7 +1740,10 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     (out / "README.md").write_text(render_card(record, template), encoding="utf-8")
     write_json(out / "metrics.json", record)
     files = list(dict.fromkeys(files + ["README.md", "metrics.json"]))
-    write_json(out / MARKER, {**json.loads((out / MARKER).read_text()), "files": files})  # what a rerun replaces
+    marker = json.loads((out / MARKER).read_text())
+    for name in set(marker.get("files", [])) - set(files):  # an earlier run's, not written again: none left stale
+        (out / name).unlink(missing_ok=True)
+    write_json(out / MARKER, {**marker, "files": files})  # what a rerun replaces
     for scratch in ("checkpoints", "hub-checkpoint"):
         shutil.rmtree(out / scratch, ignore_errors=True)
     return files
@@ -1960,7 +1967,7 @@ def hub_call(call, what: str, refused: str):
             raise UserError(
                 f"Could not {what}: offline mode is on (HF_HUB_OFFLINE=1). Unset it, or use --no-push."
             ) from err
-        if is_transient(err) and getattr(getattr(err, "response", None), "status_code", None) is None:
+        if is_transient(err) and http_status(err) is None:
             raise UserError(
                 f"Could not reach the Hub to {what} ({type(err).__name__}: {first_line(err)}). Check the "
                 "network, or use --no-push."
@@ -1978,7 +1985,7 @@ def repo_visibility(api, repo_id: str) -> bool | None:
         try:
             return bool(api.repo_info(repo_id).private)
         except Exception as err:
-            if getattr(getattr(err, "response", None), "status_code", None) == 404:
+            if http_status(err) == 404:
                 return None
             raise
 
@@ -2011,9 +2018,14 @@ def write_problem(me: dict, repo_id: str, exists: bool) -> str | None:
     return None
 
 
+def http_status(err: Exception) -> int | None:
+    """The HTTP status of a Hub error; None when no answer came (network, offline)."""
+    return getattr(getattr(err, "response", None), "status_code", None)
+
+
 def is_transient(err: Exception) -> bool:
     """Worth retrying: network failures, timeouts, rate limits and server errors; not 401/403/404 or a full disk."""
-    status = getattr(getattr(err, "response", None), "status_code", None)
+    status = http_status(err)
     if status is not None:
         return status in (408, 429, 500, 502, 503, 504)
     network = {"TransportError", "RequestError", "ConnectionError", "Timeout"}
@@ -2094,8 +2106,6 @@ def keep_for_later(out: Path, files: list[str], repo_id: str, user: str) -> str:
 def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
     """Ask the Hub for what landed and compare each file's size and content hash with the local file: sha256 for
     LFS files, the git blob id for the others. Nothing is downloaded again."""
-    import hashlib
-
     remote = {f.path: f for f in api.get_paths_info(repo_id, files) if hasattr(f, "size")}
     wrong = []
     for name in files:
@@ -2139,7 +2149,7 @@ def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
 
 def log_summary(record: dict, out: Path, clock) -> None:
     test = record["test"]
-    key = "f1" if "threshold" in record else "macro_f1"
+    key = main_metric(record["labels"])
     logger.info(
         "Test (%d rows): %s %.3f, accuracy %.3f%s | baseline %.3f | %d errors",
         test["n"],
@@ -2213,6 +2223,11 @@ def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
 def is_main() -> bool:
     """Whether this is the first (or only) process: the one that logs, evaluates, writes and pushes."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def processes() -> int:
+    """How many processes train together (torch.distributed.run sets WORLD_SIZE); 1 without it."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def share(value):

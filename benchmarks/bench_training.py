@@ -155,13 +155,13 @@ def check_text_file(path: Path, dataset: str) -> None:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b""]):  # b"": the end, a cut character
             try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as err:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:  # err.object: the bytes held from the chunk before, then this chunk
                 raise UserError(
-                    f"--dataset {dataset}: not UTF-8 text (byte {offset + err.start}: "
-                    f"{chunk[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
+                    f"--dataset {dataset}: not UTF-8 text (byte {offset + len(chunk) - len(err.object) + err.start}: "
+                    f"{err.object[err.start : err.start + 4]!r}). Save it as UTF-8 (in a spreadsheet: Save as, "
                     "CSV UTF-8) and run again."
                 ) from None
             offset += len(chunk)
@@ -404,8 +404,8 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    if cuda and torch.cuda.get_device_capability()[0] >= 8:
+    bf16 = bf16_here(device)  # as the training scripts decide: native bf16 only (a T4 emulates it)
+    if bf16:  # compute capability 8.0 or newer, where tf32 exists too
         torch.backends.cuda.matmul.allow_tf32 = True  # what TrainingArguments(tf32=True) sets
         torch.backends.cudnn.allow_tf32 = True
     set_seed(args.seed)  # the same initial classifier head for both strategies

@@ -210,6 +210,9 @@ def test_a_latin1_csv_is_named_with_its_byte_offset(refused, nothing_loaded, tmp
     (tmp_path / "latin1.csv").write_bytes(text.encode("latin-1"))
     err = refused(dataset=tmp_path / "latin1.csv")
     assert "not UTF-8 text (byte 68: b'\\xe9 sh')" in err and "Save it as UTF-8" in err  # 68: the é of the first row
+    good = text.encode("utf-8")
+    (tmp_path / "cut.csv").write_bytes(good + "\u00e9".encode("utf-8")[:1])  # a last character cut in half
+    assert f"not UTF-8 text (byte {len(good)}: b'\\xc3')" in refused(dataset=tmp_path / "cut.csv")
 
 
 @pytest.mark.parametrize(
@@ -315,12 +318,25 @@ def test_a_rerun_into_its_own_folder_replaces_the_earlier_runs_files_and_leaves_
     assert not (out / "pr_curve.png").exists()  # the three-class run draws none: the two-class run's is gone
 
 
+def test_a_refused_rerun_into_its_own_folder_keeps_the_earlier_model(trainer_module, tiny_models, laws_csv, tmp_path):
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
+    assert trainer_module.main([*argv, *FAST]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".classifier-run.json"}
+    with pytest.raises(trainer_module.UserError, match="no_such_column"):  # refused after the folder was claimed
+        trainer_module.main([*argv, "--label-column", "no_such_column", *FAST])
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".classifier-run.json"} == before
+    assert trainer_module.main([*argv, *FAST]) == 0  # and the next run still knows them as its own
+
+
 def test_overwrite_says_which_of_your_files_it_replaces(trainer_module, tiny_models, laws_csv, tmp_path, caplog):
     folder = tmp_path / "project"
     user_folder(folder, with_checkpoints=False)
+    (folder / "model.safetensors").write_bytes(b"their own model")
     argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(folder)]
     assert trainer_module.main([*argv, *FAST, "--overwrite"]) == 0
-    assert "this run's files replace yours of the same name" in caplog.text and "['README.md']" in caplog.text
+    assert "this run's files replace yours of the same name" in caplog.text
+    assert "['README.md', 'model.safetensors']" in caplog.text
 
 
 def test_a_spreadsheets_semicolon_csv_with_commas_in_its_text_is_named(refused, tmp_path):
