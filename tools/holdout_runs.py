@@ -34,7 +34,8 @@ def main() -> int:
     spec.loader.exec_module(t)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     args = t.parse_args(theirs)
-    t.resolve_model(args, None)
+    t.resolve_model(args, None)  # names --output-dir when it is not given
+    args.output_dir = args.output_dir / Path(own.output).stem  # its own: processes run side by side would collide
     data = t.load_data(args, None)
     result = t.holdout_study(args, data, t.Clock(), None, values=own.values.split(","))
     Path(own.output).write_text(json.dumps(result, indent=2, default=str))

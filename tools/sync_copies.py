@@ -34,8 +34,11 @@ def shared_blocks(text: str) -> dict:
     return {m.group(2): m.group(3) for m in BLOCK_RE.finditer(text)}
 
 
-def with_blocks(text: str, blocks: dict) -> str:
-    return BLOCK_RE.sub(lambda m: m.group(1) + blocks.get(m.group(2), m.group(3)) + m.group(4), text)
+def with_blocks(text: str, blocks: dict, path: Path) -> str:
+    unknown = sorted({m.group(2) for m in BLOCK_RE.finditer(text)} - set(blocks))
+    if unknown:  # a misspelt or removed block would otherwise never be checked
+        sys.exit(f"{path.name}: shared block(s) {unknown} are not in {MASTER.name}")
+    return BLOCK_RE.sub(lambda m: m.group(1) + blocks[m.group(2)] + m.group(4), text)
 
 
 def expected_files() -> dict:
@@ -47,7 +50,10 @@ def expected_files() -> dict:
     blocks = shared_blocks(master)
     for path in OTHER_SCRIPTS:
         if path.exists():
-            out[path] = with_blocks(path.read_text(encoding="utf-8"), blocks)
+            out[path] = with_blocks(path.read_text(encoding="utf-8"), blocks, path)
+    marked = {p for p in [*ROOT.glob("*.py"), *ROOT.glob("benchmarks/*.py")] if "# --- shared: " in p.read_text()}
+    if unlisted := sorted(p.name for p in marked - set(out)):  # a copy this tool would never check
+        sys.exit(f"{', '.join(unlisted)}: holds shared blocks but is not in OTHER_SCRIPTS of {Path(__file__).name}")
     return out
 
 
