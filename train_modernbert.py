@@ -1699,19 +1699,7 @@ def rehearse_studies(args, data: Data, metrics: dict) -> dict:
     groups = []
     for value in sorted(set(data.holdout), key=str) if args.holdout_column else []:
         part = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
-        y = [data.labels[i] for i in part["test"]]
-        groups.append(
-            {
-                "value": value,
-                "rows": len(y),
-                "positives": sum(v == 1 for v in y),
-                "classes": len(set(y)),
-                "train_rows": len(part["train"]),
-                "metrics": metrics["test"],
-                "summary": "rehearsal",
-                "recall_at": {n: 1.0 for n in metrics.get("thresholds", {})},
-            }
-        )
+        groups.append(holdout_group(value, part, data, metrics, summary="rehearsal"))
     holdout = {"column": args.holdout_column, "groups": groups} if args.holdout_column else None
     return {"seeds": seeds if args.seeds > 1 else None, "holdout": holdout}
 
@@ -2286,24 +2274,25 @@ def holdout_study(args, data: Data, clock, token, values: list | None = None) ->
         folder = args.output_dir / "holdout_runs" / str(n)  # by number: a value may not be a safe folder name
         run = train_and_evaluate(args, data, Job(args.seed, split, folder, baseline=False), clock, token)
         shutil.rmtree(folder, ignore_errors=True)
-        if not is_main():  # the other processes only helped train
-            continue
-        y = [data.labels[i] for i in split["test"]]
-        recall_at = {n: t["test"]["recall"] for n, t in run.metrics.get("thresholds", {}).items()}
-        groups.append(
-            {
-                "value": value,
-                "rows": len(y),
-                "positives": sum(v == 1 for v in y),
-                "classes": len(set(y)),
-                "train_rows": len(split["train"]),
-                "metrics": run.metrics["test"],
-                "recall_at": recall_at,
-                "summary": holdout_summary(run.metrics["test"], y, data.names),
-            }
-        )
+        if is_main():  # the other processes only helped train
+            groups.append(holdout_group(value, split, data, run.metrics))
     shutil.rmtree(args.output_dir / "holdout_runs", ignore_errors=True)
     return {"column": args.holdout_column, "groups": groups}
+
+
+def holdout_group(value, split: dict, data: Data, metrics: dict, summary: str | None = None) -> dict:
+    """One held-out value's line of the record: its rows, its test scores, and its recall at each named threshold."""
+    y = [data.labels[i] for i in split["test"]]
+    return {
+        "value": value,
+        "rows": len(y),
+        "positives": sum(v == 1 for v in y),
+        "classes": len(set(y)),
+        "train_rows": len(split["train"]),
+        "metrics": metrics["test"],
+        "recall_at": {n: t["test"]["recall"] for n, t in metrics.get("thresholds", {}).items()},
+        "summary": summary or holdout_summary(metrics["test"], y, data.names),
+    }
 
 
 def holdout_split(labels, groups, holdout_values, value, validation_size: float, seed: int) -> dict:
