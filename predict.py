@@ -607,14 +607,14 @@ def repo_is_public(api, repo_id: str) -> bool:
     try:
         return not api.repo_info(repo_id, repo_type="dataset").private
     except Exception as err:
-        if http_status(err) == 404:
+        if http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError":  # not a gated one
             return False
         raise
 
 
 def hub_unreachable(err: Exception, what: str) -> str | None:
-    """The error in words when the Hub was never asked (offline mode) or never answered (the network); None when it
-    answered with an HTTP error, a refusal."""
+    """The error in words when the Hub was never asked (offline mode), never answered (the network) or answered that
+    it is busy or failing (429, 5xx); None when it refused."""
     from huggingface_hub.errors import OfflineModeIsEnabled
 
     if isinstance(err, OfflineModeIsEnabled):
@@ -627,11 +627,33 @@ def hub_unreachable(err: Exception, what: str) -> str | None:
             f"Cannot {what}: could not reach the Hub ({type(err).__name__}: {first_line(err)}). Check the network "
             "and run again, or write a local file with --output."
         )
+    if is_transient(err):  # an answer, but a rate limit or a server error: not the token's fault
+        return (
+            f"Cannot {what}: the Hub answered {http_status(err)} ({type(err).__name__}: {first_line(err)}), busy or "
+            "failing. Wait a few minutes and run again, or write a local file with --output."
+        )
     return None
 
 
+# --- shared: hub_errors (identical in every script that talks to the Hub; tests/test_copies.py checks) ---
 def http_status(err: Exception) -> int | None:
+    """The HTTP status of a Hub error; None when no answer came (network, offline)."""
     return getattr(getattr(err, "response", None), "status_code", None)
+
+
+def is_transient(err: Exception) -> bool:
+    """Worth retrying: a rate limit, a server error, or no answer at all (huggingface_hub's httpx raises a
+    TransportError: ConnectError, ReadTimeout, ...; not an OSError). Not a refusal (401, 403, 404), offline mode or a
+    full disk."""
+    status = http_status(err)
+    if status is not None:
+        return status in (408, 429, 500, 502, 503, 504)
+    if type(err).__name__ == "OfflineModeIsEnabled":  # a ConnectionError that no retry mends
+        return False
+    return bool({c.__name__ for c in type(err).__mro__} & {"TransportError", "ConnectionError", "TimeoutError"})
+
+
+# --- end shared: hub_errors ---
 
 
 def hub_api(token: str):
@@ -651,13 +673,7 @@ def with_retries(what: str, step, attempts: int = 3, wait_s: float = 10.0, advic
         try:
             return step()
         except Exception as err:
-            status = http_status(err)
-            transient = (
-                status in (408, 409, 412, 429, 500, 502, 503, 504)
-                or status is None
-                and isinstance(err, (ConnectionError, TimeoutError, OSError))
-            )
-            if attempt < attempts and transient:
+            if attempt < attempts and (is_transient(err) or http_status(err) in (409, 412)):
                 wait = wait_s * attempt
                 text = "%s failed (%s); retry %d of %d in %.0f s"
                 logger.warning(text, what, type(err).__name__, attempt, attempts - 1, wait)
@@ -1672,7 +1688,7 @@ def repo_files(api, user: str, repo_id: str) -> set[str]:
     try:
         return set(api.list_repo_files(repo_id, repo_type="dataset"))
     except Exception as err:
-        if http_status(err) == 404:
+        if http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError":  # not a gated one
             return set()
         raise UserError(
             hub_unreachable(err, f"read the dataset repo {repo_id}")

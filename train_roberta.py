@@ -209,7 +209,7 @@ def main(argv=None) -> int:
     # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
     split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, args.seed)
     logger.info("Split (seed %d): %s", args.seed, {k: len(v) for k, v in split.items()})
-    rehearse_card(args, env, base, data, split, template)  # a template that breaks on this run's facts stops it now
+    rehearse_card(args, env, base, data, split, template, hub)  # a card that breaks, or that the Hub rejects, stops now
     push_to = hub if hub and args.push_checkpoints else None
     job = Job(args.seed, split, args.output_dir, resume_from, push_to, settings=settings)
     run = train_and_evaluate(args, data, job, clock, token)
@@ -1256,9 +1256,11 @@ def checkpoint_pusher(hub: dict):
 
     class PushCheckpoint(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
-            if state.is_world_process_zero:
-                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
+            if not state.is_world_process_zero:
+                return
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
+            try:
                 ensure_repo(hub)
                 hub["api"].upload_folder(
                     repo_id=hub["repo_id"],
@@ -1266,6 +1268,14 @@ def checkpoint_pusher(hub: dict):
                     path_in_repo="last-checkpoint",
                     delete_patterns="*",
                     commit_message=f"Checkpoint at epoch {state.epoch:.0f}",
+                )
+            except Exception as err:  # a safety net only: the training goes on, and the model is pushed at the end
+                logger.warning(
+                    "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
+                    "pushed before it, if any.",
+                    folder.name,
+                    type(err).__name__,
+                    first_line(err),
                 )
 
     return PushCheckpoint()
@@ -1652,9 +1662,10 @@ HYPERPARAMETERS = (
 ).split()
 
 
-def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template: str) -> None:
-    """Render the card once from made-up scores on the real split, before training: a template that breaks on this
-    run's facts stops the run now, not after the training was paid for."""
+def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template: str, hub: dict | None) -> None:
+    """Render the card once from made-up scores on the real split, before training, and when it will be pushed ask
+    the Hub whether it accepts its metadata: a card that breaks stops the run now, not after the training was paid
+    for."""
     import numpy as np
 
     y = {k: [data.labels[i] for i in rows] for k, rows in split.items()}
@@ -1676,12 +1687,30 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
     record = build_record(args, env, base, data, run, rehearse_studies(args, data, metrics), "rehearsal")
     record.update(errors={"count": 0, "file": "errors.csv"}, timings={"wall": 0.0})
     try:
-        render_card(record, template)
+        card = render_card(record, template)
     except Exception as err:
         raise UserError(
             f"The card template does not render ({type(err).__name__}: {first_line(err)}). Fix it "
             "(--card-template) before anything is trained."
         ) from err
+    if hub is not None:
+        check_card_metadata(card)
+
+
+def check_card_metadata(card: str) -> None:
+    """The Hub checks a README's metadata (licence, language, tags, model-index) when it is uploaded and refuses the
+    whole commit when it fails; ask it now. No answer is only a warning: the upload asks again."""
+    from huggingface_hub import ModelCard
+
+    try:
+        ModelCard(card).validate()
+    except ValueError as err:  # the Hub's verdict, with its reasons
+        raise UserError(
+            f"The Hub rejects the model card's metadata: {' '.join(str(err).split())} Fix the value in the EDIT HERE "
+            "blocks (a licence, language or tag) or in --card-template before anything is trained."
+        ) from err
+    except Exception as err:
+        logger.warning("Could not ask the Hub to check the card's metadata (%s); the upload will.", type(err).__name__)
 
 
 def rehearse_studies(args, data: Data, metrics: dict) -> dict:
@@ -1955,10 +1984,11 @@ def hub_call(call, what: str, refused: str):
             raise UserError(
                 f"Could not {what}: offline mode is on (HF_HUB_OFFLINE=1). Unset it, or use --no-push."
             ) from err
-        if is_transient(err) and http_status(err) is None:
+        if is_transient(err):  # no answer, or a rate limit or server error: not the token's fault
+            answer = "could not reach the Hub" if http_status(err) is None else f"the Hub answered {http_status(err)}"
             raise UserError(
-                f"Could not reach the Hub to {what} ({type(err).__name__}: {first_line(err)}). Check the "
-                "network, or use --no-push."
+                f"Could not {what}: {answer} ({type(err).__name__}: {first_line(err)}). Check the network, or "
+                "wait a few minutes, and run again; or use --no-push."
             ) from err
         raise UserError(
             f"{refused} ({type(err).__name__}: {first_line(err)}). Make a write token at "
@@ -1973,7 +2003,7 @@ def repo_visibility(api, repo_id: str) -> bool | None:
         try:
             return bool(api.repo_info(repo_id).private)
         except Exception as err:
-            if http_status(err) == 404:
+            if http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError":  # not a gated one
                 return None
             raise
 
@@ -2006,18 +2036,25 @@ def write_problem(me: dict, repo_id: str, exists: bool) -> str | None:
     return None
 
 
+# --- shared: hub_errors (identical in every script that talks to the Hub; tests/test_copies.py checks) ---
 def http_status(err: Exception) -> int | None:
     """The HTTP status of a Hub error; None when no answer came (network, offline)."""
     return getattr(getattr(err, "response", None), "status_code", None)
 
 
 def is_transient(err: Exception) -> bool:
-    """Worth retrying: network failures, timeouts, rate limits and server errors; not 401/403/404 or a full disk."""
+    """Worth retrying: a rate limit, a server error, or no answer at all (huggingface_hub's httpx raises a
+    TransportError: ConnectError, ReadTimeout, ...; not an OSError). Not a refusal (401, 403, 404), offline mode or a
+    full disk."""
     status = http_status(err)
     if status is not None:
         return status in (408, 429, 500, 502, 503, 504)
-    network = {"TransportError", "RequestError", "ConnectionError", "Timeout"}
-    return any(c.__name__ in network for c in type(err).__mro__) or isinstance(err, (ConnectionError, TimeoutError))
+    if type(err).__name__ == "OfflineModeIsEnabled":  # a ConnectionError that no retry mends
+        return False
+    return bool({c.__name__ for c in type(err).__mro__} & {"TransportError", "ConnectionError", "TimeoutError"})
+
+
+# --- end shared: hub_errors ---
 
 
 def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int = 3, wait_s: float = 10.0) -> dict:
@@ -2349,17 +2386,19 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
     local = args.output_dir / "checkpoints"
     found = get_last_checkpoint(str(local)) if local.is_dir() else None
     fetched = args.output_dir / "hub-checkpoint"  # beside the Trainer's folder, not in it
-    if found is None and hub is not None:
+    if found is None and hub is not None and hub.get("create") is None:  # the repo exists: it may hold one
+        shutil.rmtree(fetched, ignore_errors=True)  # snapshot_download would return an earlier fetch when offline
         try:
             hub["api"].snapshot_download(
                 repo_id=hub["repo_id"], allow_patterns=["last-checkpoint/*"], local_dir=str(fetched)
             )
-            if (fetched / "last-checkpoint" / "trainer_state.json").is_file():
-                found, hub["resumed"] = str(fetched / "last-checkpoint"), True
-        except Exception as err:
-            logger.warning(
-                "--resume: could not fetch last-checkpoint/ from %s (%s)", hub["repo_id"], type(err).__name__
-            )
+        except Exception as err:  # starting over would replace the Hub's checkpoint at the first save
+            raise UserError(
+                f"--resume: could not fetch last-checkpoint/ from {hub['repo_id']} ({type(err).__name__}: "
+                f"{first_line(err)}). Nothing was trained; run the same command again."
+            ) from err
+        if (fetched / "last-checkpoint" / "trainer_state.json").is_file():
+            found, hub["resumed"] = str(fetched / "last-checkpoint"), True
     if found is None:
         logger.warning(
             "--resume: no checkpoint in %s%s; starting from the beginning.", local, " or on the Hub" * bool(hub)

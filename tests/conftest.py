@@ -203,6 +203,16 @@ def in_a_scratch_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def the_hub_validates_cards(monkeypatch):
+    """A card's metadata is checked by the fake Hub, never by the real one (tests/fake_hub.py: validate_card)."""
+    import fake_hub
+    from huggingface_hub.repocard import RepoCard
+
+    fake_hub.VALIDATED.clear()
+    monkeypatch.setattr(RepoCard, "validate", fake_hub.validate_card)
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     base = tmp_path_factory.mktemp("models")

@@ -17,11 +17,13 @@ def main() -> int:
     import huggingface_hub
     import transformers  # noqa: F401  (imported before HfApi is replaced: it annotates with the real class)
     from conftest import import_script
-    from fake_hub import FakeHub
+    from fake_hub import FakeHub, validate_card
+    from huggingface_hub.repocard import RepoCard
 
     hub_folder, script, argv = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
     events: list = []
     huggingface_hub.HfApi = FakeHub(hub_folder, events)
+    RepoCard.validate = validate_card
     trainer = import_script(script)
     if os.environ.get("FAIL_ON_RANK") == os.environ.get("RANK", "0"):  # a process that fails as training starts
 

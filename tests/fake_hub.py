@@ -22,11 +22,30 @@ class HubError(Exception):
         self.response = types.SimpleNamespace(status_code=status)
 
 
+def hub_error(kind: str) -> Exception:
+    """An error as huggingface_hub really raises it: "network" (no answer: httpx's ConnectError, not an OSError),
+    "offline", or an answered HTTP status with the error class the library maps it to, e.g. "503" or
+    "401 RepositoryNotFoundError" (the Hub may answer 401 for a repo that does not exist)."""
+    from huggingface_hub import errors
+
+    try:
+        import httpx2 as httpx  # huggingface_hub 2.x
+    except ImportError:
+        import httpx
+    if kind == "network":
+        return httpx.ConnectError("[Errno 111] Connection refused")
+    if kind == "offline":
+        return errors.OfflineModeIsEnabled("offline mode is on")
+    status, _, name = kind.partition(" ")
+    response = httpx.Response(int(status), request=httpx.Request("GET", "https://huggingface.co/api/simulated"))
+    return getattr(errors, name or "HfHubHTTPError")(f"{status} simulated answer", response=response)
+
+
 class FakeHub:
     """Stands in for the HfApi class (calling it returns itself). `fail_uploads` makes the next N commits fail with
     `error`; `user`, `role`, `orgs`, `scopes` shape what whoami answers; `repos` maps repo ids to {"private": bool}."""
 
-    def __init__(self, root: Path, events: list, fail_uploads: int = 0, error=ConnectionError):
+    def __init__(self, root: Path, events: list, fail_uploads: int = 0, error=None):
         self.root, self.events, self.fail_uploads, self.error = root / "remote", events, fail_uploads, error
         self.root.mkdir(parents=True, exist_ok=True)
         self.tokens, self.downloaded = [], []
@@ -82,7 +101,7 @@ class FakeHub:
         self.events.append(what)
         if self.fail_uploads:
             self.fail_uploads -= 1
-            raise self.error("simulated failure")
+            raise self.error("simulated failure") if self.error else hub_error("network")
 
     def create_commit(self, repo_id, operations, commit_message="", repo_type=None, **_):
         self._maybe_fail(("create_commit", tuple(sorted(getattr(op, "path_in_repo", "") for op in operations))))
@@ -160,3 +179,16 @@ class FakeHub:
     def delete_file(self, path_in_repo, repo_id, repo_type=None, **_):
         self._maybe_fail(("delete_file", path_in_repo))
         (self.folder(repo_id) / path_in_repo).unlink()
+
+
+LICENSES = {"apache-2.0", "mit", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-4.0", "cc0-1.0", "bsd-3-clause", "other"}
+VALIDATED: list[str] = []  # the cards the fake Hub was asked to validate, in order
+
+
+def validate_card(card, repo_type=None):
+    """Stands in for huggingface_hub's RepoCard.validate (a POST to the Hub's /api/validate-yaml): like the Hub, it
+    rejects a licence that is not a licence id with a ValueError that gives the reason."""
+    VALIDATED.append(str(card))
+    license = card.data.to_dict().get("license")
+    if license is not None and license not in LICENSES:
+        raise ValueError(f'{{"error": "\\"license\\" must be one of [{", ".join(sorted(LICENSES))}, ...]"}}')

@@ -5,9 +5,10 @@ import time
 import types
 from pathlib import Path
 
+import fake_hub as fake_hub_module
 import pytest
 from conftest import FAKE_TOKEN, RUN_FILES, SMOKE, KilledJob, make_rows, write_csv
-from fake_hub import FakeHub
+from fake_hub import FakeHub, hub_error
 
 FAST = SMOKE  # one epoch of 80 rows, short windows
 
@@ -319,6 +320,55 @@ def test_permanent_upload_errors_are_not_retried(trainer_module, fake_hub, tiny_
     assert len([e for e in fake_hub.events if isinstance(e, tuple) and e[0] == "create_commit"]) == 1
 
 
+@pytest.mark.parametrize(
+    "kind,transient",
+    [("network", True), ("503", True), ("429", True), ("offline", False), ("403", False), ("404", False)],
+)
+def test_the_errors_worth_a_retry_are_the_ones_huggingface_hub_really_raises(trainer_module, kind, transient):
+    assert trainer_module.is_transient(hub_error(kind)) is transient
+    assert not trainer_module.is_transient(OSError(28, "No space left on device"))
+
+
+def test_a_repo_the_hub_answers_401_repository_not_found_for_is_a_new_repo(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, monkeypatch
+):
+    def not_found(repo_id, **_):
+        raise hub_error("401 RepositoryNotFoundError")
+
+    monkeypatch.setattr(fake_hub, "repo_info", not_found)
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(tmp_path / "o")]
+    assert trainer_module.main([*argv, *FAST]) == 0
+    assert ("create_repo", REPO, True) in fake_hub.events and fake_hub.files(REPO) == RUN_FILES
+
+
+def test_a_card_the_hub_would_reject_stops_the_run_before_training(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, monkeypatch
+):
+    """The Hub refuses a commit whose README metadata it rejects (here: a licence that is not a licence id)."""
+    monkeypatch.setitem(trainer_module.PRESETS["default"], "license", "Apache 2.0")
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), *FAST]
+    with pytest.raises(trainer_module.UserError, match=r"The Hub rejects the model card's metadata: .*license"):
+        trainer_module.main([*argv, "--output-dir", str(tmp_path / "pushed")])
+    assert "train" not in fake_hub.events and not fake_hub.files(REPO)
+    assert len(fake_hub_module.VALIDATED) == 1  # the rehearsal card, before training
+    assert trainer_module.main([*argv, "--output-dir", str(tmp_path / "local"), "--no-push"]) == 0
+    assert len(fake_hub_module.VALIDATED) == 1  # a card that is not pushed is not sent to the Hub
+
+
+def test_a_failed_checkpoint_push_does_not_end_the_training(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, monkeypatch, caplog
+):
+    def refuse(**_):
+        raise hub_error("503")
+
+    monkeypatch.setattr(fake_hub, "upload_folder", refuse)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out)]
+    assert trainer_module.main([*argv, "--push-checkpoints", *FAST]) == 0
+    assert "Could not push checkpoint-" in caplog.text and "training goes on" in caplog.text
+    assert fake_hub.files(REPO) == RUN_FILES
+
+
 def test_token_never_appears_in_output_or_files(trainer_module, tiny_models, laws_csv, tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     out = tmp_path / "out"
@@ -431,6 +481,35 @@ def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fa
     args = types.SimpleNamespace(output_dir=tmp_path / "out")
     found = trainer_module.find_checkpoint(args, {"api": fake_hub, "repo_id": "tester/repo"}, settings)
     assert found == str(tmp_path / "out" / "hub-checkpoint" / "last-checkpoint")  # outside the Trainer's folder
+
+
+def test_resume_stops_when_the_hub_checkpoint_cannot_be_fetched(trainer_module, fake_hub, tmp_path, monkeypatch):
+    """Starting over instead would replace the Hub's checkpoint at the first save (--push-checkpoints)."""
+
+    def offline_now(**_):  # what snapshot_download raises when the network fails and nothing is cached
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        raise LocalEntryNotFoundError("An error happened while trying to locate the files on the Hub")
+
+    monkeypatch.setattr(fake_hub, "snapshot_download", offline_now)
+    args = types.SimpleNamespace(output_dir=tmp_path / "out")
+    with pytest.raises(trainer_module.UserError, match="could not fetch last-checkpoint/ from tester/repo.*Nothing"):
+        trainer_module.find_checkpoint(args, {"api": fake_hub, "repo_id": "tester/repo", "create": None}, {})
+
+
+def test_resume_never_takes_an_earlier_fetch_for_the_hub_checkpoint(trainer_module, fake_hub, tmp_path):
+    """Offline, snapshot_download returns a non-empty local_dir as it is: an earlier fetch must not stand in."""
+    settings = {"data": "abc", "seed": 42}
+    earlier = tmp_path / "out" / "hub-checkpoint" / "last-checkpoint"
+    earlier.mkdir(parents=True)
+    (earlier / "trainer_state.json").write_text("{}")
+    (earlier / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {}}))
+    args = types.SimpleNamespace(output_dir=tmp_path / "out")
+    hub = {"api": fake_hub, "repo_id": "tester/repo", "create": None}  # the repo exists, with no checkpoint
+    assert trainer_module.find_checkpoint(args, hub, settings) is None
+    fake_hub.events.clear()
+    assert trainer_module.find_checkpoint(args, {**hub, "create": True}, settings) is None  # a repo yet to be made
+    assert "snapshot_download" not in fake_hub.events
 
 
 @pytest.mark.parametrize("in_a_job", [False, True])

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import FILLER, ROOT, import_script, make_rows, write_csv
-from fake_hub import HubError
+from fake_hub import HubError, hub_error
 
 ADDED = ["predicted_label", "score", "threshold"]
 
@@ -654,6 +654,8 @@ def test_local_data_makes_a_private_repo_unless_public(pr, fake_hub, tiny_models
         (TimeoutError("timed out"), "could not reach the Hub"),
         (ValueError("no status"), "could not reach the Hub"),
         (HubError(401, "Unauthorized"), "The Hub did not accept HF_TOKEN"),
+        (hub_error("network"), "could not reach the Hub"),
+        (hub_error("503"), "the Hub answered 503"),
     ],
 )
 def test_push_check_tells_offline_and_unreachable_from_a_bad_token(pr, fake_hub, laws, monkeypatch, error, message):
@@ -666,6 +668,29 @@ def test_push_check_tells_offline_and_unreachable_from_a_bad_token(pr, fake_hub,
     with pytest.raises(pr.UserError, match=message) as refused:
         pr.main(["--model", "no/model", "--dataset", str(laws), "--output-dataset", "me/flagged"])
     assert ("did not accept" in str(refused.value)) == ("did not accept" in message)
+
+
+@pytest.mark.parametrize("kind,tries", [("network", 3), ("503", 3), ("409", 3), ("403", 1), ("offline", 1)])
+def test_uploads_retry_the_errors_huggingface_hub_raises_when_the_hub_or_the_network_fails(
+    pr, monkeypatch, kind, tries
+):
+    """huggingface_hub raises httpx's ConnectError, not an OSError, when the network fails; 409/412 when slices commit at
+    once. Those are retried; a refusal is not."""
+    monkeypatch.setattr(pr.time, "sleep", lambda s: None)
+    calls = []
+
+    def upload():
+        calls.append(kind)
+        if len(calls) < 3:
+            raise hub_error(kind)
+        return "uploaded"
+
+    if tries == 3:
+        assert pr.with_retries("Uploading shard-00000.parquet", upload) == "uploaded"
+    else:
+        with pytest.raises(pr.UserError, match="Uploading shard-00000.parquet failed"):
+            pr.with_retries("Uploading shard-00000.parquet", upload)
+    assert len(calls) == tries
 
 
 def test_model_folder_without_tokenizer_files_is_a_plain_error(pr, tiny_models, laws, tmp_path, monkeypatch, capsys):
