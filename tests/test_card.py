@@ -286,6 +286,18 @@ def test_card_numbers_are_the_run_numbers(trainer_module, template, record):
     assert "warner2024modernbert" in body and "onthebooks" in body
 
 
+def test_each_number_on_the_card_comes_from_its_own_split_and_threshold(trainer_module, template, record):
+    """Validation, test, and test at 0.5 all differ here: a sentence that read the wrong one would show it."""
+    r = copy.deepcopy(record)
+    r["validation"]["recall"] = 0.9
+    r["test_at_default_threshold"].update(precision=0.8123, accuracy=0.9512)
+    _, body = split_card(trainer_module.render_card(r, template))
+    assert "| F1 | 0.941 | 0.897 – 0.976 | 0.930 | 0.881 |" in body  # this model, interval, at 0.5, baseline
+    assert "| Precision | 0.923 | 0.850 – 0.990 | 0.812 | 0.850 |" in body
+    assert "| Accuracy | 0.966 | 0.940 – 0.990 | 0.951 | 0.930 |" in body
+    assert "Recall on the test split is 0.96: about 4 in 100 `jim_crow` texts" in body
+
+
 def test_optional_sections_appear_only_with_their_data(trainer_module, template, record):
     _, plain = split_card(trainer_module.render_card(record, template))
     assert "Across" not in plain and "Held-out" not in plain

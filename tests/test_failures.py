@@ -483,6 +483,102 @@ def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fa
     assert found == str(tmp_path / "out" / "hub-checkpoint" / "last-checkpoint")  # outside the Trainer's folder
 
 
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])  # a git blob, an LFS file
+def test_the_verification_compares_content_not_only_sizes(trainer_module, fake_hub, tmp_path, name):
+    from huggingface_hub import CommitOperationAdd
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text('{"num_labels": 2}')
+    (out / "model.safetensors").write_bytes(bytes(range(256)) * 4)
+    files = ["config.json", "model.safetensors"]
+    operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(out / f)) for f in files]
+    fake_hub.create_commit("tester/repo", operations)
+    assert trainer_module.verify_push(fake_hub, "tester/repo", out, files) == {"verified_files": 2}
+    landed = fake_hub.folder("tester/repo") / name
+    data = bytearray(landed.read_bytes())
+    data[5] ^= 1  # one bit, the size unchanged
+    landed.write_bytes(bytes(data))
+    with pytest.raises(trainer_module.UserError, match=rf"Verification failed: \['{name}'\]"):
+        trainer_module.verify_push(fake_hub, "tester/repo", out, files)
+
+
+def checkpoint(folder: Path, settings: dict) -> Path:
+    """A checkpoint folder as the Trainer and progress_keeper leave it, made with these settings."""
+    folder.mkdir(parents=True)
+    (folder / "trainer_state.json").write_text("{}")
+    (folder / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {}}))
+    return folder
+
+
+@pytest.mark.parametrize("key,now", [("data", "a row's text changed"), ("processes", 2), ("seed", 7)])
+def test_resume_refuses_a_checkpoint_made_with_any_other_setting(trainer_module, tmp_path, key, now):
+    then = {"data": "9f2c", "processes": 1, "seed": 42}
+    checkpoint(tmp_path / "out" / "checkpoints" / "checkpoint-12", then)
+    args = types.SimpleNamespace(output_dir=tmp_path / "out")
+    assert trainer_module.find_checkpoint(args, None, then).endswith("checkpoint-12")
+    with pytest.raises(trainer_module.UserError, match=rf"other settings \({key}: "):
+        trainer_module.find_checkpoint(args, None, {**then, key: now})
+
+
+def test_the_settings_a_checkpoint_records_include_the_data_and_the_processes(trainer_module, monkeypatch):
+    args = types.SimpleNamespace(max_samples=None, text_columns=["t"], label_column="y")
+    args.__dict__.update(dict.fromkeys(trainer_module.HYPERPARAMETERS, 1))
+    data = types.SimpleNamespace(facts={"data_sha256": "9f2c"}, names=["no", "yes"])
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    settings = trainer_module.run_settings(args, {"id": "tiny-bert"}, data)
+    assert settings["data"] == "9f2c" and settings["processes"] == 2 and settings["labels"] == ["no", "yes"]
+
+
+def test_resume_prefers_the_local_checkpoint_to_the_hubs(trainer_module, fake_hub, tmp_path):
+    settings = {"data": "9f2c", "seed": 42}
+    local = checkpoint(tmp_path / "out" / "checkpoints" / "checkpoint-12", settings)
+    checkpoint(fake_hub.folder("tester/repo") / "last-checkpoint", settings)
+    args = types.SimpleNamespace(output_dir=tmp_path / "out")
+    hub = {"api": fake_hub, "repo_id": "tester/repo", "create": None}
+    assert trainer_module.find_checkpoint(args, hub, settings) == str(local)
+    assert "snapshot_download" not in fake_hub.events and not (tmp_path / "out" / "hub-checkpoint").exists()
+
+
+def test_a_resumed_run_takes_back_the_progress_of_its_checkpoint(trainer_module, tmp_path):
+    folder = tmp_path / "checkpoint-4"
+    folder.mkdir()
+    progress = {"real_tokens": 10, "computed_tokens": 20, "training_seconds": 1000.0}
+    (folder / "run_settings.json").write_text(json.dumps({"settings": {}, "progress": progress}))
+    trainer = types.SimpleNamespace()
+    keeper = trainer_module.progress_keeper(trainer, {}, str(folder))
+    keeper.on_train_begin(None, types.SimpleNamespace(is_world_process_zero=True), None)
+    assert (trainer.real_tokens, trainer.computed_tokens, trainer.seconds_before) == (10, 20, 1000.0)
+
+
+@pytest.mark.parametrize("existed", [True, False])
+def test_a_run_stopped_before_writing_leaves_the_folder_as_it_found_it(trainer_module, tmp_path, monkeypatch, existed):
+    monkeypatch.setattr(trainer_module, "CLAIMED", [])  # this test's claims only
+    out = tmp_path / "out"
+    if existed:
+        out.mkdir()
+    trainer_module.claim_output_dir(out, types.SimpleNamespace(overwrite=False, resume=False))
+    assert (out / trainer_module.MARKER).is_file()
+    trainer_module.release_unused_output_dir()  # what entry_point does when the run stops
+    assert out.is_dir() is existed and (not existed or not any(out.iterdir()))
+
+
+def test_a_run_stopped_after_a_checkpoint_keeps_its_marker_for_resume(trainer_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module, "CLAIMED", [])
+    out = tmp_path / "out"
+    trainer_module.claim_output_dir(out, types.SimpleNamespace(overwrite=False, resume=False))
+    (out / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    trainer_module.release_unused_output_dir()
+    assert (out / trainer_module.MARKER).is_file()  # so that --resume may continue in this folder
+
+
+def test_only_the_first_process_claims_the_output_folder(trainer_module, tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(trainer_module, "CLAIMED", [])
+    trainer_module.claim_output_dir(tmp_path / "out", types.SimpleNamespace(overwrite=False, resume=False))
+    assert not (tmp_path / "out").exists() and trainer_module.CLAIMED == []
+
+
 def test_resume_stops_when_the_hub_checkpoint_cannot_be_fetched(trainer_module, fake_hub, tmp_path, monkeypatch):
     """Starting over instead would replace the Hub's checkpoint at the first save (--push-checkpoints)."""
 

@@ -247,9 +247,11 @@ def test_an_unreachable_or_failing_hub_is_not_called_a_bad_token(job, monkeypatc
     assert expected in err and "did not accept" not in err
 
 
-def test_resume_from_the_hub_leaves_no_leftovers_in_the_repo(job, killed_after_first_save):
-    """A killed job's last-checkpoint/ is gone at the end, the fetched checkpoint is never uploaded again, and nothing
-    but the run's files is left (no training_args.bin, no hub/: the Trainer's own push is never used)."""
+@pytest.mark.parametrize("resume", [["--resume", "--push-checkpoints"], ["--resume"]])
+def test_resume_from_the_hub_leaves_no_leftovers_in_the_repo(job, killed_after_first_save, resume):
+    """A killed job's last-checkpoint/ is gone at the end (whether or not the resumed job pushes checkpoints too), the
+    fetched checkpoint is never uploaded again, and nothing but the run's files is left (no training_args.bin, no
+    hub/: the Trainer's own push is never used)."""
     script, hub = job["script"], job["hub"]
     repo = "tester/laws-jim-crow-bert"
     job["argv"][job["argv"].index("--epochs") + 1] = "2"
@@ -260,7 +262,7 @@ def test_resume_from_the_hub_leaves_no_leftovers_in_the_repo(job, killed_after_f
     pushed = {f.split("/")[0] for f in hub.files(repo)}
     assert not {"training_args.bin", "hub"} & pushed  # the Trainer's own push, which would leave them, is not used
     killed_after_first_save()
-    assert run_job(job, "--resume", "--push-checkpoints") == 0
+    assert run_job(job, *resume) == 0
     assert hub.files(repo) == RUN_FILES
     out = job["work"] / "laws-jim-crow-bert"
     history = json.loads((out / "metrics.json").read_text())["validation_history"]
@@ -276,6 +278,7 @@ def test_a_failed_upload_in_a_job_keeps_the_files_in_the_jobs_bucket(job, capsys
     kept = job["tmp"] / "bucket" / "laws-jim-crow-bert"
     assert f"kept in this job's bucket, at {kept}" in err and "hf buckets sync" in err and "hf upload" in err
     assert sorted(p.name for p in kept.iterdir()) == RUN_FILES
+    assert all((job["work"] / "laws-jim-crow-bert" / name).is_file() for name in RUN_FILES)  # copied, not moved
 
 
 def test_a_failed_upload_in_a_job_without_a_bucket_says_the_model_will_be_lost(job, capsys):

@@ -203,6 +203,10 @@ def test_settings_come_from_the_training_record(pr, tiny_models):
     assert pr.resolve_threshold(0.9, config, record)[0] == 0.9
     config.decision_threshold = 0.42
     assert pr.resolve_threshold(None, config, record)[0] == 0.42  # config.json wins over metrics.json
+    config.decision_thresholds, config.decision_threshold = {"f1": 0.7, "recall_0.95": 0.2}, 0.2  # shipped: recall
+    threshold, why = pr.resolve_threshold(None, config, record)
+    assert threshold == 0.2 and why.startswith("`recall_0.95`")
+    assert pr.resolve_threshold("f1", config, record)[0] == 0.7
 
 
 def test_text_columns_and_windows_default_to_the_training_run(pr, tiny_models, laws, tmp_path, monkeypatch):
@@ -916,9 +920,12 @@ def test_overwrite_of_one_slice_leaves_the_other_slices_alone(pr, folder_hub, ti
         pr.main([*flags, "--finalize"])
 
 
+@pytest.mark.parametrize("fresh_machine", [True, False])
 def test_resume_of_a_slice_scores_the_rest_and_touches_no_other_slice(
-    pr, folder_hub, tiny_models, laws, tmp_path, monkeypatch
+    pr, folder_hub, tiny_models, laws, tmp_path, monkeypatch, fresh_machine
 ):
+    """The job stops when its second shard's upload is refused. Resumed on a fresh machine, it fetches the first shard
+    and scores the second again; on the same machine, it uploads the second shard it had written, scoring nothing."""
     import shutil
 
     from fake_hub import HubError as FolderHubError
@@ -940,15 +947,16 @@ def test_resume_of_a_slice_scores_the_rest_and_touches_no_other_slice(
         slice_job(pr, flags, 1)  # the job stops after its first shard
     monkeypatch.setattr(folder_hub, "upload_file", real_upload)
     assert set(folder_hub.files("me/flagged")) - set(before) == {"data/slice-00001-of-00003-shard-00000.parquet"}
-    shutil.rmtree(tmp_path / "flagged.slice-00001-of-00003.shards")  # a fresh machine: the shard is in the repo only
+    if fresh_machine:  # the shards are in the repo only
+        shutil.rmtree(tmp_path / "flagged.slice-00001-of-00003.shards")
 
     folder_hub.events.clear()
     calls = count_scored_rows(pr, monkeypatch)
     assert slice_job(pr, flags, 1, "--resume") == 0
-    assert sum(calls) == 10  # the second shard only
+    assert sum(calls) == (10 if fresh_machine else 0)  # the second shard, when it is not on this machine
     assert touched(folder_hub.events) == {
-        "data/slice-00001-of-00003-shard-00000.parquet",  # fetched
-        "data/slice-00001-of-00003-shard-00001.parquet",  # scored and pushed
+        *(["data/slice-00001-of-00003-shard-00000.parquet"] if fresh_machine else []),  # fetched
+        "data/slice-00001-of-00003-shard-00001.parquet",  # pushed
         "slices/slice-00001-of-00003.json",
     }
     assert {k: v for k, v in repo_bytes(folder_hub, "me/flagged").items() if k in before} == before

@@ -4,6 +4,7 @@ class, which is explicit rather than whichever label sorts last."""
 import csv
 import json
 import logging
+import types
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,24 @@ def test_the_card_renders_the_table_and_the_image_with_the_script_alone(trainer_
     template, source = trainer_module.read_template(None)
     assert source == "embedded copy"
     assert trainer_module.render_card(metrics, template) == (out / "README.md").read_text()
+
+
+def test_threshold_for_ships_the_named_threshold_and_scores_test_at_it(trainer_module):
+    """Scores where the named thresholds differ (a smoke run's often coincide): --threshold-for decides which one
+    the model ships and the test split is scored at."""
+    y_val = [1] * 10 + [0] * 10
+    val = np.r_[[0.9] * 8, 0.1, 0.15, np.linspace(0.2, 0.5, 10)]
+    y_test, test = [1, 1, 0, 0], np.array([0.9, 0.12, 0.3, 0.05])
+    probs = {"validation": np.c_[1 - val, val], "test": np.c_[1 - test, test]}
+    shipped = {}
+    for name in ("f1", "recall_0.95"):
+        args = types.SimpleNamespace(threshold_for=name, seed=0)
+        metrics = {}
+        trainer_module.score_predictions(metrics, ["no", "yes"], {"validation": y_val, "test": y_test}, probs, args)
+        shipped[name] = metrics["threshold"]["value"]
+        assert shipped[name] == metrics["thresholds"][name]["value"]
+        assert metrics["test"]["recall"] == sum(s >= shipped[name] for s in (0.9, 0.12)) / 2
+    assert shipped == {"f1": 0.9, "recall_0.95": 0.1}
 
 
 def test_threshold_for_chooses_the_shipped_threshold(trainer_module, tiny_models, laws_csv, tmp_path):
