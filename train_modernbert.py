@@ -67,7 +67,7 @@ PRESETS = {
         "weight_decay": 0.01,
         "adam_betas": (0.9, 0.98),
         "adam_epsilon": 1e-6,
-        "allow_fp16": False,  # pure fp16 gives ModernBERT NaNs: on a GPU without bf16 (T4) it trains in fp32
+        "allow_fp16": False,  # fp16 is known to give ModernBERT NaNs (not measured here): a T4 trains it in fp32
         "max_length": 1024,  # tokens per window: ~97% of sections fit one; longer ones become overlapping windows
         "stride": 256,  # tokens shared by consecutive windows
         "license": "apache-2.0",
@@ -984,7 +984,9 @@ def default_name(args, model_type: str) -> str:
 
 
 def load_model(model_name: str, names: list[str], token: str | None):
-    """The tokenizer and the classifier, with a fresh head of len(names) classes."""
+    """The tokenizer and the classifier, with a fresh head of len(names) classes, in fp32 whatever the checkpoint's
+    dtype (transformers 5 loads a checkpoint in its own dtype; mixed precision needs fp32 weights)."""
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_name, token=token)
@@ -997,6 +999,7 @@ def load_model(model_name: str, names: list[str], token: str | None):
         id2label=dict(enumerate(names)),
         label2id={n: i for i, n in enumerate(names)},
         ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
+        dtype=torch.float32,
     )
     return model, tokenizer
 

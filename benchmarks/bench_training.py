@@ -405,9 +405,11 @@ def train_strategy(args, windows: dict, strategy: str, max_length: int) -> dict:
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     bf16 = bf16_here(device)  # as the training scripts decide: native bf16 only (a T4 emulates it)
-    if bf16:  # compute capability 8.0 or newer, where tf32 exists too
-        torch.backends.cuda.matmul.allow_tf32 = True  # what TrainingArguments(tf32=True) sets
-        torch.backends.cudnn.allow_tf32 = True
+    if bf16:  # compute capability 8.0 or newer, where tf32 exists too; what TrainingArguments(tf32=True) sets:
+        if hasattr(torch.backends, "fp32_precision"):  # torch 2.9 and newer (reading the old flags then raises)
+            torch.backends.fp32_precision = "tf32"
+        else:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     set_seed(args.seed)  # the same initial classifier head for both strategies
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     num_labels = max(2, max(windows["labels"]) + 1)

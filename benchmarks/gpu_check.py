@@ -24,6 +24,12 @@ For each model, one epoch over the training split (about 1,428 rows), batch 16, 
 
 MFU = 6 x N x real tokens per second / the card's dense bf16 peak, with N the non-embedding
 parameters (an embedding lookup is not a matrix product); attention-score FLOPs are not counted.
+
+Before the timings, a padding check per model: a short window batched with a full-length one, as the
+length-grouped batches mix them. transformers 5.x no longer unpads ModernBERT, and in its sliding-window
+layers a pad position far past the short window's end attends to pads only (a fully masked row). The
+short window's logits in the batch must equal its logits alone within the bf16 noise floor (10 x the
+gap between bf16 and fp32 on the window alone), and every gradient must be finite; else the check fails.
 """
 
 import argparse
@@ -250,6 +256,41 @@ def pad_batch(seqs: list[list[int]], pad_id: int, length: int, device):
     return ids.to(device), mask.to(device)
 
 
+def padding_check(key: str, args, device) -> dict:
+    """A short window padded to the length of a full one in the same batch: its logits against its logits alone,
+    and every gradient finite (see the module docstring)."""
+    import torch
+
+    name, _, max_length, _ = MODELS[key]
+    max_length = args.smoke_max_length if args.smoke else max_length
+    config = build_config(key, args.smoke, max_length)
+    bf16 = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+    model = build_model(config, "sdpa", device).eval()  # no dropout: the same window must give the same logits
+    g = torch.Generator().manual_seed(args.seed)
+    short, full = (torch.randint(5, config.vocab_size, (n,), generator=g).tolist() for n in (30, max_length))
+
+    def logits(seqs, low_precision: bool):
+        ids, mask = pad_batch(seqs, config.pad_token_id, max(len(s) for s in seqs), device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=low_precision):
+            return model(input_ids=ids, attention_mask=mask).logits.float()
+
+    with torch.no_grad():
+        noise = (logits([short], bf16) - logits([short], False)).abs().max().item()
+    batched = logits([full, short], bf16)
+    gap = (batched[1] - logits([short], bf16)[0].detach()).abs().max().item()
+    batched.sum().backward()
+    finite = all(torch.isfinite(p.grad).all().item() for p in model.parameters() if p.grad is not None)
+    tolerance = max(10 * noise, 1e-4)
+    return {
+        "model": name,
+        "padded_to": max_length,
+        "logit_gap": gap,
+        "tolerance": tolerance,
+        "gradients_finite": finite,
+        "passed": finite and gap <= tolerance,
+    }
+
+
 # ---------------------------------------------------------------------------
 # One path: one epoch, timed
 # ---------------------------------------------------------------------------
@@ -324,6 +365,15 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
         "mfu_counting_padding": 6 * dense_params * computed / seconds / peak if peak else None,
     }
     return result  # the model and optimizer go with this frame; the next path starts by emptying the cache
+
+
+def enable_tf32(torch) -> None:
+    """What the Trainer's tf32=True sets: torch 2.9's fp32_precision where it exists (reading the old flags after it
+    raises), else the old allow_tf32 flags."""
+    if hasattr(torch.backends, "fp32_precision"):
+        torch.backends.fp32_precision = "tf32"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
 
 
 def bf16_peak(device_name: str) -> float | None:
@@ -410,8 +460,7 @@ def main(argv=None) -> int:
 
     device = torch.device("cpu" if args.smoke or not torch.cuda.is_available() else "cuda")
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True  # what the Trainer's tf32=True sets
-        torch.backends.cudnn.allow_tf32 = True
+        enable_tf32(torch)
         gpu = torch.cuda.get_device_name()
     else:
         gpu = "CPU"
@@ -436,8 +485,17 @@ def main(argv=None) -> int:
         f" batch {args.batch_size}, {args.epochs} epoch(s)"
     )
 
-    results, notes, failed = [], [], 0
+    results, notes, failed, checks = [], [], 0, []
     for key in args.models:
+        checks.append(padding_check(key, args, device))
+        c = checks[-1]
+        print(
+            f"{c['model']} padding check: a 30-token window beside a {c['padded_to']}-token one: logit gap "
+            f"{c['logit_gap']:.2e} (tolerance {c['tolerance']:.2e}), gradients finite: {c['gradients_finite']}:"
+            f" {'passed' if c['passed'] else 'FAILED'}",
+            flush=True,
+        )
+        failed += not c["passed"]
         name, _, max_length, stride = MODELS[key]
         if args.smoke:
             max_length, stride = args.smoke_max_length, 32
@@ -478,6 +536,7 @@ def main(argv=None) -> int:
         "rows": args.rows,
         "batch_size": args.batch_size,
         "epochs": args.epochs,
+        "padding_checks": checks,
         "results": results,
         "notes": notes,
     }

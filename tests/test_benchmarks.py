@@ -195,6 +195,20 @@ def test_published_configs_have_the_published_sizes(gpu_check):
     assert modern.rope_parameters["sliding_attention"]["rope_theta"] == 10000.0
 
 
+def test_the_padding_check_fails_when_the_pads_are_attended_to(gpu_check, monkeypatch):
+    """Its negative control: a mask that lets the short window attend to its pads must fail the check."""
+    args = gpu_check.parse_args(["--smoke"])
+    assert gpu_check.padding_check("modernbert", args, torch.device("cpu"))["passed"]
+    real = gpu_check.pad_batch
+
+    def attend_to_pads(seqs, pad_id, length, device):
+        ids, mask = real(seqs, pad_id, length, device)
+        return ids, torch.ones_like(mask)
+
+    monkeypatch.setattr(gpu_check, "pad_batch", attend_to_pads)
+    assert not gpu_check.padding_check("modernbert", args, torch.device("cpu"))["passed"]
+
+
 def test_gpu_check_smoke_runs_on_cpu_and_prints_every_row(gpu_check, tmp_path, capsys):
     out = tmp_path / "gpu.json"
     assert gpu_check.main(["--smoke", "--output", str(out)]) == 0
@@ -208,6 +222,10 @@ def test_gpu_check_smoke_runs_on_cpu_and_prints_every_row(gpu_check, tmp_path, c
                 re.MULTILINE,
             ), (model, path)
     report = json.loads(out.read_text())
+    assert [(c["model"], c["passed"]) for c in report["padding_checks"]] == [
+        ("ModernBERT-base", True),
+        ("RoBERTa-base", True),
+    ]
     rows = {(r["model"], r["path"]): r for r in report["results"]}
     assert len(rows) == 4
     for model in ("ModernBERT-base", "RoBERTa-base"):

@@ -257,3 +257,16 @@ def test_min_rows_per_class(t):
 )
 def test_local_paths_and_hub_ids_are_told_apart(t, name, expected):
     assert t.looks_like_local_path(name) is expected
+
+
+def test_a_checkpoint_saved_in_bf16_is_trained_in_fp32(trainer_module, tiny_models, tmp_path):
+    """transformers 5 loads a checkpoint in its own dtype; mixed precision needs fp32 weights to update."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = tmp_path / "bf16-model"
+    AutoModelForSequenceClassification.from_pretrained(tiny_models["bert"]).to(torch.bfloat16).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_models["bert"]).save_pretrained(folder)
+    assert AutoModelForSequenceClassification.from_pretrained(folder).dtype == torch.bfloat16  # what it would be
+    model, _ = trainer_module.load_model(str(folder), ["no", "yes"], None)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
