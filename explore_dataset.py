@@ -164,6 +164,11 @@ def parse_args(argv=None) -> argparse.Namespace:
             f"--output {args.output}: must end in .json (the Markdown copy and the --plot PNG are written beside it, "
             "with the same name ending in .md and .png)"
         )
+    dataset = Path(args.dataset).expanduser()
+    if args.output.exists() and dataset.is_file() and args.output.resolve() == dataset.resolve():
+        p.error(
+            f"--output {args.output} is the --dataset file itself: the report would replace the data. Choose another name"
+        )
     if not args.text_columns:
         p.error("--text-columns names no column")
     if args.label_column in args.text_columns:

@@ -352,6 +352,26 @@ def test_a_three_class_card_on_a_local_file_speaks_of_no_threshold_and_asks_the_
         compile(block, "card-block", "exec")
 
 
+def test_a_three_class_card_shows_both_averages_per_epoch_and_prints_every_label(
+    trainer_module, template, record, monkeypatch, capsys
+):
+    import transformers
+    import transformers.pipelines
+
+    card = trainer_module.render_card(multiclass(record), template)
+    assert "| Macro F1 | Weighted F1 | Accuracy |" in card and "| 0.850 | 0.860 | 0.870 |" in card
+    scores = (("courts", 0.2), ("roads", 0.5), ("schools", 0.3))
+
+    def classifier(texts, **kw):
+        return [[{"label": n, "score": s} for n, s in scores] for _ in texts]
+
+    for module in (transformers, transformers.pipelines):  # the card's `from transformers import pipeline`
+        monkeypatch.setattr(module, "pipeline", lambda *a, **kw: classifier)
+    capsys.readouterr()
+    exec(compile(re.findall(r"```python\n(.*?)```", card, re.S)[0], "card-block-0", "exec"), {})
+    assert capsys.readouterr().out.strip() == "{'courts': 0.2, 'roads': 0.5, 'schools': 0.3}"
+
+
 def test_a_smoke_run_and_a_model_below_the_baseline_are_said_on_the_card(trainer_module, template, record):
     r = copy.deepcopy(record)
     r["rows"] = {**r["rows"], "used": 200, "max_samples": 200}

@@ -435,6 +435,49 @@ def test_uv_run_writes_json_markdown_and_picture(planted_csv, tmp_path):
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_an_output_that_is_the_dataset_file_is_refused_and_the_data_kept(explore, tmp_path, capsys):
+    data = tmp_path / "laws.json"
+    data.write_text(json.dumps([{"title": "An act", "body": "separate schools", "label": 1}] * 30))
+    before = data.read_bytes()
+    argv = ["--dataset", str(data), "--text-columns", "title,body", "--label-column", "label"]
+    with pytest.raises(SystemExit) as exit_info:
+        explore.main([*argv, "--output", str(tmp_path / "." / "laws.json")])
+    assert exit_info.value.code == 2 and "is the --dataset file itself" in capsys.readouterr().err
+    assert data.read_bytes() == before
+
+
+def test_command_says_drop_nothing_when_no_column_leaks(explore, tmp_path):
+    rows = [{k: v for k, v in row.items() if k != "annotator"} for row in planted_rows()]
+    out, data = tmp_path / "clean.json", write_csv(tmp_path / "clean.csv", rows)
+    argv = ["--dataset", str(data), "--text-columns", "title,body", "--label-column", "label", "--output", str(out)]
+    assert explore.main(argv) == 0
+    r = json.loads(out.read_text())
+    assert "leaky" not in [c["verdict"] for c in r["leakage"]["columns"]]
+    assert next(f for f in r["recommendations"]["flags"] if f["flag"] == "--drop-columns")["value"] == ""
+    assert r["recommendations"]["command"].endswith("--label-column label --drop-columns '' --id-column id")
+
+
+def test_percentiles_are_nearest_rank_and_max_length_stops_at_the_model_limit(explore):
+    s = explore.length_summary([5, 1, 7, 3, 2, 6, 4])  # 7 rows: rank ceil(q * 7 / 100)
+    assert (s["p50"], s["p90"], s["p95"], s["p99"], s["max"]) == (4, 7, 7, 7, 7)
+    assert explore.covering_max_length({"p95": 700, "p99": 900}, 512) == {
+        "covers_95": 700,
+        "covers_99": 900,
+        "model_max_length": 512,
+        "suggested": 512,
+        "capped_by_model": True,
+    }
+    assert explore.covering_max_length({"p95": 100, "p99": 900}, None)["suggested"] == 104
+
+
+def test_markdown_tables_say_what_the_json_says(report):
+    r, md = report
+    assert "| `input_text` | 100 | 63 | 103 | 108 | 702 | 703 | 5.0% | 0.0% |" in md
+    assert "| `body` | 1 | 2 | 1 | 0 |" in md  # near: groups, rows, pairs, conflicting
+    assert "| `kind` | categorical | associated | 0.398 |" in md
+    assert "| `year` | numeric, 10 quantile bins | weak |" in md
+
+
 @pytest.mark.parametrize("output", ["report.md", "report", "report.json.md", "report.png"])
 def test_output_must_end_in_json(explore, output, capsys):
     """The Markdown copy goes to <output>.md and the picture to <output>.png: a .md --output would be overwritten."""

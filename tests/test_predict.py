@@ -697,6 +697,41 @@ def test_uploads_retry_the_errors_huggingface_hub_raises_when_the_hub_or_the_net
     assert len(calls) == tries
 
 
+def test_more_than_two_labels_label_each_row_with_its_most_probable(pr):
+    probs = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3], [np.nan] * 3, [0.1, 0.3, 0.6]])
+    added = pr.label_rows(probs, ["a", "b", "c"], None, None)
+    assert added == {"predicted_label": ["b", "a", None, "c"], "score": [0.5, 0.6, None, 0.6], "threshold": [None] * 4}
+    row = pr.aggregate_windows(np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]), [0, 0], 1)
+    np.testing.assert_allclose(row, [[0.5 / 1.6, 0.3 / 1.6, 0.8 / 1.6]])
+    assert pr.count_long_rows([0, 1, 1, 2, 3, 3, 3]) == 2
+
+
+def test_card_names_the_negative_label_when_the_positive_is_id_0(pr):
+    settings = {
+        "labels": ["jim_crow", "no_jim_crow"],
+        "positive_label": "jim_crow",
+        "threshold": 0.5,
+        "text_columns": ["section_text"],
+        "max_length": 64,
+        "stride": 16,
+        "aggregation": "max",
+    }
+    run = {"hardware": "CPU", "precision": "fp32", "scored_rows": 10, "scoring_s": 1.0, "versions": {}, "command": "x"}
+    record = {
+        "rows": 10,
+        "counts": {"jim_crow": 4, "no_jim_crow": 6},
+        "empty_rows": 0,
+        "long_rows": 0,
+        "flagged": 4,
+        "settings": settings,
+        "run": run,
+        "sources": {"threshold": "set with --threshold", "positive": "named in the model's config.json"},
+    }
+    card = pr.render_card(pr.card_facts(types.SimpleNamespace(model="me/model", dataset="me/laws"), "me/f", record))
+    assert "`jim_crow` when `score` is at least `threshold`, else `no_jim_crow`" in card
+    assert "the model's probability of `jim_crow`" in card and "**4 of 10 rows (40.0%) were flagged" in card
+
+
 def test_model_folder_without_tokenizer_files_is_a_plain_error(pr, tiny_models, laws, tmp_path, monkeypatch, capsys):
     import shutil
 
@@ -918,6 +953,24 @@ def test_overwrite_of_one_slice_leaves_the_other_slices_alone(pr, folder_hub, ti
         pr.UserError, match=r"1 data file\(s\) of no slice of --num-shards 3 \(data/shard-00000\.parquet\)"
     ):
         pr.main([*flags, "--finalize"])
+
+
+def test_finalize_refuses_a_slice_whose_repo_holds_files_its_record_does_not_list(
+    pr, folder_hub, tiny_models, laws, tmp_path, monkeypatch
+):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    flags = ["--model", str(tiny_models["bert"]), "--dataset", str(laws), "--output-dataset", "me/flagged"]
+    flags += ["--max-samples", "30", "--shard-size", "5", "--num-shards", "3"]
+    for i in range(3):
+        assert slice_job(pr, flags, i) == 0
+    data = folder_hub.folder("me/flagged") / "data"  # a rerun of slice 1 has pushed a shard
+    shutil.copy(data / "slice-00001-of-00003-shard-00000.parquet", data / "slice-00001-of-00003-shard-00007.parquet")
+    why = r"slice 1 of 3 is missing or unfinished \(slice 1: 1 data file\(s\) in the repo that its record does not list"
+    with pytest.raises(pr.UserError, match=why):
+        pr.main([*flags, "--finalize"])
+    assert "README.md" not in folder_hub.files("me/flagged")
 
 
 @pytest.mark.parametrize("fresh_machine", [True, False])

@@ -270,3 +270,22 @@ def test_a_checkpoint_saved_in_bf16_is_trained_in_fp32(trainer_module, tiny_mode
     assert AutoModelForSequenceClassification.from_pretrained(folder).dtype == torch.bfloat16  # what it would be
     model, _ = trainer_module.load_model(str(folder), ["no", "yes"], None)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_multiclass_roc_auc_is_one_vs_rest_macro(t):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    y = np.array([0, 1, 2] * 6 + [0] * 6)
+    probs = rng.dirichlet([1, 1, 1], size=len(y))
+    probs[np.arange(len(y)), y] += 0.3 * rng.random(len(y))
+    probs /= probs.sum(axis=1, keepdims=True)
+    auc = t.classification_metrics(y, probs, ["a", "b", "c"])["roc_auc"]
+    assert auc == pytest.approx(np.mean([roc_auc_score(y == c, probs[:, c]) for c in range(3)]))
+    assert abs(auc - roc_auc_score(y, probs, multi_class="ovo")) > 1e-3
+
+
+def test_more_than_two_classes_choose_the_epoch_and_summarise_by_macro_f1(t):
+    assert t.main_metric(["a", "b"]) == "f1" and t.main_metric(["a", "b", "c"]) == "macro_f1"
+    summary = t.holdout_summary({"macro_f1": 0.5, "weighted_f1": 0.7, "accuracy": 0.6}, [0, 1, 2], ["a", "b", "c"])
+    assert summary == "macro F1 0.500, accuracy 0.600"
