@@ -514,3 +514,12 @@ def test_report_names_the_positive_label(explore, report, planted_csv, tmp_path)
     assert flag["value"] == "skip" and "--positive-label <name>" in flag["why"]
     assert "`--positive-label skip`" in out.with_suffix(".md").read_text()
     assert explore.positive_label(["a", "b", "c"], None, "label") is None  # more than two labels: no positive class
+
+
+def test_label_shares_leave_out_the_unlabelled_rows_and_a_class_of_exactly_the_minimum_is_enough(explore):
+    balance = explore.label_balance(["a", "a", "b", "b", None])
+    assert balance["missing"] == 1 and [c["share"] for c in balance["classes"]] == [0.5, 0.5]
+    need = explore.rows_needed_per_class()
+    at = explore.split_warnings(explore.label_balance(["a"] * need + ["b"] * 100))
+    below = explore.split_warnings(explore.label_balance(["a"] * (need - 1) + ["b"] * 100))
+    assert at["too_small"] == {} and below["too_small"] == {"a": need - 1}

@@ -1058,3 +1058,27 @@ def test_slice_flags_that_cannot_work_are_refused_at_once(pr, laws, monkeypatch,
     with pytest.raises(SystemExit) as exit_info:
         pr.main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_finalize_adds_up_slices_of_unequal_sizes(pr):
+    def record(rows: int, flagged: int) -> dict:
+        run = {"hardware": "CPU", "precision": "fp32", "scored_rows": rows, "scoring_s": 1.0, "versions": {}}
+        return {
+            "rows": rows,
+            "files": [f"data/{rows}.parquet"],
+            "counts": {"no": rows - flagged, "yes": flagged},
+            "empty_rows": 1,
+            "long_rows": 2,
+            "flagged": flagged,
+            "settings": {"rows": 100},
+            "run": {**run, "command": f"slice of {rows}"},
+        }
+
+    total = pr.add_up([record(33, 3), record(33, 4), record(34, 5)], {"command": "finalize"})
+    assert (total["rows"], total["flagged"], total["counts"]) == (100, 12, {"no": 88, "yes": 12})
+    assert (total["empty_rows"], total["long_rows"], total["run"]["scored_rows"], total["run"]["jobs"]) == (
+        3,
+        6,
+        100,
+        3,
+    )

@@ -280,6 +280,14 @@ def test_three_classes_train_end_to_end(trainer_module, tiny_models, tmp_path, m
     assert "| courts |" in card and "Macro F1" in card and "jim-crow" not in card_metadata(out / "README.md")["tags"]
     assert not re.search(r"threshold|flag|positive", card.split("---\n", 2)[2], re.I)
     assert not re.search(r"threshold|positive", (out / "metrics.json").read_text(), re.I)
+    # errors.csv gives each misclassified test row the score of the class it was given: its highest
+    scores = {r["id"]: r for r in csv.DictReader((out / "predictions.csv").open()) if r["split"] == "test"}
+    errors = list(csv.DictReader((out / "errors.csv").open()))
+    assert len(errors) == metrics["errors"]["count"] > 0
+    for e in errors:
+        given = scores[e["id"]][f"score_{e['predicted_label']}"]
+        highest = max(float(v) for k, v in scores[e["id"]].items() if k.startswith("score_"))
+        assert float(e["score"]) == pytest.approx(round(float(given), 4)) == pytest.approx(round(highest, 4))
     # every code block of the card runs against the saved model and shows every class's score
     _, printed = run_card_code(card, tmp_path, rows[:9], monkeypatch, capsys)
     assert len(printed) == 9 and all(
