@@ -523,3 +523,11 @@ def test_label_shares_leave_out_the_unlabelled_rows_and_a_class_of_exactly_the_m
     at = explore.split_warnings(explore.label_balance(["a"] * need + ["b"] * 100))
     below = explore.split_warnings(explore.label_balance(["a"] * (need - 1) + ["b"] * 100))
     assert at["too_small"] == {} and below["too_small"] == {"a": need - 1}
+
+
+def test_a_true_false_label_column_is_named_as_the_training_scripts_name_it(explore):
+    from datasets import Value
+
+    found = explore.positive_label(["False", "True"], Value("bool"), "jim_crow")
+    assert (found["name"], found["label"]) == ("jim_crow", "True")  # True is `jim_crow`, False `no_jim_crow`
+    assert explore.positive_label(["no", "yes"], Value("string"), "flag")["name"] == "yes"
