@@ -2382,8 +2382,8 @@ def holdout_summary(metrics: dict, y_true: list[int], names: list[str]) -> str:
 # ==============================================================================================================
 def find_checkpoint(args, hub, settings: dict) -> str | None:
     """The newest checkpoint in --output-dir/checkpoints, else the Hub repo's last-checkpoint/ (written by
-    --push-checkpoints), made with these settings; a checkpoint made with others is refused, naming them. None, with a
-    warning, when there is no checkpoint."""
+    --push-checkpoints), made with these settings; a checkpoint made with others is refused, naming them, and so is a
+    Hub checkpoint that cannot be fetched. None, with a warning, when there is no checkpoint."""
     from transformers.trainer_utils import get_last_checkpoint
 
     local = args.output_dir / "checkpoints"
