@@ -165,7 +165,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             "with the same name ending in .md and .png)"
         )
     dataset = Path(args.dataset).expanduser()
-    if args.output.exists() and dataset.is_file() and args.output.resolve() == dataset.resolve():
+    if args.output.exists() and dataset.is_file() and os.path.samefile(args.output, dataset):
         p.error(
             f"--output {args.output} is the --dataset file itself: the report would replace the data. Choose another name"
         )

@@ -607,7 +607,7 @@ def repo_is_public(api, repo_id: str) -> bool:
     try:
         return not api.repo_info(repo_id, repo_type="dataset").private
     except Exception as err:
-        if http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError":  # not a gated one
+        if is_missing_repo(err):
             return False
         raise
 
@@ -651,6 +651,12 @@ def is_transient(err: Exception) -> bool:
     if type(err).__name__ == "OfflineModeIsEnabled":  # a ConnectionError that no retry mends
         return False
     return bool({c.__name__ for c in type(err).__mro__} & {"TransportError", "ConnectionError", "TimeoutError"})
+
+
+def is_missing_repo(err: Exception) -> bool:
+    """The Hub says the repo does not exist: 404, or 401 with RepositoryNotFoundError (a gated repo, its subclass,
+    exists)."""
+    return http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError"
 
 
 # --- end shared: hub_errors ---
@@ -1688,7 +1694,7 @@ def repo_files(api, user: str, repo_id: str) -> set[str]:
     try:
         return set(api.list_repo_files(repo_id, repo_type="dataset"))
     except Exception as err:
-        if http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError":  # not a gated one
+        if is_missing_repo(err):
             return set()
         raise UserError(
             hub_unreachable(err, f"read the dataset repo {repo_id}")

@@ -2006,7 +2006,7 @@ def repo_visibility(api, repo_id: str) -> bool | None:
         try:
             return bool(api.repo_info(repo_id).private)
         except Exception as err:
-            if http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError":  # not a gated one
+            if is_missing_repo(err):
                 return None
             raise
 
@@ -2055,6 +2055,12 @@ def is_transient(err: Exception) -> bool:
     if type(err).__name__ == "OfflineModeIsEnabled":  # a ConnectionError that no retry mends
         return False
     return bool({c.__name__ for c in type(err).__mro__} & {"TransportError", "ConnectionError", "TimeoutError"})
+
+
+def is_missing_repo(err: Exception) -> bool:
+    """The Hub says the repo does not exist: 404, or 401 with RepositoryNotFoundError (a gated repo, its subclass,
+    exists)."""
+    return http_status(err) == 404 or type(err).__name__ == "RepositoryNotFoundError"
 
 
 # --- end shared: hub_errors ---

@@ -236,6 +236,13 @@ def build_model(config, attention: str, device):
     return model.train()
 
 
+def native_bf16(device) -> bool:
+    """bf16 where the GPU computes it natively (compute capability 8.0 or newer); a T4 only emulates it."""
+    import torch
+
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def count_parameters(model) -> tuple[int, int]:
     """(all parameters, non-embedding parameters: without token, position and token-type embedding tables)."""
     import torch
@@ -264,7 +271,7 @@ def padding_check(key: str, args, device) -> dict:
     name, _, max_length, _ = MODELS[key]
     max_length = args.smoke_max_length if args.smoke else max_length
     config = build_config(key, args.smoke, max_length)
-    bf16 = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+    bf16 = native_bf16(device)
     model = build_model(config, "sdpa", device).eval()  # no dropout: the same window must give the same logits
     g = torch.Generator().manual_seed(args.seed)
     short, full = (torch.randint(5, config.vocab_size, (n,), generator=g).tolist() for n in (30, max_length))
@@ -275,9 +282,10 @@ def padding_check(key: str, args, device) -> dict:
             return model(input_ids=ids, attention_mask=mask).logits.float()
 
     with torch.no_grad():
-        noise = (logits([short], bf16) - logits([short], False)).abs().max().item()
+        alone = logits([short], bf16)[0]
+        noise = (alone - logits([short], False)[0]).abs().max().item()
     batched = logits([full, short], bf16)
-    gap = (batched[1] - logits([short], bf16)[0].detach()).abs().max().item()
+    gap = (batched[1].detach() - alone).abs().max().item()
     batched.sum().backward()
     finite = all(torch.isfinite(p.grad).all().item() for p in model.parameters() if p.grad is not None)
     tolerance = max(10 * noise, 1e-4)
@@ -302,7 +310,7 @@ def run_path(key: str, path: str, windows, labels, args, device, peak) -> dict:
         max_length = args.smoke_max_length
     config = build_config(key, args.smoke, max_length)
     cuda = device.type == "cuda"
-    bf16 = cuda and torch.cuda.get_device_capability(device)[0] >= 8  # native bf16 only (a T4 emulates it)
+    bf16 = native_bf16(device)
     attention = "sdpa"
     if cuda:
         gc.collect()  # the previous path's model and optimizer, before measuring this one's peak
