@@ -119,18 +119,22 @@ DATASET_ID = "biglam/on_the_books"  # a Hub dataset id; --dataset also takes a l
 TEXT_COLUMNS = ["chapter_text", "section_text"]  # joined with a blank line; the chapter title helps (docs/results.md)
 LABEL_COLUMN = "jim_crow"
 ID_COLUMN = "id"  # names rows in splits.csv and errors.csv; row numbers when the dataset has no such column
-DROP_COLUMNS = ["source"]  # who judged the law: paschal rows are 100% positive, murray 92%; it gives the label away
+# Columns removed before anything else, and why (the card says it): "leak" for a column that gives the label away,
+# such as who judged a row; "label" for another label of the same rows. --drop-columns may name others.
+DROP_COLUMNS = {"source": "leak"}  # who judged the law: paschal rows are 100% positive, murray 92%
 POSITIVE_LABEL = None  # two classes: the one to flag; None: not the one named no_*, not_*, non_*, false, 0, negative
 RECALL_TARGETS = (0.90, 0.95, 0.98)  # triage thresholds: the highest that still finds this share of positives
-REPO_NAME = "on-the-books-jim-crow-{model_type}"  # the Hub repo, under your user unless --hub-model-id says
+REPO_NAME = "on-the-books-jim-crow-{model_type}"  # for DATASET_ID and LABEL_COLUMN; other data gets a name of its own
 VALIDATION_SIZE = 0.1  # share of rows for validation: choosing the epoch and the thresholds
 TEST_SIZE = 0.1  # share of rows for the test split, scored once at the end
 
 # ==============================================================================================================
 # EDIT HERE 3 of 3: the model card's words about the dataset and about the task
 # ==============================================================================================================
-# On the card only when the data came from DATASET_ID on the Hub; for a local file the card asks its owner.
+# Each block names what it describes, and reaches the card only for a run on that: else the card asks its owner.
+# DATASET_CARD: a Hub dataset id, or a local file's name (the file is credited under that name only).
 DATASET_CARD = {
+    "dataset": "biglam/on_the_books",
     "name": "On the Books: Jim Crow and Algorithms of Resistance",
     "about": "sections of North Carolina session laws (1866-1967) labelled by the On the Books project at UNC Chapel "
     "Hill Libraries, from laws identified by Pauli Murray's *States' Laws on Race and Color* (1951), by Richard "
@@ -147,8 +151,10 @@ DATASET_CARD = {
     "language": "en",
     "tags": ["legal", "glam", "lam", "north-carolina", "history"],
 }
-# On the card only when the label column is LABEL_COLUMN; for another label the card asks the owner.
+# TASK_CARD: the label column, and the label it flags (two classes) or its classes (more; optional).
 TASK_CARD = {
+    "label_column": "jim_crow",
+    "positive_label": "jim_crow",  # flag rows labelled 1 (named jim_crow; the 0s are no_jim_crow)
     "title": "Jim Crow law classifier for North Carolina session laws (On the Books)",
     "does": "reads a section of a North Carolina session law and says whether it looks like a **Jim Crow law**: a "
     "law that enforced or encouraged racial segregation or discrimination. It is for archivists, historians, "
@@ -381,7 +387,7 @@ def run_settings(args, base: dict, data) -> dict:
     in the test set; another number of epochs another schedule)."""
     names = ("max_samples", "text_columns", "label_column", *HYPERPARAMETERS)
     return {
-        "data": data.facts["data_sha256"],
+        "data": data.facts["texts_and_labels_sha256"],
         "model": base["id"],
         "labels": data.names,
         "processes": processes(),
@@ -559,6 +565,8 @@ def load_data(args, token) -> Data:
     class_names = getattr(table.features[args.label_column], "names", None)
     labels, names = encode_labels([raw[i] for i in usable], args.label_column, class_names, args.label_names)
     labels, names, why = positive_class(labels, names, args)
+    for line in card_words(args, names)[2]:
+        logger.warning(line)
     chosen = choose_rows(labels, names, args)
     dropped = [
         describe_dropped(c, [v[usable[i]] for i in chosen], [labels[i] for i in chosen], names)
@@ -596,7 +604,10 @@ def load_data(args, token) -> Data:
             id_column,
             len(ids) - len(set(ids)),
         )
-    facts["data_sha256"] = hashlib.sha256(json.dumps([[texts[r] for r in rows], labels]).encode()).hexdigest()
+    # Not the file's hash: that of the input texts and labels this run used (after joining columns, choosing rows).
+    facts["texts_and_labels_sha256"] = hashlib.sha256(
+        json.dumps([[texts[r] for r in rows], labels]).encode()
+    ).hexdigest()
     return Data(
         [texts[r] for r in rows],
         labels,
@@ -619,7 +630,7 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
             shares.append({"value": value, "count": len(hits), "positive": sum(hits), "share": sum(hits) / len(hits)})
     why = "; ".join(f"{s['value']}: {s['positive']}/{s['count']} {names[1]}" for s in shares)
     logger.info("Dropped column %r before anything else: the model never sees it%s", column, f" ({why})" if why else "")
-    return {"name": column, "shares": shares}
+    return {"name": column, "why": DROP_COLUMNS.get(column), "shares": shares}
 
 
 def encode_labels(values: list, label_column: str, class_names: list[str] | None, given: list[str] | None):
@@ -666,6 +677,9 @@ def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int]
             raise UserError(f"--positive-label and --threshold-for apply to two classes; the labels are {names}.")
         return labels, names, None
     positive, why = choose_positive(names, args.positive_label)
+    described = TASK_CARD.get("positive_label") if TASK_CARD.get("label_column") == args.label_column else None
+    if not args.positive_label and described in names and positive != described:  # the label the card's words flag
+        positive, why = described, "the one TASK_CARD describes; choose another with --positive-label"
     logger.info("Positive label: %s (%s)", positive, why)
     if positive == names[1]:
         return labels, names, why
@@ -690,6 +704,36 @@ def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
 
 
 # --- end shared: labels ---
+
+
+def card_words(args, names: list[str]) -> tuple[dict | None, dict | None, list[str]]:
+    """The EDIT HERE 3 blocks that describe this run (TASK_CARD, DATASET_CARD; None for one that does not), and a
+    line for each block left out. A block's words reach the card only for the task or data it names: a copy of this
+    script for another label or dataset gets prompts, never the words written for this one."""
+    positive = names[1] if len(names) == 2 else None
+    task_is = f"TASK_CARD describes `{TASK_CARD.get('label_column')}`"
+    if TASK_CARD.get("label_column") != args.label_column:
+        task_off = f"{task_is}; this run predicts `{args.label_column}`"
+    elif TASK_CARD.get("positive_label") not in (None, positive):
+        run = f"flags `{positive}`" if positive else f"has {len(names)} classes"
+        task_off = f"{task_is} flagging `{TASK_CARD['positive_label']}`; this run {run}"
+    elif TASK_CARD.get("classes") and sorted(map(str, TASK_CARD["classes"])) != sorted(names):
+        task_off = f"{task_is} with the classes {TASK_CARD['classes']}; this run's are {names}"
+    else:
+        task_off = None
+    about_off = None
+    if not describes_dataset(DATASET_CARD.get("dataset"), args.dataset):
+        about_off = f"DATASET_CARD describes `{DATASET_CARD.get('dataset')}`; this run's data is `{args.dataset}`"
+    left_out = [f"{why}: its words are left out and the card asks for them" for why in (task_off, about_off) if why]
+    return None if task_off else TASK_CARD, None if about_off else DATASET_CARD, left_out
+
+
+def describes_dataset(named: str | None, dataset: str) -> bool:
+    """A Hub id describes that dataset; a file name (not a Hub id) describes a local file or folder of that name."""
+    if not named or dataset == named:
+        return bool(named)
+    local, a_file = Path(dataset).expanduser().exists(), looks_like_local_path(named) or "/" not in named
+    return local and a_file and Path(dataset.rstrip("/")).name == Path(named.rstrip("/")).name
 
 
 def choose_rows(labels: list[int], names: list[str], args) -> list[int]:
@@ -960,7 +1004,10 @@ def resolve_model(args, token) -> dict:
         args.stride = min(args.stride, args.max_length // 4)
     if args.stride >= args.max_length // 2:
         raise UserError(f"--stride {args.stride} must be below half of the window length {args.max_length}.")
-    args.output_dir = args.output_dir or Path(default_name(args, config.model_type))
+    default, why = default_name(args, config.model_type)
+    if not (args.output_dir and args.hub_model_id):
+        logger.info("Output folder and repo name %s (%s)", default, why)
+    args.output_dir = args.output_dir or Path(default)
     local = Path(args.model).expanduser().exists()
     logger.info("Model %s (%s): the %s preset", args.model, config.model_type, name)
     return {
@@ -973,14 +1020,18 @@ def resolve_model(args, token) -> dict:
     }
 
 
-def default_name(args, model_type: str) -> str:
-    """The output folder's and the repo's name: REPO_NAME for the data and label it was written for; another dataset
-    or label gets a name of its own (e.g. my-labels-topic-bert), so that its run never lands on this one's."""
+def default_name(args, model_type: str) -> tuple[str, str]:
+    """The output folder's and the repo's name, and why: REPO_NAME for the data and label it was written for; another
+    dataset or label gets a name of its own (e.g. my-labels-topic-bert), so that its run never lands on this one's."""
     if args.dataset == DATASET_ID and args.label_column == LABEL_COLUMN:
-        return REPO_NAME.format(model_type=model_type)
+        return REPO_NAME.format(
+            model_type=model_type
+        ), "REPO_NAME: the run's data and label are DATASET_ID's and LABEL_COLUMN's"
     local = Path(args.dataset).expanduser().exists() or looks_like_local_path(args.dataset)
     stem = Path(args.dataset.rstrip("/")).stem if local else args.dataset.split("/")[-1]
-    return re.sub(r"[^a-z0-9]+", "-", f"{stem}-{args.label_column}-{model_type}".lower()).strip("-")
+    name = re.sub(r"[^a-z0-9]+", "-", f"{stem}-{args.label_column}-{model_type}".lower()).strip("-")
+    other = "--dataset is not DATASET_ID" if args.dataset != DATASET_ID else "--label-column is not LABEL_COLUMN"
+    return name, f"named after the data and label, not REPO_NAME: {other}"
 
 
 def load_model(model_name: str, names: list[str], token: str | None):
@@ -1373,7 +1424,8 @@ def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, arg
         metrics[part] = classification_metrics(y[part], probs[part], names, threshold)
     test_pred = predicted_classes(probs["test"], threshold)
     if threshold is not None:
-        metrics["test"]["intervals_95"] = bootstrap_intervals(y["test"], test_pred, args.seed)
+        metrics["test"]["intervals_95"] = intervals_95(y["test"], test_pred, args.seed)
+        metrics["test"]["intervals_95_method"] = INTERVAL_METHODS
     return test_pred
 
 
@@ -1469,22 +1521,37 @@ def tune_threshold(y_true, scores) -> tuple[float, float]:
     return float(s_sorted[best]), float(f1[best])
 
 
-def bootstrap_intervals(y_true, y_pred, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
-    """95% percentile intervals of F1, precision, recall and accuracy over resamples of the rows."""
+def intervals_95(y_true, y_pred, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
+    """95% intervals of the test metrics. Precision, recall and accuracy are proportions: their exact (Clopper-Pearson)
+    interval, which stays true at 0 and 1, where a bootstrap cannot move (55 of 55 found: 0.935 - 1.000, not 1.000 -
+    1.000). F1 is no proportion: a percentile bootstrap over resamples of the rows. None where nothing is counted."""
     import numpy as np
+    from scipy.stats import binomtest
 
-    y, p = np.asarray(y_true), np.asarray(y_pred)
+    y, p = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
+    tp, fp, fn = int((y & p).sum()), int((~y & p).sum()), int((y & ~p).sum())
+
+    def exact(k: int, n: int) -> list[float] | None:
+        return list(map(float, binomtest(k, n).proportion_ci(0.95, method="exact"))) if n else None
+
     idx = np.random.default_rng(seed).integers(0, len(y), size=(resamples, len(y)))
-    yt, yp = y[idx] == 1, p[idx] == 1
-    tp, fp, fn = (yt & yp).sum(1), (~yt & yp).sum(1), (yt & ~yp).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = {
-            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
-            "precision": np.where(tp + fp > 0, tp / (tp + fp), 0.0),
-            "recall": np.where(tp + fn > 0, tp / (tp + fn), 0.0),
-            "accuracy": (y[idx] == p[idx]).mean(1),
-        }
-    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in values.items()}
+    yt, yp = y[idx], p[idx]
+    tps, errors = (yt & yp).sum(1), (yt != yp).sum(1)
+    f1 = np.where(2 * tps + errors > 0, 2 * tps / np.maximum(2 * tps + errors, 1), 0.0)
+    return {
+        "f1": [float(np.percentile(f1, 2.5)), float(np.percentile(f1, 97.5))],
+        "precision": exact(tp, tp + fp),
+        "recall": exact(tp, tp + fn),
+        "accuracy": exact(int((y == p).sum()), len(y)),
+    }
+
+
+INTERVAL_METHODS = {  # what the card and metrics.json say of each interval
+    "f1": f"percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the test rows",
+    "precision": "exact binomial (Clopper-Pearson)",
+    "recall": "exact binomial (Clopper-Pearson)",
+    "accuracy": "exact binomial (Clopper-Pearson)",
+}
 
 
 def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list[str], seed: int) -> dict:
@@ -1634,10 +1701,8 @@ def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dic
     """Everything the run did and measured, once: the card is rendered from it and it is saved as metrics.json."""
     m = run.metrics
     from_hub = not Path(args.dataset).expanduser().exists()
-    same_task = args.label_column == LABEL_COLUMN and args.positive_label in (None, POSITIVE_LABEL)
-    task = TASK_CARD if same_task else None  # the words of EDIT HERE 3 describe this label, flagged this way
+    task, about, _ = card_words(args, data.names)
     title = task["title"] if task else f"Text classifier: {', '.join(data.names)}"
-    about = DATASET_CARD if args.dataset == DATASET_ID and from_hub else None
     record = {
         "title": f"{title}, fine-tuned from {base['id']}",
         "repo_id": args.repo_id or str(args.output_dir),  # with --no-push the card's code loads the local folder
@@ -1951,7 +2016,7 @@ def check_hub(args, base: dict, token) -> dict:
         )
     api = HfApi(token=token)
     me = hub_call(api.whoami, "check HF_TOKEN", "The Hub did not accept HF_TOKEN")
-    repo_id = args.hub_model_id or f"{me['name']}/{default_name(args, base['type'])}"
+    repo_id = args.hub_model_id or f"{me['name']}/{default_name(args, base['type'])[0]}"
     private = repo_visibility(api, repo_id)
     problem = write_problem(me, repo_id, exists=private is not None)
     if problem:
@@ -2556,7 +2621,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 ## Training data
 
 {% if about -%}
-[{{ about.name }}]({{ about.url }}), [`{{ dataset.id }}`](https://huggingface.co/datasets/{{ dataset.id }}) on the Hub: {{ about.about }}. Licence {{ about.license | upper }}; credit: {{ about.credit }}.
+{% if about.url %}[{{ about.name }}]({{ about.url }}){% else %}{{ about.name }}{% endif %}, {{ data_link }}{{ " on the Hub" if dataset.on_hub }}: {{ about.about }}.{% if about.license %} Licence {{ about.license | upper }}.{% endif %}{% if about.credit %} Credit: {{ about.credit }}.{% endif %}
 {%- else -%}
 {{ data_link }}.
 <!-- Fill in: where these texts come from, who labelled them and how, their licence, and how to credit them. -->
@@ -2566,21 +2631,21 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 - **Input**: {{ columns }}, joined with a blank line.
 - **Label**: `{{ label_column }}` → {% for n in labels %}`{{ n }}` ({{ class_counts[n] }} rows){{ ", " if not loop.last }}{% endfor %}.{% if task %} {{ task.labels }}{% else %} <!-- Fill in: how the labels were made, and by whom. -->{% endif %}
 {% if dropped_columns %}- **Columns removed before anything else**, so the model never sees them:
-{% for d in dropped_columns %}  - `{{ d.name }}`{% if d.shares %}: the rows labelled `{{ positive_label }}`, per value: {% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} ({{ "%.0f" | format(100 * s.share) }}%){{ "; " if not loop.last }}{% endfor %}.{% endif %}
-{% endfor %}  A column whose values go with the label would let a model learn who labelled a row, not what its text says.
-{% endif -%}
+{% for d in dropped_columns %}  - `{{ d.name }}`{% if d.why == "label" %}: kept out: it is another label of the same rows.{% elif d.shares %}: the rows labelled `{{ positive_label }}`, per value: {% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} ({{ "%.0f" | format(100 * s.share) }}%){{ "; " if not loop.last }}{% endfor %}.{% endif %}
+{% endfor %}{% if dropped_columns | selectattr("why", "equalto", "leak") | list %}  A column whose values go with the label would let a model learn who labelled a row, not what its text says.
+{% endif %}{% endif -%}
 - **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} group{{ "s" if rows.duplicate_groups != 1 }}). Each group is kept inside one split, so no text is trained on and then tested on.
 
 ## Evaluation
 
 **Method.** The rows were split once, stratified by label and grouped as above, with seed {{ hyperparameters.seed }}: {{ split_sizes.train }} train, {{ split_sizes.validation }} validation, {{ split_sizes.test }} test. The model was trained on train; the epoch{% if binary %} and the decision thresholds were{% else %} was{% endif %} chosen on validation only (the window aggregation was fixed beforehand; `metrics.json` gives both aggregations' validation scores); the test split was scored once, at the end. The row ids of each split are in `splits.csv`.
 
-**Test results** ({{ split_sizes.test }} rows{% if binary %}, threshold {{ "%.3f" | format(threshold.value) }}{% endif %}{% if test.intervals_95 %}, 95% bootstrap intervals over {{ bootstrap_resamples }} resamples of the test rows{% endif %}):
+**Test results** ({{ split_sizes.test }} rows{% if binary %}, threshold {{ "%.3f" | format(threshold.value) }}{% endif %}{% if test.intervals_95 and test.intervals_95_method %}; 95% intervals: {% for g in test.intervals_95_method.items() | groupby(1) %}{{ g.grouper }} for {{ g.list | map("first") | map("replace", "f1", "F1") | join(", ") }}{{ "; " if not loop.last }}{% endfor %}{% elif test.intervals_95 %}, 95% bootstrap intervals over {{ bootstrap_resamples }} resamples of the test rows{% endif %}):
 
 | Metric | This model{% if test.intervals_95 %} | 95% interval{% endif %}{% if binary %} | at threshold 0.5{% endif %}{% if baseline %} | TF-IDF + logistic regression{% endif %} |
 |---|---{% if test.intervals_95 %}|---{% endif %}{% if binary %}|---{% endif %}{% if baseline %}|---{% endif %}|
 {% for m in metric_rows -%}
-| {{ m.label }} | {{ "%.3f" | format(m.value) }}{% if test.intervals_95 %} | {% if m.interval %}{{ "%.3f – %.3f" | format(m.interval[0], m.interval[1]) }}{% endif %}{% endif %}{% if binary %} | {{ "%.3f" | format(m.at_half) if m.at_half is not none }}{% endif %}{% if baseline %} | {{ "%.3f" | format(m.baseline) if m.baseline is not none }}{% endif %} |
+| {{ m.label }} | {{ "%.3f" | format(m.value) }}{% if test.intervals_95 %} | {% if m.interval and m.interval[0] == m.interval[1] %}all {{ bootstrap_resamples }} resamples gave {{ "%.3f" | format(m.interval[0]) }}{% elif m.interval %}{{ "%.3f – %.3f" | format(m.interval[0], m.interval[1]) }}{% endif %}{% endif %}{% if binary %} | {{ "%.3f" | format(m.at_half) if m.at_half is not none }}{% endif %}{% if baseline %} | {{ "%.3f" | format(m.baseline) if m.baseline is not none }}{% endif %} |
 {% endfor %}
 {% if binary %}F1, precision and recall are for the `{{ positive_label }}` class.{% else %}Macro averages weigh every class equally; weighted averages weigh each class by its number of test rows.{% endif %}{% if baseline %} The baseline is a class-weighted TF-IDF (word 1-2 grams) + logistic-regression model trained on the same training rows, with its regularisation{% if binary %} and threshold{% endif %} chosen on the same validation rows.{% endif %}
 
@@ -2691,9 +2756,11 @@ The files `metrics.json` (every number on this card), `splits.csv` and `errors.c
 
 ## Citation
 
-{% if about -%}
+{% if about and about.credit -%}
 Please credit the data: {{ about.credit }}.
 
+{% endif -%}
+{% if about and about.citation -%}
 ```bibtex
 {{ about.citation }}
 ```

@@ -17,6 +17,12 @@ TEST = {
     "confusion_matrix": [[122, 4], [2, 48]],
     "n": 176,
     "intervals_95": {"f1": [0.897, 0.976], "precision": [0.85, 0.99], "recall": [0.9, 1.0], "accuracy": [0.94, 0.99]},
+    "intervals_95_method": {
+        "f1": "percentile bootstrap, 1000 resamples of the test rows",
+        "precision": "exact binomial (Clopper-Pearson)",
+        "recall": "exact binomial (Clopper-Pearson)",
+        "accuracy": "exact binomial (Clopper-Pearson)",
+    },
 }
 VAL_AT_F1 = {"precision": 0.96, "recall": 0.95, "flagged_per_1000": 280.0}
 TEST_AT_F1 = {"precision": 0.9231, "recall": 0.96, "flagged_per_1000": 295.5}

@@ -524,7 +524,7 @@ def test_resume_refuses_a_checkpoint_made_with_any_other_setting(trainer_module,
 def test_the_settings_a_checkpoint_records_include_the_data_and_the_processes(trainer_module, monkeypatch):
     args = types.SimpleNamespace(max_samples=None, text_columns=["t"], label_column="y")
     args.__dict__.update(dict.fromkeys(trainer_module.HYPERPARAMETERS, 1))
-    data = types.SimpleNamespace(facts={"data_sha256": "9f2c"}, names=["no", "yes"])
+    data = types.SimpleNamespace(facts={"texts_and_labels_sha256": "9f2c"}, names=["no", "yes"])
     monkeypatch.setenv("WORLD_SIZE", "2")
     settings = trainer_module.run_settings(args, {"id": "tiny-bert"}, data)
     assert settings["data"] == "9f2c" and settings["processes"] == 2 and settings["labels"] == ["no", "yes"]

@@ -289,9 +289,15 @@ def test_another_dataset_gets_its_own_folder_and_repo_name(trainer_module, tiny_
     args = trainer_module.parse_args(
         ["--dataset", "my_labels.csv", "--label-column", "topic", "--model", str(tiny_models["bert"])]
     )
-    assert trainer_module.default_name(args, "bert") == "my-labels-topic-bert"
+    name, why = trainer_module.default_name(args, "bert")
+    assert (name, why) == (
+        "my-labels-topic-bert",
+        "named after the data and label, not REPO_NAME: --dataset is not DATASET_ID",
+    )
+    args = trainer_module.parse_args(["--label-column", "type"])
+    assert trainer_module.default_name(args, "bert")[1].endswith("--label-column is not LABEL_COLUMN")
     args = trainer_module.parse_args([])  # the data and label the script is written for
-    assert trainer_module.default_name(args, "modernbert") == "on-the-books-jim-crow-modernbert"
+    assert trainer_module.default_name(args, "modernbert")[0] == "on-the-books-jim-crow-modernbert"
 
 
 def test_a_rerun_into_its_own_folder_replaces_the_earlier_runs_files_and_leaves_none_stale(

@@ -49,6 +49,13 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str, trainer_modul
         lo, hi = test["intervals_95"].get(key, (0, 1))
         assert lo <= test[key] <= hi
     assert sum(map(sum, test["confusion_matrix"])) == test["n"] == metrics["split_sizes"]["test"]
+    # proportions get the exact interval of their counts: one that stays true when every positive is found
+    from scipy.stats import binomtest
+
+    (tn, fp), (fn, tp) = test["confusion_matrix"]
+    for key, k, n in (("recall", tp, tp + fn), ("precision", tp, tp + fp), ("accuracy", tp + tn, test["n"])):
+        assert test["intervals_95"][key] == pytest.approx(list(binomtest(k, n).proportion_ci(method="exact"))), key
+    assert test["intervals_95"]["recall"][0] < 1.0 and test["intervals_95_method"]["recall"].startswith("exact")
     # the source column leaks the label: it is dropped and said to be dropped
     assert metrics["text_columns"] == ["chapter_text", "section_text"]
     assert [d["name"] for d in metrics["dropped_columns"]] == ["source"]

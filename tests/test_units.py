@@ -197,16 +197,31 @@ def test_multiclass_metrics_are_macro_with_per_class(t):
     assert not {"f1", "precision", "recall"} & set(m)  # averages are named as averages
 
 
-def test_bootstrap_intervals_contain_the_estimate_and_repeat_with_the_seed(t):
+def test_intervals_contain_the_estimate_and_the_bootstrap_repeats_with_the_seed(t):
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 150)
     pred = np.where(rng.random(150) < 0.8, y, 1 - y)
-    a = t.bootstrap_intervals(y, pred, seed=7)
-    assert a == t.bootstrap_intervals(y, pred, seed=7) and a != t.bootstrap_intervals(y, pred, seed=8)
+    a = t.intervals_95(y, pred, seed=7)
+    assert a == t.intervals_95(y, pred, seed=7) and a["f1"] != t.intervals_95(y, pred, seed=8)["f1"]
     point = t.classification_metrics(y, np.eye(2)[pred], ["n", "p"])
     for key in ("f1", "precision", "recall", "accuracy"):
         lo, hi = a[key]
         assert lo < point[key] < hi and hi - lo < 0.3
+
+
+def test_a_proportion_found_whole_gets_the_exact_interval_not_a_bootstrap_of_zero_width(t):
+    """55 of 55 positives found, 2 of 121 negatives flagged: recall's interval is Clopper-Pearson's for 55/55
+    (0.025 ** (1 / 55) = 0.935 to 1), precision's for 55/57; a percentile bootstrap would say 1.000 - 1.000."""
+    from scipy.stats import beta
+
+    y = np.array([1] * 55 + [0] * 121)
+    pred = np.array([1] * 55 + [1, 1] + [0] * 119)
+    a = t.intervals_95(y, pred, seed=0)
+    assert a["recall"] == pytest.approx([0.025 ** (1 / 55), 1.0]) and a["recall"][0] == pytest.approx(0.9351, abs=1e-4)
+    assert a["precision"] == pytest.approx([beta.ppf(0.025, 55, 3), beta.ppf(0.975, 56, 2)])
+    assert a["accuracy"] == pytest.approx([beta.ppf(0.025, 174, 3), beta.ppf(0.975, 175, 2)])
+    assert a["f1"][0] < a["f1"][1] == pytest.approx(1.0)
+    assert t.intervals_95([0, 1], [0, 0], seed=0)["precision"] is None  # nothing flagged: no precision to bound
 
 
 def test_baseline_beats_chance_and_sees_only_training_rows(t, monkeypatch):
