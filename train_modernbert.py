@@ -115,7 +115,7 @@ BATCH_SIZE = 16  # per optimizer step; evaluation uses twice this
 # ==============================================================================================================
 # EDIT HERE 2 of 3: the data, and what the classifier predicts
 # ==============================================================================================================
-DATASET_ID = "biglam/on_the_books"  # a Hub dataset id; --dataset also takes a local file or folder
+DATASET_ID = "biglam/on_the_books"  # the default --dataset: a Hub dataset id, or a local file or folder
 TEXT_COLUMNS = ["chapter_text", "section_text"]  # joined with a blank line; the chapter title helps (docs/results.md)
 LABEL_COLUMN = "jim_crow"
 ID_COLUMN = "id"  # names rows in splits.csv and errors.csv; row numbers when the dataset has no such column
@@ -136,9 +136,8 @@ TEST_SIZE = 0.1  # share of rows for the test split, scored once at the end
 DATASET_CARD = {
     "dataset": "biglam/on_the_books",
     "name": "On the Books: Jim Crow and Algorithms of Resistance",
-    "about": "sections of North Carolina session laws (1866-1967) labelled by the On the Books project at UNC Chapel "
-    "Hill Libraries, from laws identified by Pauli Murray's *States' Laws on Race and Color* (1951), by Richard "
-    "Paschal, and by the project's experts",
+    "about": "sections of North Carolina session laws (1866-1967), digitised and labelled by the On the Books project "
+    "at UNC Chapel Hill Libraries",
     "url": "https://onthebooks.lib.unc.edu/",
     "license": "cc-by-3.0",
     "credit": "On the Books: Jim Crow and Algorithms of Resistance, University of North Carolina at Chapel Hill "
@@ -160,7 +159,8 @@ TASK_CARD = {
     "law that enforced or encouraged racial segregation or discrimination. It is for archivists, historians, "
     "librarians and digital-humanities researchers who need to find the laws worth reading closely",
     "labels": "The labels are the judgement of the On the Books project's experts and of earlier compilers (Pauli "
-    "Murray, Richard Paschal); the model learns their notion of a Jim Crow law, including its blind spots.",
+    "Murray's *States' Laws on Race and Color*, 1951; Richard Paschal); the model learns their notion of a Jim Crow "
+    "law, including its blind spots.",
     "intended_use": [
         "**Triage**: rank and flag sections for expert review. A flag is a candidate, not a finding; a person "
         "should read every law before it is called a Jim Crow law.",
@@ -629,7 +629,13 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
             hits = [y for v, y in zip(values, labels, strict=True) if v == value]
             shares.append({"value": value, "count": len(hits), "positive": sum(hits), "share": sum(hits) / len(hits)})
     why = "; ".join(f"{s['value']}: {s['positive']}/{s['count']} {names[1]}" for s in shares)
-    logger.info("Dropped column %r before anything else: the model never sees it%s", column, f" ({why})" if why else "")
+    reason = {"leak": "it gives the label away", "label": "another label of the same rows"}.get(
+        DROP_COLUMNS.get(column)
+    )
+    details = "; ".join(filter(None, [reason, why]))
+    logger.info(
+        "Dropped column %r before anything else: the model never sees it%s", column, f" ({details})" * bool(details)
+    )
     return {"name": column, "why": DROP_COLUMNS.get(column), "shares": shares}
 
 
@@ -1555,18 +1561,37 @@ INTERVAL_METHODS = {  # what the card and metrics.json say of each interval
 
 
 def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list[str], seed: int) -> dict:
-    """TF-IDF + class-weighted logistic regression on the same split: C (and, for two classes, the threshold) chosen
-    on validation only, then scored once on test. What fine-tuning must beat."""
+    """The lexical model, scored once on test: what fine-tuning must beat."""
+    start = time.time()
+    partner, threshold = lexical_model(texts, labels, split, names, seed)
+    test = [texts[i] for i in split["test"]]
+    result = classification_metrics([labels[i] for i in split["test"]], partner.predict_proba(test), names, threshold)
+    result.update(
+        {
+            "C": partner[-1].C,
+            "threshold": threshold,
+            "train_rows": len(split["train"]),
+            "seconds": round(time.time() - start, 2),
+        }
+    )
+    if threshold is None:
+        del result["threshold"]
+    return result
+
+
+def lexical_model(texts: list[str], labels: list[int], split: dict, names: list[str], seed: int):
+    """TF-IDF (word 1-2 grams) + class-weighted logistic regression, fitted on the training rows only; C (and, for two
+    classes, the F1 threshold) chosen on validation. Returns the fitted pipeline and that threshold."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
 
-    start = time.time()
     x = {k: [texts[i] for i in rows] for k, rows in split.items()}
     y = {k: np.array([labels[i] for i in rows]) for k, rows in split.items()}
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=200_000, sublinear_tf=True)
     m_train = vectorizer.fit_transform(x["train"])
-    m_val, m_test = vectorizer.transform(x["validation"]), vectorizer.transform(x["test"])
+    m_val = vectorizer.transform(x["validation"])
     key = main_metric(names)
     best = None
     for c in (0.1, 1.0, 10.0, 100.0):
@@ -1577,15 +1602,9 @@ def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list
         threshold = tune_threshold(y["validation"], p_val[:, 1])[0] if len(names) == 2 else None
         score = classification_metrics(y["validation"], p_val, names, threshold)[key]
         if best is None or score > best[0]:
-            best = (score, c, threshold, clf)
-    _, c, threshold, clf = best
-    result = classification_metrics(y["test"], clf.predict_proba(m_test), names, threshold)
-    result.update(
-        {"C": c, "threshold": threshold, "train_rows": len(x["train"]), "seconds": round(time.time() - start, 2)}
-    )
-    if threshold is None:
-        del result["threshold"]
-    return result
+            best = (score, threshold, clf)
+    _, threshold, clf = best
+    return Pipeline([("tfidf", vectorizer), ("logreg", clf)]), threshold
 
 
 # --- shared: windows (identical in every script that tokenises or predicts; tests/test_copies.py checks) ---
@@ -2628,11 +2647,11 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {%- endif %}
 
 - **Rows used**: {{ rows.used }}{% if rows.dropped_empty_or_unlabelled %} ({{ rows.dropped_empty_or_unlabelled }} rows with empty text or no label left out){% endif %}{% if rows.max_samples %}, a stratified subset of {{ rows.max_samples }} rows (`--max-samples`){% endif %}.
-- **Input**: {{ columns }}, joined with a blank line.
+- **Input**: {{ columns }}{{ ", joined with a blank line" if text_columns | length > 1 }}.
 - **Label**: `{{ label_column }}` → {% for n in labels %}`{{ n }}` ({{ class_counts[n] }} rows){{ ", " if not loop.last }}{% endfor %}.{% if task %} {{ task.labels }}{% else %} <!-- Fill in: how the labels were made, and by whom. -->{% endif %}
 {% if dropped_columns %}- **Columns removed before anything else**, so the model never sees them:
 {% for d in dropped_columns %}  - `{{ d.name }}`{% if d.why == "label" %}: kept out: it is another label of the same rows.{% elif d.shares %}: the rows labelled `{{ positive_label }}`, per value: {% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} ({{ "%.0f" | format(100 * s.share) }}%){{ "; " if not loop.last }}{% endfor %}.{% endif %}
-{% endfor %}{% if dropped_columns | selectattr("why", "equalto", "leak") | list %}  A column whose values go with the label would let a model learn who labelled a row, not what its text says.
+{% endfor %}{% if dropped_columns | selectattr("why", "equalto", "leak") | list %}  A column whose values go with the label (who labelled a row, say) would let a model learn that, not what the text says.
 {% endif %}{% endif -%}
 - **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} group{{ "s" if rows.duplicate_groups != 1 }}). Each group is kept inside one split, so no text is trained on and then tested on.
 
@@ -2777,6 +2796,9 @@ The base model: {{ base_link }}; please cite it as its authors ask.
 {%- endif %}
 {%- if not base_model.on_hub %}
 <!-- Fill in: which model the local folder `{{ base_model.id }}` holds (its Hub id, if it has one), so that others can cite it and rerun this. -->
+{%- endif %}
+{%- if not base_model.license %}
+<!-- Fill in: this model's licence (usually its base model's), as `license:` in the metadata at the top. -->
 {%- endif %}
 """
 

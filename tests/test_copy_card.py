@@ -221,5 +221,5 @@ def test_the_dropped_column_sentence_fits_the_column(trainer_module, tiny_models
     card, _, metrics = run(copy, [*argv, "--positive-label", "public laws"])
     assert "  - `jim_crow`: kept out: it is another label of the same rows.\n" in card
     assert re.search(r"  - `source`: the rows labelled `public laws`, per value: paschal: \d+/\d+", card)
-    assert "would let a model learn who labelled a row" in card
+    assert "(who labelled a row, say) would let a model learn that" in card
     assert [(d["name"], d["why"]) for d in metrics["dropped_columns"]] == [("source", "leak"), ("jim_crow", "label")]
