@@ -683,7 +683,6 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
                 "looks like a regression target. This script classifies; give it a column of classes."
             )
         values = [int(v) if isinstance(v, float) else v for v in values]
-        check_label_spellings(set(values), label_column)
         unique = sorted(set(values), key=lambda v: (str(type(v)), v))
         if len(unique) > 100:
             raise UserError(
@@ -695,6 +694,7 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
         )
         index = {u: i for i, u in enumerate(unique)}
         values = [index[v] for v in values]
+    check_label_spellings({class_names[v] for v in set(values)}, label_column)
     if given:
         if len(given) != len(class_names):
             raise UserError(
