@@ -302,17 +302,21 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     """Turn the comma-separated flags into lists and refuse settings that contradict each other."""
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.repo_id = None  # the Hub repo, once check_hub knows the user
-    args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+    args.text_columns = [c for c in args.text_columns.split(",") if c.strip()]  # unstripped: " x" may be a header
+    text_columns = [c.strip() for c in args.text_columns]
     args.drop_columns = [c.strip() for c in args.drop_columns.split(",") if c.strip()]
     args.label_names = [c.strip() for c in args.label_names.split(",")] if args.label_names else None
     args.output_dir = Path(args.output_dir) if args.output_dir else None  # named after the model type, when known
+    used = sorted(set(args.drop_columns) & {args.label_column, *text_columns})
     problems = [
         (not args.text_columns, "--text-columns names no column"),
-        (len(set(args.text_columns)) < len(args.text_columns), "--text-columns lists a column twice"),
-        (args.label_column in args.text_columns, f"--label-column {args.label_column} is also in --text-columns"),
+        (len(set(text_columns)) < len(text_columns), "--text-columns lists a column twice"),
+        (args.label_column in text_columns, f"--label-column {args.label_column} is also in --text-columns"),
         (
-            bool(set(args.drop_columns) & {args.label_column, *args.text_columns}),
-            "--drop-columns names the label or a text column; it is for columns the model must never see",
+            bool(used),
+            f"--drop-columns names the label or a text column ({', '.join(used)}); it is for columns the model must "
+            f"never see, and drops {','.join(DROP_COLUMNS) or 'none'} unless given. To use {', '.join(used)}, give "
+            "--drop-columns '' (or the columns to drop)",
         ),
         (args.label_names and len(set(args.label_names)) < len(args.label_names), "--label-names repeats a name"),
         (
@@ -321,7 +325,11 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
         ),
         (args.max_samples is not None and args.max_samples < 1, "--max-samples must be at least 1"),
         (args.epochs is not None and not args.epochs > 0, "--epochs must be above 0"),
-        (args.learning_rate is not None and not args.learning_rate > 0, "--learning-rate must be above 0"),
+        (
+            args.learning_rate is not None and not 0 < args.learning_rate <= 1,
+            f"--learning-rate must be above 0 and at most 1, not {args.learning_rate} (fine-tuning uses 1e-5 to 1e-4)",
+        ),
+        (not 0 <= args.seed <= 2**32 - args.seeds, f"--seed must be from 0 to {2**32 - args.seeds}"),
         (args.batch_size < 1 or args.seeds < 1, "--batch-size and --seeds must be at least 1"),
         (args.gpus is not None and args.gpus < 1, "--gpus must be at least 1"),
         (args.max_length is not None and args.max_length < 16, "--max-length must be at least 16 tokens"),
@@ -332,7 +340,25 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     for problem, message in problems:
         if problem:
             p.error(message)
+    check_report_to(p, args.report_to)
     return args
+
+
+def check_report_to(p: argparse.ArgumentParser, report_to: str) -> None:
+    """A --report-to integration that is not installed would fail after the data and the model are loaded."""
+    if report_to == "none":
+        return
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    wanted = [name.strip() for name in report_to.split(",")]
+    missing = [n for n in wanted if n in INTEGRATION_TO_CALLBACK and n not in get_available_reporting_integrations()]
+    if missing:
+        script, extra = Path(__file__).name, " ".join(f"--with {n}" for n in missing)
+        p.error(
+            f"--report-to {report_to}: {', '.join(missing)} is not installed here. Run with it: uv run {extra} "
+            f"{script} ... (on Hugging Face Jobs: hf jobs uv run {extra} ... {script} ...)"
+        )
 
 
 MARKER = ".classifier-run.json"  # written first into the output folder: it marks the folder as this script's
@@ -350,6 +376,11 @@ def claim_output_dir(out: Path, args) -> None:
         return
     if out.exists() and not out.is_dir():
         raise UserError(f"--output-dir {out} is a file, not a folder. Give the name of a folder.")
+    if out.is_symlink() and not out.exists():
+        raise UserError(
+            f"--output-dir {out} is a link to {os.readlink(out)}, which does not exist. Make that folder, or choose "
+            "another --output-dir."
+        )
     others = sorted(p.name for p in out.iterdir() if p.name != MARKER) if out.is_dir() else []
     ours = (out / MARKER).is_file()
     if others and not ours and not args.overwrite:
@@ -370,6 +401,12 @@ def claim_output_dir(out: Path, args) -> None:
         logger.warning("--output-dir %s holds an earlier run of this script: its files are replaced.", out)
     if not ours and (replaced := sorted(set(others) & {"README.md", "metrics.json", *MODEL_FILES, *OUTPUT_TABLES})):
         logger.warning("--overwrite: this run's files replace yours of the same name in %s: %s", out, replaced)
+    written = {MARKER, "README.md", "metrics.json", *MODEL_FILES, *OUTPUT_TABLES, *earlier}
+    if locked := sorted(n for n in written if (out / n).is_file() and not os.access(out / n, os.W_OK)):
+        raise UserError(
+            f"--output-dir {out}: {', '.join(locked)} cannot be written (read-only); the run would fail there when "
+            "it saves the model, after training. Make them writable (chmod u+w), or choose another --output-dir."
+        )
     try:
         if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
             CLAIMED.append((out, not out.exists()))
@@ -388,11 +425,23 @@ def run_settings(args, base: dict, data) -> dict:
     names = ("max_samples", "text_columns", "label_column", *HYPERPARAMETERS)
     return {
         "data": data.facts["texts_and_labels_sha256"],
-        "model": base["id"],
+        "model": base["id"] if base["on_hub"] else model_fingerprint(args.model, base["id"]),
         "labels": data.names,
         "processes": processes(),
         **{k: getattr(args, k) for k in names},
     }
+
+
+def model_fingerprint(folder: str, name: str) -> str:
+    """A local model by its contents, not its folder's name (two folders called `model` are not one model): the
+    sha256 of its config and weights."""
+    digest = hashlib.sha256()
+    folder = Path(folder).expanduser()
+    for path in sorted([folder / "config.json", *folder.glob("*.safetensors"), *folder.glob("*.bin")]):
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 24):
+                digest.update(chunk)
+    return f"{name} (sha256 {digest.hexdigest()[:16]})"
 
 
 @dataclass
@@ -541,6 +590,7 @@ class Data:
 def load_data(args, token) -> Data:
     """Load the table, drop the listed columns before anything else, and keep the rows with a text and a label."""
     table = load_table(args.dataset, token)
+    args.text_columns = match_columns(table, args.text_columns)
     holdout = [args.holdout_column] if args.holdout_column else []
     check_columns(
         table, {"--text-columns": args.text_columns, "--label-column": [args.label_column], "--holdout-column": holdout}
@@ -557,11 +607,17 @@ def load_data(args, token) -> Data:
     table = table.select_columns(list(dict.fromkeys(keep)))
     texts = build_texts(table, args.text_columns)
     raw = table[args.label_column]
-    usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None]
+    empty = sum(isinstance(y, str) and not y.strip() for y in raw)  # "" in JSON, a blank cell: no label, not a class
+    usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None and str(y).strip()]
     if not usable:
         raise UserError(f"No row has both text in {args.text_columns} and a label in {args.label_column}.")
     if len(usable) < len(texts):
-        logger.warning("Dropped %d of %d rows with empty text or no label", len(texts) - len(usable), len(texts))
+        logger.warning(
+            "Dropped %d of %d rows with empty text or no label (%d with an empty label)",
+            len(texts) - len(usable),
+            len(texts),
+            empty,
+        )
     class_names = getattr(table.features[args.label_column], "names", None)
     labels, names = encode_labels([raw[i] for i in usable], args.label_column, class_names, args.label_names)
     labels, names, why = positive_class(labels, names, args)
@@ -582,6 +638,7 @@ def load_data(args, token) -> Data:
         "rows": {
             "used": len(rows),
             "dropped_empty_or_unlabelled": len(texts) - len(usable),
+            "empty_labels": empty,  # of those, the rows whose label is "" or spaces: missing, not a class
             "max_samples": args.max_samples if len(rows) < len(usable) else None,  # only when it cut rows
             "duplicate_groups": len(sizes),
             "rows_in_duplicate_groups": sum(sizes),
@@ -608,16 +665,10 @@ def load_data(args, token) -> Data:
     facts["texts_and_labels_sha256"] = hashlib.sha256(
         json.dumps([[texts[r] for r in rows], labels]).encode()
     ).hexdigest()
-    return Data(
-        [texts[r] for r in rows],
-        labels,
-        names,
-        ids,
-        groups,
-        [holdout_values[r] for r in rows] if holdout_values is not None else None,
-        facts,
-        rows,
-    )
+    held = [holdout_values[r] for r in rows] if holdout_values is not None else None
+    if held is not None:
+        check_holdout_values(args.holdout_column, held)
+    return Data([texts[r] for r in rows], labels, names, ids, groups, held, facts, rows)
 
 
 def describe_dropped(column: str, values: list, labels: list[int], names: list[str]) -> dict:
@@ -660,6 +711,7 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
         )
         index = {u: i for i, u in enumerate(unique)}
         values = [index[v] for v in values]
+    check_label_spellings({class_names[v] for v in set(values)}, label_column)
     if given:
         if len(given) != len(class_names):
             raise UserError(
@@ -707,6 +759,22 @@ def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
     if len(negatives) == 1:
         return next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
     return sorted(names, key=str)[-1], "it sorts last; choose with --positive-label"
+
+
+def check_label_spellings(labels, label_column: str) -> None:
+    """Labels that differ only by case or surrounding spaces (`Yes`, `yes `) are one class spelled two ways; trained
+    as two classes, they would split it. Refused, naming them."""
+    spellings: dict[str, set] = {}
+    for label in labels:
+        spellings.setdefault(str(label).strip().lower(), set()).add(str(label))
+    same = sorted(sorted(s) for s in spellings.values() if len(s) > 1)
+    if same:
+        raise UserError(
+            f"--label-column {label_column}: the labels {'; '.join(' and '.join(map(repr, s)) for s in same)} differ "
+            "only by case or spaces, and would be trained as different classes. Spell each class one way in the "
+            f"file (e.g. replace {same[0][1]!r} with {same[0][0]!r}) and run again; --label-names only renames "
+            "classes, it cannot merge them."
+        )
 
 
 # --- end shared: labels ---
@@ -844,6 +912,7 @@ def class_weights(train_labels: list[int], num_classes: int) -> list[float]:
 
 # --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
+RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py and predict.py write into their folders
 
 
 def looks_like_local_path(name: str) -> bool:
@@ -865,6 +934,7 @@ def load_table(dataset: str, token: str | None = None):
     if path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json")):
         table = datasets.load_from_disk(str(path))
     elif path.is_dir():
+        check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
@@ -910,9 +980,21 @@ def load_table(dataset: str, token: str | None = None):
     return table
 
 
+def check_not_results(path: Path, dataset: str) -> None:
+    """A data folder that holds a folder these scripts wrote (their RUN_MARKERS) would read its tables as data."""
+    found = sorted({str(m.parent) for name in RUN_MARKERS for m in path.rglob(name)})
+    if found:
+        raise UserError(
+            f"--dataset {dataset}: holds {', '.join(found[:3])}, written by train_*.py or predict.py (its "
+            f"{' or '.join(RUN_MARKERS)} says so); its tables are results, not data. Move that folder out of "
+            f"{dataset}, keep --output-dir outside the data folder, or give the data file itself."
+        )
+
+
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
     import codecs
+    import csv
     import itertools
 
     if path.stat().st_size == 0:
@@ -926,6 +1008,16 @@ def check_text_file(path: Path, dataset: str) -> None:
         )
     if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
+    if path.suffix.lower() in (".csv", ".tsv"):  # a reader keeps one of two same-named columns and renames the other
+        tab = path.suffix.lower() == ".tsv"
+        header = next(csv.reader([lines[0].decode("utf-8-sig", errors="replace")], delimiter="\t" if tab else ","))
+        twice = {name: [n + 1 for n, h in enumerate(header) if h == name] for name in header if header.count(name) > 1}
+        if twice:
+            where = "; ".join(f"{name!r} (columns {', '.join(map(str, at))})" for name, at in twice.items())
+            raise UserError(
+                f"--dataset {dataset}: the header names a column more than once: {where}. Only one of them would be "
+                "read under that name. Give each column its own name in the file, and run again."
+            )
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
         for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b""]):  # b"": the end, a cut character
@@ -944,13 +1036,34 @@ def first_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else ""
 
 
+def match_columns(table, names: list[str]) -> list[str]:
+    """Each name as the table spells it: exactly, else without surrounding spaces (`--text-columns "a, b"` names b;
+    `" b"` names a header " b" when there is one)."""
+    found = []
+    for name in names:
+        loose = [c for c in table.column_names if c.strip() == name.strip()]
+        found.append(name if name in table.column_names else loose[0] if len(loose) == 1 else name.strip())
+    return found
+
+
 def check_columns(table, wanted: dict[str, list[str]]) -> None:
-    """Fail with the list of real columns when a flag names a column that does not exist."""
+    """Fail with the list of real columns when a flag names a column that does not exist, and when --text-columns
+    names one that holds lists, structs or bytes (the model would read Python's repr of them)."""
+    import pyarrow as pa
+
     for flag, names in wanted.items():
         missing = [n for n in names if n not in table.column_names]
         if missing:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
+            )
+    schema = table.features.arrow_schema
+    for name in wanted.get("--text-columns", []):
+        kind = schema.field(name).type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            raise UserError(
+                f"--text-columns: {name} holds {kind}, not text: the model would read Python's repr of it "
+                f"(\"['The', 'General', ...\"). Make it one string per row first, or choose another column."
             )
 
 
@@ -1058,6 +1171,9 @@ def load_model(model_name: str, names: list[str], token: str | None):
         ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
         dtype=torch.float32,
     )
+    for key in ("positive_label", "decision_threshold", "decision_thresholds"):  # a classifier's, of its old task
+        if hasattr(model.config, key):
+            delattr(model.config, key)  # save_outputs writes this run's, when it decides them
     return model, tokenizer
 
 
@@ -1342,6 +1458,7 @@ def checkpoint_pusher(hub: dict):
 
 
 def classifier_trainer():
+    import torch
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
@@ -1359,7 +1476,14 @@ def classifier_trainer():
             if model.training:  # padding is compute spent on nothing: count it
                 self.real_tokens = self.real_tokens + inputs["attention_mask"].sum()
                 self.computed_tokens += inputs["attention_mask"].numel()
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if model.training and torch.isnan(loss):  # the weights diverged: nothing after this step would learn
+                raise UserError(
+                    f"The training loss became NaN at step {self.state.global_step + 1}, with learning rate "
+                    f"{self.args.learning_rate}: the weights diverged. Lower --learning-rate (fine-tuning uses about "
+                    "1e-5 to 1e-4) and run again."
+                )
+            return loss
 
         def summed_tokens(self) -> tuple[int, int]:
             """The real and computed tokens of all processes (each counted its share of each batch)."""
@@ -2392,6 +2516,25 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
 # ==============================================================================================================
 # Optional study: --holdout-column (test on each group of rows after training without it)
 # ==============================================================================================================
+HOLDOUT_MAX_VALUES = 20  # each value is one more training
+HOLDOUT_MIN_ROWS = 5  # the held-out rows are its test set: fewer say next to nothing
+
+
+def check_holdout_values(column: str, values: list) -> None:
+    """Refuse a --holdout-column with more values than trainings worth running (an id: one per row) or with values
+    too rare to test on, with the counts."""
+    counts = Counter(values)
+    rare = sorted((n, str(v)) for v, n in counts.items() if n < HOLDOUT_MIN_ROWS)
+    if len(counts) > HOLDOUT_MAX_VALUES or rare:
+        examples = ", ".join(f"{v!r}: {n}" for n, v in rare[:3])
+        raise UserError(
+            f"--holdout-column {column}: {len(counts)} values, {len(rare)} of them with fewer than "
+            f"{HOLDOUT_MIN_ROWS} rows{f' ({examples})' if rare else ''}. Each value is one training, tested on its "
+            f"rows: a held-out column needs at most {HOLDOUT_MAX_VALUES} values of at least {HOLDOUT_MIN_ROWS} rows "
+            "each. Choose a column that groups the rows (a source, a decade), or merge its rare values."
+        )
+
+
 def holdout_study(args, data: Data, clock, token, values: list | None = None) -> dict:
     """One training per value of the column (or of `values`): test on all rows with that value, train on the others."""
     logger.info(

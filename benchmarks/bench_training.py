@@ -71,6 +71,7 @@ class UserError(Exception):
 # ---------------------------------------------------------------------------
 # --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
+RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py and predict.py write into their folders
 
 
 def looks_like_local_path(name: str) -> bool:
@@ -92,6 +93,7 @@ def load_table(dataset: str, token: str | None = None):
     if path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json")):
         table = datasets.load_from_disk(str(path))
     elif path.is_dir():
+        check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
@@ -137,9 +139,21 @@ def load_table(dataset: str, token: str | None = None):
     return table
 
 
+def check_not_results(path: Path, dataset: str) -> None:
+    """A data folder that holds a folder these scripts wrote (their RUN_MARKERS) would read its tables as data."""
+    found = sorted({str(m.parent) for name in RUN_MARKERS for m in path.rglob(name)})
+    if found:
+        raise UserError(
+            f"--dataset {dataset}: holds {', '.join(found[:3])}, written by train_*.py or predict.py (its "
+            f"{' or '.join(RUN_MARKERS)} says so); its tables are results, not data. Move that folder out of "
+            f"{dataset}, keep --output-dir outside the data folder, or give the data file itself."
+        )
+
+
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
     import codecs
+    import csv
     import itertools
 
     if path.stat().st_size == 0:
@@ -153,6 +167,16 @@ def check_text_file(path: Path, dataset: str) -> None:
         )
     if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
         raise UserError(f"--dataset {dataset}: no rows (only a header, or nothing). Check that it is the right file.")
+    if path.suffix.lower() in (".csv", ".tsv"):  # a reader keeps one of two same-named columns and renames the other
+        tab = path.suffix.lower() == ".tsv"
+        header = next(csv.reader([lines[0].decode("utf-8-sig", errors="replace")], delimiter="\t" if tab else ","))
+        twice = {name: [n + 1 for n, h in enumerate(header) if h == name] for name in header if header.count(name) > 1}
+        if twice:
+            where = "; ".join(f"{name!r} (columns {', '.join(map(str, at))})" for name, at in twice.items())
+            raise UserError(
+                f"--dataset {dataset}: the header names a column more than once: {where}. Only one of them would be "
+                "read under that name. Give each column its own name in the file, and run again."
+            )
     decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
     with path.open("rb") as f:
         for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b""]):  # b"": the end, a cut character
@@ -171,13 +195,34 @@ def first_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else ""
 
 
+def match_columns(table, names: list[str]) -> list[str]:
+    """Each name as the table spells it: exactly, else without surrounding spaces (`--text-columns "a, b"` names b;
+    `" b"` names a header " b" when there is one)."""
+    found = []
+    for name in names:
+        loose = [c for c in table.column_names if c.strip() == name.strip()]
+        found.append(name if name in table.column_names else loose[0] if len(loose) == 1 else name.strip())
+    return found
+
+
 def check_columns(table, wanted: dict[str, list[str]]) -> None:
-    """Fail with the list of real columns when a flag names a column that does not exist."""
+    """Fail with the list of real columns when a flag names a column that does not exist, and when --text-columns
+    names one that holds lists, structs or bytes (the model would read Python's repr of them)."""
+    import pyarrow as pa
+
     for flag, names in wanted.items():
         missing = [n for n in names if n not in table.column_names]
         if missing:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
+            )
+    schema = table.features.arrow_schema
+    for name in wanted.get("--text-columns", []):
+        kind = schema.field(name).type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            raise UserError(
+                f"--text-columns: {name} holds {kind}, not text: the model would read Python's repr of it "
+                f"(\"['The', 'General', ...\"). Make it one string per row first, or choose another column."
             )
 
 

@@ -23,8 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--script", default="train_modernbert.py", help="training script (default: train_modernbert.py)")
-    parser.add_argument("--holdout", default=None, help="the --holdout-column value to test on (default: the main split)")
+    parser.add_argument(
+        "--script", default="train_modernbert.py", help="training script (default: train_modernbert.py)"
+    )
+    parser.add_argument(
+        "--holdout", default=None, help="the --holdout-column value to test on (default: the main split)"
+    )
     parser.add_argument("--output", required=True, help="JSON file for the scores")
     ours, theirs = sys.argv[1 : sys.argv.index("--")], sys.argv[sys.argv.index("--") + 1 :]
     own = parser.parse_args(ours)

@@ -303,6 +303,7 @@ def test_report_to_reaches_the_trainer(job, monkeypatch):
         raise Stop
 
     monkeypatch.setattr(transformers.TrainingArguments, "__post_init__", spy)
+    monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["trackio"])
     for extra in (["--report-to", "trackio"], []):
         with pytest.raises(Stop):
             job["script"].main([*job["argv"], "--no-push", *extra])
