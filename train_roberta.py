@@ -185,6 +185,8 @@ TASK_CARD = {
         "It shall be unlawful for any railroad company to carry white and colored passengers in the same coach.",
     ],
     "tags": ["jim-crow", "civil-rights"],
+    # The named threshold predict.py applies by default (decision_threshold), and why; without it, `f1`.
+    "threshold": ("recall_0.98", "this is triage: a missed Jim Crow law costs more than one more law to read"),
 }
 # ==============================================================================================================
 
@@ -265,7 +267,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--epochs", None, "training epochs", preset, type=float)
     flag(train, "--learning-rate", None, "peak learning rate", preset, type=float)
     flag(train, "--batch-size", BATCH_SIZE, "training batch size; evaluation uses twice this", type=int)
-    flag(train, "--threshold-for", "f1", "the named threshold saved as decision_threshold", choices=threshold_names())
+    flag(
+        train,
+        "--threshold-for",
+        None,
+        "the named threshold saved as decision_threshold, which predict.py applies",
+        "TASK_CARD's threshold for its task, else f1",
+        choices=threshold_names(),
+    )
     flag(train, "--seed", 42, "seed for the split, the initialisation and the bootstrap", type=int)
     flag(train, "--seeds", 1, "train with this many seeds and report mean +- std; the first is pushed", type=int)
     flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
@@ -731,7 +740,7 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
     """Two classes: put the class to flag at id 1 and say why it is that one. More classes: unchanged."""
     if len(names) != 2:
-        if args.positive_label or args.threshold_for != "f1":
+        if args.positive_label or args.threshold_for:
             raise UserError(f"--positive-label and --threshold-for apply to two classes; the labels are {names}.")
         return labels, names, None
     positive, why = choose_positive(names, args.positive_label)
@@ -1171,7 +1180,7 @@ def load_model(model_name: str, names: list[str], token: str | None):
         ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
         dtype=torch.float32,
     )
-    for key in ("positive_label", "decision_threshold", "decision_thresholds"):  # a classifier's, of its old task
+    for key in ("positive_label", "decision_threshold", "decision_threshold_name", "decision_thresholds"):  # old task
         if hasattr(model.config, key):
             delattr(model.config, key)  # save_outputs writes this run's, when it decides them
     return model, tokenizer
@@ -1538,17 +1547,18 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
 
 
 def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, args):
-    """Thresholds chosen on validation (two classes), then validation and test scored; test once, with bootstrap
-    intervals. Fills `metrics`; returns the test rows' predicted classes."""
+    """Thresholds chosen on validation (two classes), then validation and test scored at the `f1` one; test once,
+    with 95% intervals. Fills `metrics`; returns the test rows' predicted classes."""
     threshold = None
     if len(names) == 2:
         named = named_thresholds(y["validation"], probs["validation"][:, 1])
-        threshold = named[args.threshold_for]
+        threshold = named["f1"]  # the headline scores: comparable with the baseline and with other runs
         metrics["thresholds"] = {
             n: {part: triage(y[part], probs[part][:, 1], t) for part in ("validation", "test")} | {"value": t}
             for n, t in named.items()
         }
-        metrics["threshold"] = {"name": args.threshold_for, "value": threshold, "chosen_on": "validation"}
+        shipped, why = shipped_threshold(args, names)
+        metrics["threshold"] = {"name": shipped, "value": named[shipped], "chosen_on": "validation", "why": why}
         metrics["test_at_default_threshold"] = classification_metrics(y["test"], probs["test"], names, 0.5)
     for part in ("validation", "test"):
         metrics[part] = classification_metrics(y[part], probs[part], names, threshold)
@@ -1557,6 +1567,20 @@ def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, arg
         metrics["test"]["intervals_95"] = intervals_95(y["test"], test_pred, args.seed)
         metrics["test"]["intervals_95_method"] = INTERVAL_METHODS
     return test_pred
+
+
+def shipped_threshold(args, names: list[str]) -> tuple[str, str]:
+    """The named threshold saved as `decision_threshold`, the one predict.py applies by default, and why: the flag's,
+    else the one TASK_CARD declares for its task (a recall threshold for triage), else `f1`."""
+    if args.threshold_for:
+        return args.threshold_for, "set with --threshold-for"
+    task = card_words(args, names)[0]
+    if task and task.get("threshold"):
+        name, why = task["threshold"]
+        if name not in threshold_names():
+            raise UserError(f"TASK_CARD's threshold {name!r} is not one of {threshold_names()}.")
+        return name, why
+    return "f1", "the best F1 on validation"
 
 
 def named_thresholds(y_true, scores) -> dict[str, float]:
@@ -1951,6 +1975,7 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     if "threshold" in record:
         run.model.config.positive_label = data.names[1]
         run.model.config.decision_threshold = record["threshold"]["value"]
+        run.model.config.decision_threshold_name = record["threshold"]["name"]
         run.model.config.decision_thresholds = {n: t["value"] for n, t in record["thresholds"].items()}
     run.model.save_pretrained(out)  # not trainer.save_model: with --push-checkpoints that would push a placeholder card
     index = out / "model.safetensors.index.json"  # a large model is saved in shards that this file lists
@@ -2716,7 +2741,7 @@ This model reads a text and assigns it one of {{ labels | length }} labels: {{ l
 ## How to use it
 
 {% if binary -%}
-The model was evaluated with a decision threshold of **{{ "%.4f" | format(threshold.value) }}** on the `{{ positive_label }}` score, chosen on the validation split (not 0.5). Apply it yourself:
+The model flags a text when its `{{ positive_label }}` score reaches **{{ "%.4f" | format(threshold.value) }}**, the threshold `{{ threshold.name }}` chosen on the validation split (not 0.5){% if threshold.why %}: {{ threshold.why }}{% endif %}. Apply it yourself:
 
 ```python
 from transformers import pipeline
@@ -2802,7 +2827,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 
 **Method.** The rows were split once, stratified by label and grouped as above, with seed {{ hyperparameters.seed }}: {{ split_sizes.train }} train, {{ split_sizes.validation }} validation, {{ split_sizes.test }} test. The model was trained on train; the epoch{% if binary %} and the decision thresholds were{% else %} was{% endif %} chosen on validation only (the window aggregation was fixed beforehand; `metrics.json` gives both aggregations' validation scores); the test split was scored once, at the end. The row ids of each split are in `splits.csv`.
 
-**Test results** ({{ split_sizes.test }} rows{% if binary %}, threshold {{ "%.3f" | format(threshold.value) }}{% endif %}{% if test.intervals_95 and test.intervals_95_method %}; 95% intervals: {% for g in test.intervals_95_method.items() | groupby(1) %}{{ g.grouper }} for {{ g.list | map("first") | map("replace", "f1", "F1") | join(", ") }}{{ "; " if not loop.last }}{% endfor %}{% elif test.intervals_95 %}, 95% bootstrap intervals over {{ bootstrap_resamples }} resamples of the test rows{% endif %}):
+**Test results** ({{ split_sizes.test }} rows{% if binary %}, at the `f1` threshold {{ "%.3f" | format(thresholds.f1.value) }}{% endif %}{% if test.intervals_95 and test.intervals_95_method %}; 95% intervals: {% for g in test.intervals_95_method.items() | groupby(1) %}{{ g.grouper }} for {{ g.list | map("first") | map("replace", "f1", "F1") | join(", ") }}{{ "; " if not loop.last }}{% endfor %}{% elif test.intervals_95 %}, 95% bootstrap intervals over {{ bootstrap_resamples }} resamples of the test rows{% endif %}):
 
 | Metric | This model{% if test.intervals_95 %} | 95% interval{% endif %}{% if binary %} | at threshold 0.5{% endif %}{% if baseline %} | TF-IDF + logistic regression{% endif %} |
 |---|---{% if test.intervals_95 %}|---{% endif %}{% if binary %}|---{% endif %}{% if baseline %}|---{% endif %}|
@@ -2829,7 +2854,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% endfor %}
 {% endif %}
 {% if binary -%}
-**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows. This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold` (validation F1 {{ "%.3f" | format(validation.f1) }}); all of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
+**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows. This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold`, the one `predict.py` applies by default{% if threshold.why %} ({{ threshold.why }}){% endif %}; the test results above are at `f1`, to compare with the baseline and other runs. All of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ "f1" if threshold.name != "f1" else (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
 
 | Threshold | Value | Validation precision | Validation recall | Test precision | Test recall | To review per 1,000 texts (test) |{% if holdout %}{% for g in holdout.groups %} Recall, `{{ g.value }}` held out |{% endfor %}{% endif %}
 |---|---|---|---|---|---|---|{% if holdout %}{% for g in holdout.groups %}---|{% endfor %}{% endif %}
@@ -2911,7 +2936,8 @@ The files `metrics.json` (every number on this card), `splits.csv` and `errors.c
 <!-- Fill in: whose judgement the labels encode and what they may miss; what harm a wrong prediction could do. -->
 {%- endif %}
 {% if binary -%}
-- Recall on the test split is {{ "%.2f" | format(test.recall) }}: about {{ "%.0f" | format(100 * (1 - test.recall)) }} in 100 `{{ positive_label }}` texts like those in the data go unflagged at this threshold. Review flags before acting on them.
+{%- set shipped = thresholds[threshold.name].test %}
+- At the shipped threshold (`{{ threshold.name }}`), recall on the test split is {{ "%.2f" | format(shipped.recall) }}: about {{ "%.0f" | format(100 * (1 - shipped.recall)) }} in 100 `{{ positive_label }}` texts like those in the data go unflagged. Review flags before acting on them.
 {%- else -%}
 - Recall differs by class, from {{ "%.2f" | format(test.per_class.values() | map(attribute="recall") | min) }} to {{ "%.2f" | format(test.per_class.values() | map(attribute="recall") | max) }} on the test split (see "Per class").
 {%- endif %}

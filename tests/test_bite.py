@@ -253,7 +253,7 @@ def test_the_dropped_column_is_recorded_and_never_seen_in_every_input_format(
         shares.append({"value": value, "count": len(hits), "positive": sum(hits), "share": sum(hits) / len(hits)})
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["rows"]["used"] == 80
-    assert metrics["dropped_columns"] == [{"name": "source", "shares": shares}]
+    assert metrics["dropped_columns"] == [{"name": "source", "why": "leak", "shares": shares}]
     p, e = shares
     card = (out / "README.md").read_text()
     assert "- **Columns removed before anything else**, so the model never sees them:" in card

@@ -63,7 +63,11 @@ def test_the_threshold_table_equals_what_the_saved_predictions_give(run):
             assert row[part]["flagged_per_1000"] == pytest.approx(1000 * hit.mean(), abs=1e-9), name
     config = json.loads((out / "config.json").read_text())
     assert config["decision_thresholds"] == {n: r["value"] for n, r in metrics["thresholds"].items()}
-    assert config["decision_threshold"] == metrics["thresholds"]["f1"]["value"]  # the default: --threshold-for f1
+    # the jim_crow task is triage: TASK_CARD's recall threshold ships, the headline test scores stay at `f1`
+    assert metrics["threshold"]["name"] == config["decision_threshold_name"] == "recall_0.98"
+    assert config["decision_threshold"] == metrics["thresholds"]["recall_0.98"]["value"]
+    y, s = predictions["test"]
+    assert metrics["test"]["recall"] == pytest.approx((s[y] >= metrics["thresholds"]["f1"]["value"]).mean())
 
 
 def test_the_card_shows_the_table_the_curve_and_the_held_out_recall(run):
@@ -72,7 +76,7 @@ def test_the_card_shows_the_table_the_curve_and_the_held_out_recall(run):
     assert (out / "pr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](pr_curve.png)" in card and "**Choosing a threshold.**" in card
     for name, row in metrics["thresholds"].items():
-        shipped = " (shipped)" if name == "f1" else ""
+        shipped = " (shipped)" if name == "recall_0.98" else ""
         cells = [
             f"{row['value']:.4f}",
             *(f"{row[p][k]:.3f}" for p in ("validation", "test") for k in ("precision", "recall")),
@@ -91,9 +95,9 @@ def test_the_card_renders_the_table_and_the_image_with_the_script_alone(trainer_
     assert trainer_module.render_card(metrics, template) == (out / "README.md").read_text()
 
 
-def test_threshold_for_ships_the_named_threshold_and_scores_test_at_it(trainer_module):
+def test_threshold_for_ships_the_named_threshold_and_scores_test_at_f1(trainer_module):
     """Scores where the named thresholds differ (a smoke run's often coincide): --threshold-for decides which one
-    the model ships and the test split is scored at."""
+    the model ships; the headline test scores are at `f1` whichever ships, to compare with the baseline."""
     y_val = [1] * 10 + [0] * 10
     val = np.r_[[0.9] * 8, 0.1, 0.15, np.linspace(0.2, 0.5, 10)]
     y_test, test = [1, 1, 0, 0], np.array([0.9, 0.12, 0.3, 0.05])
@@ -104,8 +108,9 @@ def test_threshold_for_ships_the_named_threshold_and_scores_test_at_it(trainer_m
         metrics = {}
         trainer_module.score_predictions(metrics, ["no", "yes"], {"validation": y_val, "test": y_test}, probs, args)
         shipped[name] = metrics["threshold"]["value"]
-        assert shipped[name] == metrics["thresholds"][name]["value"]
-        assert metrics["test"]["recall"] == sum(s >= shipped[name] for s in (0.9, 0.12)) / 2
+        assert shipped[name] == metrics["thresholds"][name]["value"] and metrics["threshold"]["name"] == name
+        assert metrics["test"]["recall"] == 0.5  # at f1 (0.9): one of the two test positives
+        assert metrics["thresholds"][name]["test"]["recall"] == sum(s >= shipped[name] for s in (0.9, 0.12)) / 2
     assert shipped == {"f1": 0.9, "recall_0.95": 0.1}
 
 
@@ -115,11 +120,30 @@ def test_threshold_for_chooses_the_shipped_threshold(trainer_module, tiny_models
     assert trainer_module.main([*argv, "--threshold-for", "recall_0.95", *FAST]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     chosen = metrics["thresholds"]["recall_0.95"]["value"]
-    assert metrics["threshold"] == {"name": "recall_0.95", "value": chosen, "chosen_on": "validation"}
+    assert metrics["threshold"] == {
+        "name": "recall_0.95",
+        "value": chosen,
+        "chosen_on": "validation",
+        "why": "set with --threshold-for",
+    }
     assert json.loads((out / "config.json").read_text())["decision_threshold"] == chosen
     y, s = read_predictions(out)["test"]
-    assert metrics["test"]["recall"] == pytest.approx((s[y] >= chosen).mean())  # test is scored at the shipped one
-    assert "**`recall_0.95` =" in (out / "README.md").read_text()
+    assert metrics["test"]["recall"] == pytest.approx((s[y] >= metrics["thresholds"]["f1"]["value"]).mean())
+    card = (out / "README.md").read_text()
+    assert "**`recall_0.95` =" in card and "the one `predict.py` applies by default (set with --threshold-for)" in card
+
+
+def test_a_triage_task_ships_a_recall_threshold_and_another_task_keeps_f1(trainer_module):
+    """TASK_CARD declares the jim_crow task triage (a missed law costs more than one more to read): its recall
+    threshold ships, named with why. A task it does not describe (another label) ships `f1`."""
+    t = trainer_module
+    assert t.TASK_CARD["threshold"][0].startswith("recall_")
+    name, why = t.shipped_threshold(t.parse_args([]), ["no_jim_crow", "jim_crow"])
+    assert (name, why) == t.TASK_CARD["threshold"] and "triage" in why
+    other = t.parse_args(["--label-column", "type"])
+    assert t.shipped_threshold(other, ["private laws", "public laws"]) == ("f1", "the best F1 on validation")
+    flipped = t.parse_args(["--positive-label", "no_jim_crow"])  # the card's words (and its triage) do not apply
+    assert t.shipped_threshold(flipped, ["jim_crow", "no_jim_crow"])[0] == "f1"
 
 
 def test_predict_flags_exactly_the_rows_that_reach_a_named_threshold(run, tmp_path, caplog):
