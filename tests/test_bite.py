@@ -263,7 +263,8 @@ def test_the_dropped_column_is_recorded_and_never_seen_in_every_input_format(
     ) in card
     assert (
         "Dropped column 'source' before anything else: the model never sees it "
-        f"(paschal: {p['positive']}/{p['count']} jim_crow; project experts: {e['positive']}/{e['count']} jim_crow)"
+        f"(it gives the label away; paschal: {p['positive']}/{p['count']} jim_crow; "
+        f"project experts: {e['positive']}/{e['count']} jim_crow)"
     ) in caplog.text
     # the column never reaches the input: no text the model or the baseline got holds its values
     assert len(seen) >= 80 and all(t.startswith("CHAPTER ") for t in seen)
