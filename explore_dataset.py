@@ -140,7 +140,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="Environment: HF_TOKEN (for private or gated datasets and tokenizers; never printed or saved).",
     )
     data_help = "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder"
-    p.add_argument("--dataset", default=DATASET_ID, help=f"{data_help} (default: {DATASET_ID})")
+    path = {"type": os.path.expanduser}  # a flag that takes a local path: ~ is the home folder, as in a shell
+    p.add_argument("--dataset", default=DATASET_ID, help=f"{data_help} (default: {DATASET_ID})", **path)
     text_help = f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})"
     p.add_argument("--text-columns", default=",".join(TEXT_COLUMNS), help=text_help)
     p.add_argument("--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})")
@@ -148,9 +149,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "Hub id or local folder of the tokenizer of the model you will train, "
         "for lengths in tokens and a --max-length (default: characters only)"
     )
-    p.add_argument("--tokenizer", default=None, help=tokenizer_help)
+    p.add_argument("--tokenizer", default=None, help=tokenizer_help, **path)
     output_help = "JSON report, ending in .json; the Markdown copy (and the --plot PNG) go beside it with the same name"
-    p.add_argument("--output", default=OUTPUT, help=f"{output_help} (default: {OUTPUT})")
+    p.add_argument("--output", default=OUTPUT, help=f"{output_help} (default: {OUTPUT})", **path)
     plot_help = "also draw a PNG histogram of input lengths per label (default: off)"
     p.add_argument("--plot", action="store_true", help=plot_help)
     near_help = f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates"

@@ -154,6 +154,7 @@ def add_data_flags(group) -> None:
     group.add_argument(
         "--dataset",
         required=True,
+        type=os.path.expanduser,  # a local path: ~ is the home folder, as in a shell (so in every path flag)
         help="Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder; "
         "all splits are labelled, as one table (required; no default)",
     )
@@ -175,6 +176,7 @@ def add_model_flags(group) -> None:
     group.add_argument(
         "--model",
         required=True,
+        type=os.path.expanduser,
         help="Hub model id or local model folder, e.g. one saved by train_modernbert.py (required; no default)",
     )
     group.add_argument(
@@ -208,7 +210,9 @@ def add_model_flags(group) -> None:
 
 def add_output_flags(group) -> None:
     where = group.add_mutually_exclusive_group(required=True)
-    where.add_argument("--output", default=None, help="local file to write: .csv or .parquet (default: none)")
+    where.add_argument(
+        "--output", default=None, type=os.path.expanduser, help="local file to write: .csv or .parquet (default: none)"
+    )
     where.add_argument(
         "--output-dataset",
         default=None,
@@ -233,6 +237,7 @@ def add_output_flags(group) -> None:
     group.add_argument(
         "--work-dir",
         default=None,
+        type=os.path.expanduser,
         help="where the shards are written while the run lasts: a folder of this script's own, refused when it holds "
         "other files unless --overwrite (default: <output>.shards beside --output, or ./<repo name>.shards; for a "
         "slice of several, <...>.slice-0000i-of-0000K.shards)",

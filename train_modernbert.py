@@ -243,7 +243,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     data, train, out = (p.add_argument_group(name) for name in ("data", "model and training", "output"))
     preset = "the model's preset, see PRESETS"
-    flag(data, "--dataset", DATASET_ID, "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or dataset folder")
+    path = {"type": os.path.expanduser}  # a flag that takes a local path: ~ is the home folder, as in a shell
+    where = "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or dataset folder"
+    flag(data, "--dataset", DATASET_ID, where, **path)
     flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
     flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
     flag(data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_X,X")
@@ -253,7 +255,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
     flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
     flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
-    flag(train, "--model", DEFAULT_MODEL, "Hub model id or local model folder")
+    flag(train, "--model", DEFAULT_MODEL, "Hub model id or local model folder", **path)
     flag(train, "--max-length", None, "tokens per window; longer texts become overlapping windows", preset, type=int)
     flag(train, "--stride", None, "tokens shared by consecutive windows", preset, type=int)
     flag(train, "--epochs", None, "training epochs", preset, type=float)
@@ -269,8 +271,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--allow-cpu", False, "train a full run on the CPU inside a Hugging Face Job (hours: use a GPU flavor)")
     flag(train, "--report-to", "none", "where the Trainer also logs the curves, e.g. trackio (hf jobs: --with trackio)")
     other = "<data>-<label>-{model_type} for other data"
-    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{REPO_NAME}; {other}")
-    flag(out, "--card-template", None, "Jinja card template", f"{CARD_TEMPLATE_FILE} beside the script, else embedded")
+    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{REPO_NAME}; {other}", **path)
+    beside = f"{CARD_TEMPLATE_FILE} beside the script, else embedded"
+    flag(out, "--card-template", None, "Jinja card template", beside, **path)
     flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}; {other}")
     flag(out, "--private", False, "create the Hub repo as private", "public; private for a local --dataset")
     flag(out, "--public", False, "create the Hub repo as public even when --dataset is a local file")
