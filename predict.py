@@ -930,6 +930,9 @@ def model_settings(args, token: str | None, record: dict, text_columns: list[str
     """The labels, windows and threshold: from the flags, else the training run, else the model's config. Loads the
     config and the tokenizer only (--finalize checks the slices with them); no shards yet."""
     config = load_config(args.model, token)
+    saved_as = config.architectures or []  # the class save_pretrained saved; none in a config written by hand
+    if saved_as and not any(name.endswith("ForSequenceClassification") for name in saved_as):
+        raise UserError(untrained_head(args.model, f"its config.json says it is a {saved_as[0]}"))
     tokenizer = load_tokenizer(args.model, token)
     max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, record)
     threshold, threshold_source = resolve_threshold(args.threshold, config, record)
@@ -1204,7 +1207,18 @@ def load_scorer(model_name: str, token: str | None, batch_size: int) -> Scorer:
 def load_model(model_name: str, token: str | None):
     from transformers import AutoModelForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(model_name, token=token)
+    model, info = AutoModelForSequenceClassification.from_pretrained(model_name, token=token, output_loading_info=True)
+    if info["missing_keys"]:  # transformers gave them random values
+        raise UserError(untrained_head(model_name, f"its weights lack {name_some(sorted(info['missing_keys']))}"))
+    return model
+
+
+def untrained_head(model_name: str, why: str) -> str:
+    return (
+        f"--model {model_name}: no trained classifier head was saved with it ({why}): it would score with a random "
+        "head, other scores on each run. Give a classifier: the --output-dir of train_modernbert.py, or the Hub repo "
+        "it pushed to."
+    )
 
 
 def log_plan(args, data: Data, plan: Plan, scorer: Scorer) -> None:
