@@ -58,6 +58,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -353,8 +354,27 @@ def describe_run(argv) -> dict:
     packages = ("transformers", "torch", "datasets", "pyarrow", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    words = [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]
-    return {"versions": versions, "command": "uv run " + " ".join(shlex.quote(w) for w in words)}
+    words = named_not_located(
+        sys.argv[1:] if argv is None else argv, ("--dataset", "--model", "--output", "--work-dir")
+    )
+    command = " ".join(shlex.quote(w) for w in [Path(sys.argv[0]).name, *words])
+    return {"versions": versions, "command": f"uv run {command}"}
+
+
+# --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
+def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]:
+    """The command's words, with each local file or folder given to one of `path_flags` named by its last part:
+    no path of this machine goes into a card or an upload."""
+    named = []
+    for i, a in enumerate(argv):
+        flag, eq, value = a.partition("=") if a.startswith("--") else ("", "", a)
+        local = value and (Path(value).expanduser().exists() or "/" in value and looks_like_local_path(value))
+        is_path = (eq and flag in path_flags) or (not flag and i > 0 and argv[i - 1] in path_flags)
+        named.append((f"{flag}=" if eq else "") + Path(value).name if is_path and local else a)
+    return named
+
+
+# --- end shared: command ---
 
 
 def hub_token() -> str | None:
@@ -941,11 +961,12 @@ def model_settings(args, token: str | None, record: dict, text_columns: list[str
     shown = "none" if threshold is None else f"{threshold:.4f}"
     what = "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s"
     logger.info(what, names, shown, threshold_source, max_length, length_source, stride, text_columns)
-    local_dataset = Path(args.dataset).expanduser()
-    local_model = Path(args.model).expanduser()
-    settings = {
-        "model": str(local_model.resolve()) if local_model.exists() else args.model,
-        "dataset": str(local_dataset.resolve()) if local_dataset.exists() else args.dataset,
+    dataset, model = Path(args.dataset), Path(args.model)
+    config_file = model / "config.json"  # of a local model: two of one folder name differ there (their thresholds)
+    settings = {  # a local file or folder by its name only: they go into the Parquet metadata that is pushed
+        "model": model.resolve().name if model.exists() else args.model,
+        "model_config_sha256": sha256(config_file.read_bytes()).hexdigest() if config_file.is_file() else None,
+        "dataset": dataset.resolve().name if dataset.exists() else args.dataset,
         "text_columns": text_columns,
         "labels": names,
         "positive_label": None if positive is None else names[positive],

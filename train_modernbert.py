@@ -498,17 +498,28 @@ def reproduce_command(argv: list[str]) -> str:
     """The command that reproduces this run, naming the script (never a /data/... path): as a Hugging Face Job
     when it runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no
     absolute path of this machine goes into the card."""
-    named, path_flags = [], ("--dataset", "--model", "--output-dir", "--card-template")
     argv = [a for a in argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
+    named = named_not_located(argv, ("--dataset", "--model", "--output-dir", "--card-template"))
+    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
+    if os.environ.get("JOB_ID"):
+        return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
+    return f"uv run {words}"
+
+
+# --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
+def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]:
+    """The command's words, with each local file or folder given to one of `path_flags` named by its last part:
+    no path of this machine goes into a card or an upload."""
+    named = []
     for i, a in enumerate(argv):
         flag, eq, value = a.partition("=") if a.startswith("--") else ("", "", a)
         local = value and (Path(value).expanduser().exists() or "/" in value and looks_like_local_path(value))
         is_path = (eq and flag in path_flags) or (not flag and i > 0 and argv[i - 1] in path_flags)
         named.append((f"{flag}=" if eq else "") + Path(value).name if is_path and local else a)
-    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
-    if os.environ.get("JOB_ID"):
-        return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
-    return f"uv run {words}"
+    return named
+
+
+# --- end shared: command ---
 
 
 def job_flavor() -> str:

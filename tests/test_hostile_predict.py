@@ -64,7 +64,39 @@ def test_a_model_without_its_trained_classifier_head_is_refused(
     model.config.save_pretrained(base)  # ...so that a config naming a classifier must be written again
     AutoTokenizer.from_pretrained(tiny_models["bert"]).save_pretrained(base)
     output = tmp_path / "flags.csv"
-    assert predict_exit(pr, monkeypatch, ["--model", str(base), "--dataset", str(laws_csv), "--output", str(output)]) == 2
+    assert (
+        predict_exit(pr, monkeypatch, ["--model", str(base), "--dataset", str(laws_csv), "--output", str(output)]) == 2
+    )
     err = capsys.readouterr().err
     assert f"--model {base}: no trained classifier head was saved with it" in err and "Traceback" not in err
     assert not output.exists()
+
+
+def test_nothing_predict_pushes_holds_a_path_of_this_machine(pr, tiny_models, laws_csv, tmp_path, monkeypatch):
+    """The Parquet metadata (the settings of each shard), the dataset card's command and the slices' records name a
+    local model, dataset or work dir by its name only, as the training script's card does."""
+    import huggingface_hub
+    from fake_hub import FakeHub
+
+    hub = FakeHub(tmp_path / "hub", [])
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake_token")
+    monkeypatch.setattr(pr, "hub_api", lambda token: hub)
+    machine = [str(tmp_path.parent.parent), str(Path.home())]  # pytest's folder of every test's files, and the home
+    flags = ["--model", str(tiny_models["bert"]), "--dataset", str(laws_csv), "--max-samples", "30"]
+    work = ["--work-dir", str(tmp_path / "work")]
+    assert pr.main([*flags, *work, "--output-dataset", "me/one", "--shard-size", "10"]) == 0
+    sliced = [*flags, "--output-dataset", "me/two", "--num-shards", "2"]
+    for index in (0, 1):
+        assert pr.main([*sliced, "--shard-index", str(index), *work]) == 0
+    assert pr.main([*sliced, "--finalize"]) == 0
+    pushed = {
+        f"{repo}/{name}": (hub.folder(repo) / name).read_bytes()
+        for repo in ("me/one", "me/two")
+        for name in hub.files(repo)
+    }
+    assert {"me/one/README.md", "me/two/README.md", "me/two/slices/slice-00000-of-00002.json"} <= set(pushed)
+    assert "me/one/data/shard-00002.parquet" in pushed
+    leaks = {name: path for name, data in pushed.items() for path in machine if path.encode() in data}
+    assert not leaks
+    card = pushed["me/one/README.md"].decode()
+    assert f"--model {tiny_models['bert'].name} --dataset laws.csv" in card and "--work-dir work" in card
