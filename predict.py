@@ -513,6 +513,7 @@ def check_work_dir(args, work_dir: Path, part: Slice) -> None:
         raise UserError(f"--work-dir {work_dir} cannot be written: {here} does not let this user write to it.")
     if here != work_dir.absolute():
         return  # created when the run starts
+    lock_folder(work_dir, output_flag(args))  # before reading it: another run may be writing there
     foreign = sorted(p.name for p in work_dir.iterdir() if not OWN_FILE.fullmatch(p.name))
     if foreign and not args.overwrite:
         raise UserError(
@@ -530,16 +531,64 @@ def check_work_dir(args, work_dir: Path, part: Slice) -> None:
         )
 
 
+# --- shared: lock (identical in the scripts that write into a folder of their own; tests/test_copies.py checks) ---
+HELD: dict = {}  # (device, inode) of each folder this process holds: its open descriptor
+
+
+def lock_folder(folder: Path, what: str) -> None:
+    """Hold `folder` until this run ends (the system lets go however the process ends), so that a second run into
+    the same folder stops at once instead of mixing its files with this one's. Where there is no fcntl (Windows),
+    or the file system cannot lock, nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    key = (folder.stat().st_dev, folder.stat().st_ino)
+    if key in HELD:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:  # the run holding it wrote its process id into its marker
+            pid = json.loads((folder / MARKER).read_text()).get("pid", "unknown")
+        except (OSError, ValueError):
+            pid = "unknown"
+        raise UserError(
+            f"{folder}: another run (pid {pid}) is writing to it. Wait for it to finish, or choose another {what}."
+        ) from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return
+    HELD[key] = fd
+
+
+def release_folders() -> None:
+    while HELD:
+        os.close(HELD.popitem()[1])
+
+
+# --- end shared: lock ---
+
+
 def name_some(names: list[str], most: int = 5, sep: str = ", ") -> str:
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return sep.join(names[:most]) + more
 
 
-def claim_work_dir(work_dir: Path, settings: dict) -> None:
-    """Make the work dir and write the marker that says it is this script's: the run has started."""
-    marker = {"written_by": "predict.py", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings}
+def output_flag(args) -> str:
+    """The flag that named the work dir: the one to change for a run of its own."""
+    return "--work-dir" if args.work_dir else "--output" if args.output else "--output-dataset"
+
+
+def claim_work_dir(work_dir: Path, settings: dict, what: str) -> None:
+    """Make the work dir, hold it, and write the marker that says it is this script's: the run has started."""
+    started = {"written_by": "predict.py", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()}
+    marker = {**started, "settings": settings}
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
+        lock_folder(work_dir, what)
         (work_dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     except OSError as err:
         raise UserError(f"--work-dir {work_dir} cannot be written ({err.strerror or type(err).__name__}).") from err
@@ -1119,7 +1168,7 @@ def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
     """Claim the work dir (its marker). --overwrite deletes the earlier run's files (of this slice) in the repo (its
     shards here are scored again and replaced); --resume keeps (and fetches) those scored with the same settings.
     Returns the numbers of the shards already finished."""
-    claim_work_dir(target.work_dir, plan.settings)
+    claim_work_dir(target.work_dir, plan.settings, output_flag(args))
     if args.overwrite:  # this slice's shards of the earlier run, those this plan would not write again included
         for old in target.work_dir.glob(f"{target.part.prefix}shard-*.parquet"):
             old.unlink()
@@ -1955,6 +2004,8 @@ def run() -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        release_folders()
 
 
 if __name__ == "__main__":

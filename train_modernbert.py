@@ -347,6 +347,8 @@ def claim_output_dir(out: Path, args) -> None:
         return
     if out.exists() and not out.is_dir():
         raise UserError(f"--output-dir {out} is a file, not a folder. Give the name of a folder.")
+    if out.is_dir():
+        lock_folder(out, "--output-dir")  # before reading it: another run may be writing there
     others = sorted(p.name for p in out.iterdir() if p.name != MARKER) if out.is_dir() else []
     ours = (out / MARKER).is_file()
     if others and not ours and not args.overwrite:
@@ -367,16 +369,59 @@ def claim_output_dir(out: Path, args) -> None:
         logger.warning("--output-dir %s holds an earlier run of this script: its files are replaced.", out)
     if not ours and (replaced := sorted(set(others) & {"README.md", "metrics.json", *MODEL_FILES, *OUTPUT_TABLES})):
         logger.warning("--overwrite: this run's files replace yours of the same name in %s: %s", out, replaced)
+    made = not out.exists()
     try:
-        if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
-            CLAIMED.append((out, not out.exists()))
         out.mkdir(parents=True, exist_ok=True)
-        started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        lock_folder(out, "--output-dir")  # a new folder: held before this run takes it (and may give it back)
+        if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
+            CLAIMED.append((out, made))
+        started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid()}
         write_json(out / MARKER, {**started, **({"files": earlier} if earlier else {})})  # they are still here
     except OSError as err:
         raise UserError(
             f"--output-dir {out}: cannot write there ({err.strerror}). Choose a folder you can write to."
         ) from err
+
+
+# --- shared: lock (identical in the scripts that write into a folder of their own; tests/test_copies.py checks) ---
+HELD: dict = {}  # (device, inode) of each folder this process holds: its open descriptor
+
+
+def lock_folder(folder: Path, what: str) -> None:
+    """Hold `folder` until this run ends (the system lets go however the process ends), so that a second run into
+    the same folder stops at once instead of mixing its files with this one's. Where there is no fcntl (Windows),
+    or the file system cannot lock, nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    key = (folder.stat().st_dev, folder.stat().st_ino)
+    if key in HELD:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:  # the run holding it wrote its process id into its marker
+            pid = json.loads((folder / MARKER).read_text()).get("pid", "unknown")
+        except (OSError, ValueError):
+            pid = "unknown"
+        raise UserError(
+            f"{folder}: another run (pid {pid}) is writing to it. Wait for it to finish, or choose another {what}."
+        ) from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return
+    HELD[key] = fd
+
+
+def release_folders() -> None:
+    while HELD:
+        os.close(HELD.popitem()[1])
+
+
+# --- end shared: lock ---
 
 
 def run_settings(args, base: dict, data) -> dict:
@@ -2453,6 +2498,7 @@ def entry_point(argv=None) -> None:
         sys.exit(2)
     finally:
         release_unused_output_dir()
+        release_folders()
 
 
 def release_unused_output_dir() -> None:

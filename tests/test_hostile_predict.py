@@ -100,3 +100,53 @@ def test_nothing_predict_pushes_holds_a_path_of_this_machine(pr, tiny_models, la
     assert not leaks
     card = pushed["me/one/README.md"].decode()
     assert f"--model {tiny_models['bert'].name} --dataset laws.csv" in card and "--work-dir work" in card
+
+
+@pytest.fixture
+def held(tmp_path):
+    """A folder held by another run, as the scripts hold theirs (a lock the system drops when the process ends): its
+    marker names that run's process, and it has written a file."""
+    fcntl = pytest.importorskip("fcntl")  # POSIX; on Windows the scripts lock nothing
+    import json
+    import os
+
+    descriptors = []
+
+    def hold(folder: Path, marker: str) -> dict:
+        folder.mkdir(parents=True)
+        (folder / marker).write_text(json.dumps({"pid": 4242}))
+        (folder / "shard-00000.parquet").write_bytes(b"first")
+        descriptors.append(os.open(folder, os.O_RDONLY))
+        fcntl.flock(descriptors[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    yield hold
+    for fd in descriptors:
+        os.close(fd)
+
+
+def test_a_second_predict_into_the_same_output_refuses_while_the_first_runs(
+    pr, tiny_models, laws_csv, tmp_path, monkeypatch, capsys, held
+):
+    work = tmp_path / "flags.csv.shards"
+    before = held(work, pr.MARKER)
+    argv = ["--model", str(tiny_models["bert"]), "--dataset", str(laws_csv), "--output", str(tmp_path / "flags.csv")]
+    assert predict_exit(pr, monkeypatch, [*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert f"{work}: another run (pid 4242) is writing to it" in err and "choose another --output" in err
+    assert {p.name: p.read_bytes() for p in work.iterdir()} == before
+    assert not (tmp_path / "flags.csv").exists()
+
+
+def test_a_second_training_into_the_same_output_dir_refuses_while_the_first_runs(
+    trainer_module, tiny_models, laws_csv, tmp_path, capsys, held
+):
+    out = tmp_path / "out"
+    before = held(out, trainer_module.MARKER)
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), "--no-push"]
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.entry_point([*argv, *SMOKE, "--overwrite"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert f"{out}: another run (pid 4242) is writing to it" in err and "choose another --output-dir" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
