@@ -82,6 +82,7 @@ STATS_KEY = b"predict_stats"  # parquet metadata: per-shard counts for the card
 # The work dir holds only this script's files: its marker, its shards (and their temporary names), its dataset card,
 # and the folder a --resume downloads shards into.
 MARKER = ".predict-run.json"
+WRITING: list[Path] = []  # the work dir this run writes: where a Ctrl-C looks for what is kept
 CARD_FILE = "dataset_card.md"  # uploaded as the repo's README.md; never README.md here, which may be someone's
 OWN_FILE = re.compile(
     r"\.predict-run\.json|(slice-\d+-of-\d+-)?shard-\d+\.parquet(\.tmp)?|slice-\d+-of-\d+\.json|dataset_card\.md"
@@ -589,6 +590,7 @@ def claim_work_dir(work_dir: Path, settings: dict, what: str) -> None:
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
         lock_folder(work_dir, what)
+        WRITING.append(work_dir)
         (work_dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     except OSError as err:
         raise UserError(f"--work-dir {work_dir} cannot be written ({err.strerror or type(err).__name__}).") from err
@@ -2004,8 +2006,22 @@ def run() -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        print(interrupted(sys.argv[1:]), file=sys.stderr)
+        sys.exit(130)
     finally:
         release_folders()
+
+
+def interrupted(argv: list[str]) -> str:
+    """What a Ctrl-C leaves (the shards finished so far), and the command that scores the rest."""
+    words = [a for a in argv if a not in ("--resume", "--overwrite")]
+    again = f"uv run {Path(__file__).name} {shlex.join(words)}"
+    shards = sorted(WRITING[-1].glob("*shard-*.parquet")) if WRITING else []
+    if not shards:
+        return f"Interrupted (Ctrl-C) before a shard was finished: nothing to continue from. Start again with: {again}"
+    kept = f"{len(shards)} finished shard{' is' if len(shards) == 1 else 's are'} kept in {WRITING[-1]}"
+    return f"Interrupted (Ctrl-C): {kept}. Score the rest with: {again} --resume"
 
 
 if __name__ == "__main__":

@@ -334,6 +334,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
 
 MARKER = ".classifier-run.json"  # written first into the output folder: it marks the folder as this script's
 CLAIMED: list[tuple[Path, bool]] = []  # (folder, made by this run) whose MARKER this run wrote
+WRITING: list[Path] = []  # the --output-dir this run writes: where a Ctrl-C looks for what is kept
 SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # folders a run makes, and deletes
 OUTPUT_TABLES = ("splits.csv", "predictions.csv", "errors.csv", "pr_curve.png")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
@@ -375,6 +376,7 @@ def claim_output_dir(out: Path, args) -> None:
         lock_folder(out, "--output-dir")  # a new folder: held before this run takes it (and may give it back)
         if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
             CLAIMED.append((out, made))
+        WRITING.append(out)
         started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid()}
         write_json(out / MARKER, {**started, **({"files": earlier} if earlier else {})})  # they are still here
     except OSError as err:
@@ -2295,7 +2297,10 @@ def launch_processes(args) -> int | None:
         *args.argv,
     ]
     print(f"{wanted} GPUs: one training process per GPU: {shlex.join(command)}", file=sys.stderr, flush=True)
-    return subprocess.run(command).returncode
+    try:
+        return subprocess.run(command).returncode
+    except KeyboardInterrupt:  # Ctrl-C reached the processes too: the first one says what it kept
+        return 130
 
 
 def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
@@ -2496,9 +2501,28 @@ def entry_point(argv=None) -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        if is_main():
+            print(interrupted(sys.argv[1:] if argv is None else argv), file=sys.stderr)
+        sys.exit(130)
     finally:
         release_unused_output_dir()
         release_folders()
+
+
+def interrupted(argv: list[str]) -> str:
+    """What a Ctrl-C leaves (the last epoch's checkpoint, if one was saved), and the command that continues."""
+    words = [a for a in argv if a not in ("--resume", "--overwrite")]
+    again = f"uv run {Path(__file__).name} {shlex.join(words)}"
+    folder = WRITING[-1] / "checkpoints" if WRITING else None
+    if folder is None or not folder.is_dir():
+        return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(folder))
+    if last is None:
+        return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
+    return f"Interrupted (Ctrl-C): the last checkpoint is kept in {last}. Continue from it with: {again} --resume"
 
 
 def release_unused_output_dir() -> None:

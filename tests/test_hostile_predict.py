@@ -150,3 +150,63 @@ def test_a_second_training_into_the_same_output_dir_refuses_while_the_first_runs
     assert exit_info.value.code == 2 and "Traceback" not in err
     assert f"{out}: another run (pid 4242) is writing to it" in err and "choose another --output-dir" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def resume_command(err: str, script: str) -> list[str]:
+    """The flags of the command that the Ctrl-C line gives, after `uv run SCRIPT`."""
+    import shlex
+
+    line = err.split("Interrupted (Ctrl-C)", 1)[1].splitlines()[0]  # after a progress bar's \r, on its line
+    return shlex.split(line.split(f"uv run {script} ", 1)[1])
+
+
+def test_ctrl_c_in_training_says_what_was_kept_and_how_to_continue(
+    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys
+):
+    from transformers.trainer_callback import CallbackHandler
+
+    original = CallbackHandler.on_save
+
+    def interrupted_after_the_first_save(self, *a, **k):
+        original(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CallbackHandler, "on_save", interrupted_after_the_first_save)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), "--no-push"]
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.entry_point([*argv, *SMOKE[:-2], "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 130 and "Traceback" not in err
+    kept = next((out / "checkpoints").glob("checkpoint-*"))
+    assert f"Interrupted (Ctrl-C): the last checkpoint is kept in {kept}" in err
+    monkeypatch.setattr(CallbackHandler, "on_save", original)
+    resumed = resume_command(err, "train_modernbert.py")
+    assert resumed[-1] == "--resume"
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.entry_point(resumed)  # the command given continues the run
+    assert exit_info.value.code == 0 and (out / "model.safetensors").is_file()
+
+
+def test_ctrl_c_in_predict_says_what_was_kept_and_how_to_continue(
+    pr, tiny_models, laws_csv, tmp_path, monkeypatch, capsys
+):
+    real, calls = pr.score_texts, []
+
+    def interrupted_in_the_second_shard(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(pr, "score_texts", interrupted_in_the_second_shard)
+    output = tmp_path / "flags.csv"
+    argv = ["--model", str(tiny_models["bert"]), "--dataset", str(laws_csv), "--output", str(output)]
+    assert predict_exit(pr, monkeypatch, [*argv, "--max-samples", "30", "--shard-size", "10", "--overwrite"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"Interrupted (Ctrl-C): 1 finished shard is kept in {tmp_path / 'flags.csv.shards'}" in err
+    monkeypatch.setattr(pr, "score_texts", real)
+    resumed = resume_command(err, "predict.py")
+    assert resumed[-1] == "--resume" and "--overwrite" not in resumed
+    assert predict_exit(pr, monkeypatch, resumed) == 0 and len(output.read_text().splitlines()) == 31
