@@ -56,6 +56,8 @@ OUTPUT = "dataset_report.json"
 # 2 / 0.1 = 20 rows so that validation and test each get at least 2 of them.
 VALIDATION_SIZE = 0.1
 TEST_SIZE = 0.1
+MAX_CLASSES = 100  # the training scripts refuse a label column (not a ClassLabel) with more distinct values
+FREE_TEXT_CHARS = 40  # labels this long, or unique to their rows, are free text (past 20 distinct values)
 
 # Leakage verdict; the reasoning is in leakage_verdict().
 PURE_SHARE = 0.9  # a value "pins" a label when at least 90% of its rows carry it ...
@@ -228,7 +230,11 @@ def load_data(args: argparse.Namespace, token: str | None) -> Data:
     check_columns(table, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
     columns = table.to_dict()
     labels = label_strings(columns[args.label_column], table.features[args.label_column], args.label_column)
+    feature = table.features[args.label_column]
+    check_classes(labels, feature, args.label_column)
     balance = label_balance(labels)
+    # a ClassLabel's name that no row has: the training scripts leave it out, as there is nothing to learn or test
+    balance["unused_class_names"] = [n for n in getattr(feature, "names", []) if n not in set(labels)]
     if len(balance["classes"]) < 2:
         raise UserError(
             f"--label-column {args.label_column}: every labelled row has the label "
@@ -429,6 +435,26 @@ def label_strings(values: list, feature, label_column: str) -> list[str | None]:
         else:
             out.append(str(value))
     return out
+
+
+def check_classes(labels: list[str | None], feature, label_column: str) -> None:
+    """Refuse, as the training scripts do, a label column (not a ClassLabel) that holds no classes: free text (past
+    20 distinct labels, most of them unique to their row, or long), or more distinct values than they take."""
+    values = [y for y in labels if y is not None]
+    distinct = set(values)
+    if hasattr(feature, "names") or len(distinct) <= 20:
+        return
+    if len(distinct) > len(values) / 2 or sorted(map(len, values))[len(values) // 2] > FREE_TEXT_CHARS:
+        raise UserError(
+            f"--label-column {label_column}: this looks like free text, not labels ({len(distinct)} distinct values "
+            f"in {len(values)} rows, e.g. {values[0][:60]!r}). Give the column that holds the classes."
+        )
+    if len(distinct) > MAX_CLASSES:
+        raise UserError(
+            f"--label-column {label_column}: has {len(distinct)} distinct values, more than the {MAX_CLASSES} the "
+            "training scripts take: it looks like an id or a measurement, not classes. Give the column that holds "
+            "the classes."
+        )
 
 
 def is_missing(value) -> bool:
@@ -1111,6 +1137,11 @@ def recommendations(report: dict, args: argparse.Namespace) -> dict:
             f"too few rows for a stratified train/validation/test split: {split['too_small']} "
             f"(each class needs {split['rows_needed_per_class']} at --validation-size {VALIDATION_SIZE} and "
             f"--test-size {TEST_SIZE}); add rows, merge rare classes or raise those sizes"
+        )
+    if unused := report["labels"]["unused_class_names"]:
+        warnings.append(
+            f"the label column's ClassLabel also names {unused}, which no row has: the training scripts leave "
+            f"{'it' if len(unused) == 1 else 'them'} out and learn the {len(report['labels']['classes'])} labels above"
         )
     # input_text, not one column: one column alone may repeat (an act's title) and rightly differ
     conflicts = report["duplicates"]["exact"]["input_text"]

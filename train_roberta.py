@@ -685,6 +685,8 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
 
 def encode_labels(values: list, label_column: str, class_names: list[str] | None, given: list[str] | None):
     """Map raw label values to ids 0..K-1 and name them. Returns (ids, names)."""
+    if class_names is not None:
+        values, class_names = drop_unused_names(values, class_names, label_column)
     if class_names is None:  # not a ClassLabel: the sorted unique values define the order
         fractional = [v for v in values if isinstance(v, float) and v != int(v)]
         if fractional:
@@ -718,6 +720,18 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
             "least two classes."
         )
     return list(values), list(class_names)
+
+
+def drop_unused_names(values: list[int], class_names: list[str], label_column: str) -> tuple[list[int], list[str]]:
+    """A ClassLabel may name a class that no row has (one kept for later): there is nothing to learn or to test of
+    it, so the model learns the others, renumbered in the same order."""
+    used = sorted({v for v in values if 0 <= v < len(class_names)})
+    unused = [n for i, n in enumerate(class_names) if i not in used]
+    if not unused:
+        return values, class_names
+    logger.warning("--label-column %s: no row has the label(s) %s of its ClassLabel; left out", label_column, unused)
+    index = {v: i for i, v in enumerate(used)}
+    return [index.get(v, v) for v in values], [class_names[v] for v in used]
 
 
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:

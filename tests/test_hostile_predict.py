@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SMOKE, import_script
+from conftest import ROOT, SMOKE, import_script, make_rows
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +210,37 @@ def test_ctrl_c_in_predict_says_what_was_kept_and_how_to_continue(
     resumed = resume_command(err, "predict.py")
     assert resumed[-1] == "--resume" and "--overwrite" not in resumed
     assert predict_exit(pr, monkeypatch, resumed) == 0 and len(output.read_text().splitlines()) == 31
+
+
+def test_explore_recommends_a_command_that_training_accepts_for_a_class_label_with_an_unused_name(
+    trainer_module, ex, tiny_models, tmp_path
+):
+    """A ClassLabel may name a class that no row has (a name kept for later): explore counts the classes that have
+    rows, and training now learns those same classes instead of refusing a class of 0 rows."""
+    import json
+    import shlex
+
+    from datasets import ClassLabel, Dataset
+
+    data = tmp_path / "data"
+    table = Dataset.from_list(make_rows(120))
+    table.cast_column("jim_crow", ClassLabel(names=["no_jim_crow", "jim_crow", "unsure"])).save_to_disk(str(data))
+    assert ex.main(["--dataset", str(data), "--output", str(tmp_path / "report.json")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "unsure" in " ".join(report["recommendations"]["warnings"])  # said, not hidden
+    command = shlex.split(report["recommendations"]["command"])
+    assert command[:3] == ["uv", "run", "train_modernbert.py"]
+    out = tmp_path / "out"
+    argv = [*command[3:], "--model", str(tiny_models["bert"]), "--output-dir", str(out), "--no-push", *SMOKE]
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.entry_point(argv)
+    assert exit_info.value.code == 0
+    assert json.loads((out / "metrics.json").read_text())["labels"] == ["no_jim_crow", "jim_crow"]
+
+
+def test_explore_calls_a_free_text_label_column_free_text(ex, laws_csv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ex.run(["--dataset", str(laws_csv), "--text-columns", "chapter_text", "--label-column", "section_text"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert "--label-column section_text: this looks like free text, not labels" in err and "rare" not in err
