@@ -56,6 +56,8 @@ OUTPUT = "dataset_report.json"
 # 2 / 0.1 = 20 rows so that validation and test each get at least 2 of them.
 VALIDATION_SIZE = 0.1
 TEST_SIZE = 0.1
+MAX_CLASSES = 100  # the training scripts refuse a label column (not a ClassLabel) with more distinct values
+FREE_TEXT_CHARS = 40  # labels this long, or unique to their rows, are free text (past 20 distinct values)
 
 # Leakage verdict; the reasoning is in leakage_verdict().
 PURE_SHARE = 0.9  # a value "pins" a label when at least 90% of its rows carry it ...
@@ -140,7 +142,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="Environment: HF_TOKEN (for private or gated datasets and tokenizers; never printed or saved).",
     )
     data_help = "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder"
-    p.add_argument("--dataset", default=DATASET_ID, help=f"{data_help} (default: {DATASET_ID})")
+    path = {"type": os.path.expanduser}  # a flag that takes a local path: ~ is the home folder, as in a shell
+    p.add_argument("--dataset", default=DATASET_ID, help=f"{data_help} (default: {DATASET_ID})", **path)
     text_help = f"comma-separated columns joined into the input text (default: {','.join(TEXT_COLUMNS)})"
     p.add_argument("--text-columns", default=",".join(TEXT_COLUMNS), help=text_help)
     p.add_argument("--label-column", default=LABEL_COLUMN, help=f"column holding the label (default: {LABEL_COLUMN})")
@@ -148,9 +151,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "Hub id or local folder of the tokenizer of the model you will train, "
         "for lengths in tokens and a --max-length (default: characters only)"
     )
-    p.add_argument("--tokenizer", default=None, help=tokenizer_help)
+    p.add_argument("--tokenizer", default=None, help=tokenizer_help, **path)
     output_help = "JSON report, ending in .json; the Markdown copy (and the --plot PNG) go beside it with the same name"
-    p.add_argument("--output", default=OUTPUT, help=f"{output_help} (default: {OUTPUT})")
+    p.add_argument("--output", default=OUTPUT, help=f"{output_help} (default: {OUTPUT})", **path)
     plot_help = "also draw a PNG histogram of input lengths per label (default: off)"
     p.add_argument("--plot", action="store_true", help=plot_help)
     near_help = f"Jaccard similarity of word {SHINGLE_WORDS}-grams above which two texts are near-duplicates"
@@ -229,7 +232,11 @@ def load_data(args: argparse.Namespace, token: str | None) -> Data:
     columns = table.to_dict()
     labels = label_strings(columns[args.label_column], table.features[args.label_column], args.label_column)
     check_label_spellings({y for y in labels if y is not None}, args.label_column)
+    feature = table.features[args.label_column]
+    check_classes(labels, feature, args.label_column)
     balance = label_balance(labels)
+    # a ClassLabel's name that no row has: the training scripts leave it out, as there is nothing to learn or test
+    balance["unused_class_names"] = [n for n in getattr(feature, "names", []) if n not in set(labels)]
     if len(balance["classes"]) < 2:
         raise UserError(
             f"--label-column {args.label_column}: every labelled row has the label "
@@ -491,6 +498,26 @@ def label_strings(values: list, feature, label_column: str) -> list[str | None]:
         else:
             out.append(str(value))
     return out
+
+
+def check_classes(labels: list[str | None], feature, label_column: str) -> None:
+    """Refuse, as the training scripts do, a label column (not a ClassLabel) that holds no classes: free text (past
+    20 distinct labels, most of them unique to their row, or long), or more distinct values than they take."""
+    values = [y for y in labels if y is not None]
+    distinct = set(values)
+    if hasattr(feature, "names") or len(distinct) <= 20:
+        return
+    if len(distinct) > len(values) / 2 or sorted(map(len, values))[len(values) // 2] > FREE_TEXT_CHARS:
+        raise UserError(
+            f"--label-column {label_column}: this looks like free text, not labels ({len(distinct)} distinct values "
+            f"in {len(values)} rows, e.g. {values[0][:60]!r}). Give the column that holds the classes."
+        )
+    if len(distinct) > MAX_CLASSES:
+        raise UserError(
+            f"--label-column {label_column}: has {len(distinct)} distinct values, more than the {MAX_CLASSES} the "
+            "training scripts take: it looks like an id or a measurement, not classes. Give the column that holds "
+            "the classes."
+        )
 
 
 def is_missing(value) -> bool:
@@ -1173,6 +1200,11 @@ def recommendations(report: dict, args: argparse.Namespace) -> dict:
             f"too few rows for a stratified train/validation/test split: {split['too_small']} "
             f"(each class needs {split['rows_needed_per_class']} at --validation-size {VALIDATION_SIZE} and "
             f"--test-size {TEST_SIZE}); add rows, merge rare classes or raise those sizes"
+        )
+    if unused := report["labels"]["unused_class_names"]:
+        warnings.append(
+            f"the label column's ClassLabel also names {unused}, which no row has: the training scripts leave "
+            f"{'it' if len(unused) == 1 else 'them'} out and learn the {len(report['labels']['classes'])} labels above"
         )
     # input_text, not one column: one column alone may repeat (an act's title) and rightly differ
     conflicts = report["duplicates"]["exact"]["input_text"]

@@ -58,6 +58,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ STATS_KEY = b"predict_stats"  # parquet metadata: per-shard counts for the card
 # The work dir holds only this script's files: its marker, its shards (and their temporary names), its dataset card,
 # and the folder a --resume downloads shards into.
 MARKER = ".predict-run.json"
+WRITING: list[Path] = []  # the work dir this run writes: where a Ctrl-C looks for what is kept
 CARD_FILE = "dataset_card.md"  # uploaded as the repo's README.md; never README.md here, which may be someone's
 OWN_FILE = re.compile(
     r"\.predict-run\.json|(slice-\d+-of-\d+-)?shard-\d+\.parquet(\.tmp)?|slice-\d+-of-\d+\.json|dataset_card\.md"
@@ -154,6 +156,7 @@ def add_data_flags(group) -> None:
     group.add_argument(
         "--dataset",
         required=True,
+        type=os.path.expanduser,  # a local path: ~ is the home folder, as in a shell (so in every path flag)
         help="Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or save_to_disk folder; "
         "all splits are labelled, as one table (required; no default)",
     )
@@ -175,6 +178,7 @@ def add_model_flags(group) -> None:
     group.add_argument(
         "--model",
         required=True,
+        type=os.path.expanduser,
         help="Hub model id or local model folder, e.g. one saved by train_modernbert.py (required; no default)",
     )
     group.add_argument(
@@ -208,7 +212,9 @@ def add_model_flags(group) -> None:
 
 def add_output_flags(group) -> None:
     where = group.add_mutually_exclusive_group(required=True)
-    where.add_argument("--output", default=None, help="local file to write: .csv or .parquet (default: none)")
+    where.add_argument(
+        "--output", default=None, type=os.path.expanduser, help="local file to write: .csv or .parquet (default: none)"
+    )
     where.add_argument(
         "--output-dataset",
         default=None,
@@ -233,6 +239,7 @@ def add_output_flags(group) -> None:
     group.add_argument(
         "--work-dir",
         default=None,
+        type=os.path.expanduser,
         help="where the shards are written while the run lasts: a folder of this script's own, refused when it holds "
         "other files unless --overwrite (default: <output>.shards beside --output, or ./<repo name>.shards; for a "
         "slice of several, <...>.slice-0000i-of-0000K.shards)",
@@ -348,8 +355,27 @@ def describe_run(argv) -> dict:
     packages = ("transformers", "torch", "datasets", "pyarrow", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    words = [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]
-    return {"versions": versions, "command": "uv run " + " ".join(shlex.quote(w) for w in words)}
+    words = named_not_located(
+        sys.argv[1:] if argv is None else argv, ("--dataset", "--model", "--output", "--work-dir")
+    )
+    command = " ".join(shlex.quote(w) for w in [Path(sys.argv[0]).name, *words])
+    return {"versions": versions, "command": f"uv run {command}"}
+
+
+# --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
+def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]:
+    """The command's words, with each local file or folder given to one of `path_flags` named by its last part:
+    no path of this machine goes into a card or an upload."""
+    named = []
+    for i, a in enumerate(argv):
+        flag, eq, value = a.partition("=") if a.startswith("--") else ("", "", a)
+        local = value and (Path(value).expanduser().exists() or "/" in value and looks_like_local_path(value))
+        is_path = (eq and flag in path_flags) or (not flag and i > 0 and argv[i - 1] in path_flags)
+        named.append((f"{flag}=" if eq else "") + Path(value).name if is_path and local else a)
+    return named
+
+
+# --- end shared: command ---
 
 
 def hub_token() -> str | None:
@@ -488,6 +514,7 @@ def check_work_dir(args, work_dir: Path, part: Slice) -> None:
         raise UserError(f"--work-dir {work_dir} cannot be written: {here} does not let this user write to it.")
     if here != work_dir.absolute():
         return  # created when the run starts
+    lock_folder(work_dir, output_flag(args))  # before reading it: another run may be writing there
     foreign = sorted(p.name for p in work_dir.iterdir() if not OWN_FILE.fullmatch(p.name))
     if foreign and not args.overwrite:
         raise UserError(
@@ -505,16 +532,65 @@ def check_work_dir(args, work_dir: Path, part: Slice) -> None:
         )
 
 
+# --- shared: lock (identical in the scripts that write into a folder of their own; tests/test_copies.py checks) ---
+HELD: dict = {}  # (device, inode) of each folder this process holds: its open descriptor
+
+
+def lock_folder(folder: Path, what: str) -> None:
+    """Hold `folder` until this run ends (the system lets go however the process ends), so that a second run into
+    the same folder stops at once instead of mixing its files with this one's. Where there is no fcntl (Windows),
+    or the file system cannot lock, nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    key = (folder.stat().st_dev, folder.stat().st_ino)
+    if key in HELD:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:  # the run holding it wrote its process id into its marker
+            pid = json.loads((folder / MARKER).read_text()).get("pid", "unknown")
+        except (OSError, ValueError):
+            pid = "unknown"
+        raise UserError(
+            f"{folder}: another run (pid {pid}) is writing to it. Wait for it to finish, or choose another {what}."
+        ) from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return
+    HELD[key] = fd
+
+
+def release_folders() -> None:
+    while HELD:
+        os.close(HELD.popitem()[1])
+
+
+# --- end shared: lock ---
+
+
 def name_some(names: list[str], most: int = 5, sep: str = ", ") -> str:
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return sep.join(names[:most]) + more
 
 
-def claim_work_dir(work_dir: Path, settings: dict) -> None:
-    """Make the work dir and write the marker that says it is this script's: the run has started."""
-    marker = {"written_by": "predict.py", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings}
+def output_flag(args) -> str:
+    """The flag that named the work dir: the one to change for a run of its own."""
+    return "--work-dir" if args.work_dir else "--output" if args.output else "--output-dataset"
+
+
+def claim_work_dir(work_dir: Path, settings: dict, what: str) -> None:
+    """Make the work dir, hold it, and write the marker that says it is this script's: the run has started."""
+    started = {"written_by": "predict.py", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()}
+    marker = {**started, "settings": settings}
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
+        lock_folder(work_dir, what)
+        WRITING.append(work_dir)
         (work_dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     except OSError as err:
         raise UserError(f"--work-dir {work_dir} cannot be written ({err.strerror or type(err).__name__}).") from err
@@ -970,6 +1046,9 @@ def model_settings(args, token: str | None, record: dict, text_columns: list[str
     """The labels, windows and threshold: from the flags, else the training run, else the model's config. Loads the
     config and the tokenizer only (--finalize checks the slices with them); no shards yet."""
     config = load_config(args.model, token)
+    saved_as = config.architectures or []  # the class save_pretrained saved; none in a config written by hand
+    if saved_as and not any(name.endswith("ForSequenceClassification") for name in saved_as):
+        raise UserError(untrained_head(args.model, f"its config.json says it is a {saved_as[0]}"))
     tokenizer = load_tokenizer(args.model, token)
     max_length, stride, length_source = window_settings(args.max_length, args.stride, config, tokenizer, record)
     threshold, threshold_source = resolve_threshold(args.threshold, config, record)
@@ -978,11 +1057,12 @@ def model_settings(args, token: str | None, record: dict, text_columns: list[str
     shown = "none" if threshold is None else f"{threshold:.4f}"
     what = "Labels %s; threshold %s (%s); windows of %d tokens (%s), stride %d; text columns %s"
     logger.info(what, names, shown, threshold_source, max_length, length_source, stride, text_columns)
-    local_dataset = Path(args.dataset).expanduser()
-    local_model = Path(args.model).expanduser()
-    settings = {
-        "model": str(local_model.resolve()) if local_model.exists() else args.model,
-        "dataset": str(local_dataset.resolve()) if local_dataset.exists() else args.dataset,
+    dataset, model = Path(args.dataset), Path(args.model)
+    config_file = model / "config.json"  # of a local model: two of one folder name differ there (their thresholds)
+    settings = {  # a local file or folder by its name only: they go into the Parquet metadata that is pushed
+        "model": model.resolve().name if model.exists() else args.model,
+        "model_config_sha256": sha256(config_file.read_bytes()).hexdigest() if config_file.is_file() else None,
+        "dataset": dataset.resolve().name if dataset.exists() else args.dataset,
         "text_columns": text_columns,
         "labels": names,
         "positive_label": None if positive is None else names[positive],
@@ -1135,7 +1215,7 @@ def prepare_shards(args, target: Target, plan: Plan) -> set[int]:
     """Claim the work dir (its marker). --overwrite deletes the earlier run's files (of this slice) in the repo (its
     shards here are scored again and replaced); --resume keeps (and fetches) those scored with the same settings.
     Returns the numbers of the shards already finished."""
-    claim_work_dir(target.work_dir, plan.settings)
+    claim_work_dir(target.work_dir, plan.settings, output_flag(args))
     if args.overwrite:  # this slice's shards of the earlier run, those this plan would not write again included
         for old in target.work_dir.glob(f"{target.part.prefix}shard-*.parquet"):
             old.unlink()
@@ -1244,7 +1324,18 @@ def load_scorer(model_name: str, token: str | None, batch_size: int) -> Scorer:
 def load_model(model_name: str, token: str | None):
     from transformers import AutoModelForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(model_name, token=token)
+    model, info = AutoModelForSequenceClassification.from_pretrained(model_name, token=token, output_loading_info=True)
+    if info["missing_keys"]:  # transformers gave them random values
+        raise UserError(untrained_head(model_name, f"its weights lack {name_some(sorted(info['missing_keys']))}"))
+    return model
+
+
+def untrained_head(model_name: str, why: str) -> str:
+    return (
+        f"--model {model_name}: no trained classifier head was saved with it ({why}): it would score with a random "
+        "head, other scores on each run. Give a classifier: the --output-dir of train_modernbert.py, or the Hub repo "
+        "it pushed to."
+    )
 
 
 def log_plan(args, data: Data, plan: Plan, scorer: Scorer) -> None:
@@ -1960,6 +2051,22 @@ def run() -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        print(interrupted(sys.argv[1:]), file=sys.stderr)
+        sys.exit(130)
+    finally:
+        release_folders()
+
+
+def interrupted(argv: list[str]) -> str:
+    """What a Ctrl-C leaves (the shards finished so far), and the command that scores the rest."""
+    words = [a for a in argv if a not in ("--resume", "--overwrite")]
+    again = f"uv run {Path(__file__).name} {shlex.join(words)}"
+    shards = sorted(WRITING[-1].glob("*shard-*.parquet")) if WRITING else []
+    if not shards:
+        return f"Interrupted (Ctrl-C) before a shard was finished: nothing to continue from. Start again with: {again}"
+    kept = f"{len(shards)} finished shard{' is' if len(shards) == 1 else 's are'} kept in {WRITING[-1]}"
+    return f"Interrupted (Ctrl-C): {kept}. Score the rest with: {again} --resume"
 
 
 if __name__ == "__main__":

@@ -251,7 +251,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     data, train, out = (p.add_argument_group(name) for name in ("data", "model and training", "output"))
     preset = "the model's preset, see PRESETS"
-    flag(data, "--dataset", DATASET_ID, "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or dataset folder")
+    path = {"type": os.path.expanduser}  # a flag that takes a local path: ~ is the home folder, as in a shell
+    where = "Hub dataset id, or a local CSV/TSV/Parquet/JSON(L) file or dataset folder"
+    flag(data, "--dataset", DATASET_ID, where, **path)
     flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
     flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
     flag(data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_X,X")
@@ -261,7 +263,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
     flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
     flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
-    flag(train, "--model", DEFAULT_MODEL, "Hub model id or local model folder")
+    flag(train, "--model", DEFAULT_MODEL, "Hub model id or local model folder", **path)
     flag(train, "--max-length", None, "tokens per window; longer texts become overlapping windows", preset, type=int)
     flag(train, "--stride", None, "tokens shared by consecutive windows", preset, type=int)
     flag(train, "--epochs", None, "training epochs", preset, type=float)
@@ -284,8 +286,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--allow-cpu", False, "train a full run on the CPU inside a Hugging Face Job (hours: use a GPU flavor)")
     flag(train, "--report-to", "none", "where the Trainer also logs the curves, e.g. trackio (hf jobs: --with trackio)")
     other = "<data>-<label>-{model_type} for other data"
-    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{REPO_NAME}; {other}")
-    flag(out, "--card-template", None, "Jinja card template", f"{CARD_TEMPLATE_FILE} beside the script, else embedded")
+    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{REPO_NAME}; {other}", **path)
+    beside = f"{CARD_TEMPLATE_FILE} beside the script, else embedded"
+    flag(out, "--card-template", None, "Jinja card template", beside, **path)
     flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}; {other}")
     flag(out, "--private", False, "create the Hub repo as private", "public; private for a local --dataset")
     flag(out, "--public", False, "create the Hub repo as public even when --dataset is a local file")
@@ -372,6 +375,7 @@ def check_report_to(p: argparse.ArgumentParser, report_to: str) -> None:
 
 MARKER = ".classifier-run.json"  # written first into the output folder: it marks the folder as this script's
 CLAIMED: list[tuple[Path, bool]] = []  # (folder, made by this run) whose MARKER this run wrote
+WRITING: list[Path] = []  # the --output-dir this run writes: where a Ctrl-C looks for what is kept
 SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # folders a run makes, and deletes
 OUTPUT_TABLES = ("splits.csv", "predictions.csv", "errors.csv", "pr_curve.png")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
@@ -390,6 +394,8 @@ def claim_output_dir(out: Path, args) -> None:
             f"--output-dir {out} is a link to {os.readlink(out)}, which does not exist. Make that folder, or choose "
             "another --output-dir."
         )
+    if out.is_dir():
+        lock_folder(out, "--output-dir")  # before reading it: another run may be writing there
     others = sorted(p.name for p in out.iterdir() if p.name != MARKER) if out.is_dir() else []
     ours = (out / MARKER).is_file()
     if others and not ours and not args.overwrite:
@@ -416,16 +422,60 @@ def claim_output_dir(out: Path, args) -> None:
             f"--output-dir {out}: {', '.join(locked)} cannot be written (read-only); the run would fail there when "
             "it saves the model, after training. Make them writable (chmod u+w), or choose another --output-dir."
         )
+    made = not out.exists()
     try:
-        if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
-            CLAIMED.append((out, not out.exists()))
         out.mkdir(parents=True, exist_ok=True)
-        started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        lock_folder(out, "--output-dir")  # a new folder: held before this run takes it (and may give it back)
+        if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
+            CLAIMED.append((out, made))
+        WRITING.append(out)
+        started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid()}
         write_json(out / MARKER, {**started, **({"files": earlier} if earlier else {})})  # they are still here
     except OSError as err:
         raise UserError(
             f"--output-dir {out}: cannot write there ({err.strerror}). Choose a folder you can write to."
         ) from err
+
+
+# --- shared: lock (identical in the scripts that write into a folder of their own; tests/test_copies.py checks) ---
+HELD: dict = {}  # (device, inode) of each folder this process holds: its open descriptor
+
+
+def lock_folder(folder: Path, what: str) -> None:
+    """Hold `folder` until this run ends (the system lets go however the process ends), so that a second run into
+    the same folder stops at once instead of mixing its files with this one's. Where there is no fcntl (Windows),
+    or the file system cannot lock, nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    key = (folder.stat().st_dev, folder.stat().st_ino)
+    if key in HELD:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:  # the run holding it wrote its process id into its marker
+            pid = json.loads((folder / MARKER).read_text()).get("pid", "unknown")
+        except (OSError, ValueError):
+            pid = "unknown"
+        raise UserError(
+            f"{folder}: another run (pid {pid}) is writing to it. Wait for it to finish, or choose another {what}."
+        ) from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return
+    HELD[key] = fd
+
+
+def release_folders() -> None:
+    while HELD:
+        os.close(HELD.popitem()[1])
+
+
+# --- end shared: lock ---
 
 
 def run_settings(args, base: dict, data) -> dict:
@@ -559,17 +609,28 @@ def reproduce_command(argv: list[str]) -> str:
     """The command that reproduces this run, naming the script (never a /data/... path): as a Hugging Face Job
     when it runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no
     absolute path of this machine goes into the card."""
-    named, path_flags = [], ("--dataset", "--model", "--output-dir", "--card-template")
     argv = [a for a in argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
+    named = named_not_located(argv, ("--dataset", "--model", "--output-dir", "--card-template"))
+    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
+    if os.environ.get("JOB_ID"):
+        return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
+    return f"uv run {words}"
+
+
+# --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
+def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]:
+    """The command's words, with each local file or folder given to one of `path_flags` named by its last part:
+    no path of this machine goes into a card or an upload."""
+    named = []
     for i, a in enumerate(argv):
         flag, eq, value = a.partition("=") if a.startswith("--") else ("", "", a)
         local = value and (Path(value).expanduser().exists() or "/" in value and looks_like_local_path(value))
         is_path = (eq and flag in path_flags) or (not flag and i > 0 and argv[i - 1] in path_flags)
         named.append((f"{flag}=" if eq else "") + Path(value).name if is_path and local else a)
-    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
-    if os.environ.get("JOB_ID"):
-        return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
-    return f"uv run {words}"
+    return named
+
+
+# --- end shared: command ---
 
 
 def job_flavor() -> str:
@@ -701,6 +762,8 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
 
 def encode_labels(values: list, label_column: str, class_names: list[str] | None, given: list[str] | None):
     """Map raw label values to ids 0..K-1 and name them. Returns (ids, names)."""
+    if class_names is not None:
+        values, class_names = drop_unused_names(values, class_names, label_column)
     if class_names is None:  # not a ClassLabel: the sorted unique values define the order
         fractional = [v for v in values if isinstance(v, float) and v != int(v)]
         if fractional:
@@ -735,6 +798,18 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
             "least two classes."
         )
     return list(values), list(class_names)
+
+
+def drop_unused_names(values: list[int], class_names: list[str], label_column: str) -> tuple[list[int], list[str]]:
+    """A ClassLabel may name a class that no row has (one kept for later): there is nothing to learn or to test of
+    it, so the model learns the others, renumbered in the same order."""
+    used = sorted({v for v in values if 0 <= v < len(class_names)})
+    unused = [n for i, n in enumerate(class_names) if i not in used]
+    if not unused:
+        return values, class_names
+    logger.warning("--label-column %s: no row has the label(s) %s of its ClassLabel; left out", label_column, unused)
+    index = {v: i for i, v in enumerate(used)}
+    return [index.get(v, v) for v in values], [class_names[v] for v in used]
 
 
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
@@ -2469,7 +2544,10 @@ def launch_processes(args) -> int | None:
         *args.argv,
     ]
     print(f"{wanted} GPUs: one training process per GPU: {shlex.join(command)}", file=sys.stderr, flush=True)
-    return subprocess.run(command).returncode
+    try:
+        return subprocess.run(command).returncode
+    except KeyboardInterrupt:  # Ctrl-C reached the processes too: the first one says what it kept
+        return 130
 
 
 def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
@@ -2689,8 +2767,28 @@ def entry_point(argv=None) -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        if is_main():
+            print(interrupted(sys.argv[1:] if argv is None else argv), file=sys.stderr)
+        sys.exit(130)
     finally:
         release_unused_output_dir()
+        release_folders()
+
+
+def interrupted(argv: list[str]) -> str:
+    """What a Ctrl-C leaves (the last epoch's checkpoint, if one was saved), and the command that continues."""
+    words = [a for a in argv if a not in ("--resume", "--overwrite")]
+    again = f"uv run {Path(__file__).name} {shlex.join(words)}"
+    folder = WRITING[-1] / "checkpoints" if WRITING else None
+    if folder is None or not folder.is_dir():
+        return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(folder))
+    if last is None:
+        return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
+    return f"Interrupted (Ctrl-C): the last checkpoint is kept in {last}. Continue from it with: {again} --resume"
 
 
 def release_unused_output_dir() -> None:

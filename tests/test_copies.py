@@ -60,7 +60,7 @@ def test_embedded_card_template_equals_the_template_file(trainer_module, roberta
 
 def test_shared_blocks_are_marked_in_the_master():
     blocks = sync_copies.shared_blocks((ROOT / "train_modernbert.py").read_text())
-    assert set(blocks) == {"load_table", "windows", "labels", "hub_errors"}
+    assert set(blocks) == {"load_table", "windows", "labels", "hub_errors", "command", "lock"}
     assert "def load_table(" in blocks["load_table"] and "def predict_probs(" in blocks["windows"]
     assert "def predict_probs(" in (ROOT / "predict.py").read_text()
 
