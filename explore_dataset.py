@@ -448,9 +448,10 @@ def build_texts(table, text_columns: list[str]) -> list[str]:
 NEGATIVE_NAME = re.compile(r"no|(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
 
 
-def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
+def choose_positive(names: list[str], wanted: str | None, column: str | None = None) -> tuple[str, str]:
     """Of two labels, the one to flag, and why: --positive-label, else the one not named like a negative
-    (no, no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
+    (no, no_*, not_*, non_*, false, 0, negative), else the one named as the label column (`jim_crow` of `other` and
+    `jim_crow`), else the one that sorts last."""
     if wanted and wanted not in names:
         raise UserError(f"--positive-label {wanted}: not one of the labels {names}.")
     if wanted:
@@ -458,6 +459,8 @@ def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
     negatives = [n for n in names if NEGATIVE_NAME.fullmatch(str(n))]
     if len(negatives) == 1:
         return next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
+    if column in names:
+        return column, "it is named as the label column; choose another with --positive-label"
     return sorted(names, key=str)[-1], "it sorts last; choose with --positive-label"
 
 
@@ -555,7 +558,7 @@ def positive_label(labels: list[str], feature, label_column: str) -> dict | None
     flags_column = is_numeric_type(feature) or getattr(feature, "dtype", "") == "bool"
     if flags_column and set(labels) in ({"0", "1"}, {"False", "True"}):
         names = {y: label_column if y in ("1", "True") else f"no_{label_column}" for y in labels}
-    name, reason = choose_positive(list(names.values()), None)
+    name, reason = choose_positive(list(names.values()), None, label_column)
     logger.info("Positive label for the training scripts: %s (%s)", name, reason)
     return {"name": name, "label": next(y for y, n in names.items() if n == name), "reason": reason}
 

@@ -812,16 +812,19 @@ def drop_unused_names(values: list[int], class_names: list[str], label_column: s
     return [index.get(v, v) for v in values], [class_names[v] for v in used]
 
 
+TASK_CARD_WHY = "the one TASK_CARD describes; choose another with --positive-label"
+
+
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
     """Two classes: put the class to flag at id 1 and say why it is that one. More classes: unchanged."""
     if len(names) != 2:
         if args.positive_label or args.threshold_for:
             raise UserError(f"--positive-label and --threshold-for apply to two classes; the labels are {names}.")
         return labels, names, None
-    positive, why = choose_positive(names, args.positive_label)
+    positive, why = choose_positive(names, args.positive_label, args.label_column)
     described = TASK_CARD.get("positive_label") if TASK_CARD.get("label_column") == args.label_column else None
     if not args.positive_label and described in names and positive != described:  # the label the card's words flag
-        positive, why = described, "the one TASK_CARD describes; choose another with --positive-label"
+        positive, why = described, TASK_CARD_WHY
     logger.info("Positive label: %s (%s)", positive, why)
     if positive == names[1]:
         return labels, names, why
@@ -832,9 +835,10 @@ def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int]
 NEGATIVE_NAME = re.compile(r"no|(no|not|non)[_\- ].+|false|0|negative", re.IGNORECASE)
 
 
-def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
+def choose_positive(names: list[str], wanted: str | None, column: str | None = None) -> tuple[str, str]:
     """Of two labels, the one to flag, and why: --positive-label, else the one not named like a negative
-    (no, no_*, not_*, non_*, false, 0, negative), else the one that sorts last."""
+    (no, no_*, not_*, non_*, false, 0, negative), else the one named as the label column (`jim_crow` of `other` and
+    `jim_crow`), else the one that sorts last."""
     if wanted and wanted not in names:
         raise UserError(f"--positive-label {wanted}: not one of the labels {names}.")
     if wanted:
@@ -842,6 +846,8 @@ def choose_positive(names: list[str], wanted: str | None) -> tuple[str, str]:
     negatives = [n for n in names if NEGATIVE_NAME.fullmatch(str(n))]
     if len(negatives) == 1:
         return next(n for n in names if n != negatives[0]), f"`{negatives[0]}` is named as the negative"
+    if column in names:
+        return column, "it is named as the label column; choose another with --positive-label"
     return sorted(names, key=str)[-1], "it sorts last; choose with --positive-label"
 
 

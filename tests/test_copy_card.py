@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import NEGATIVE, POSITIVE, ROOT, SMOKE, make_rows, write_csv
 
@@ -133,7 +134,13 @@ def test_a_task_card_for_the_label_but_another_positive_class_is_left_out(traine
     assert t.card_words(t.parse_args(argv), ["no_jim_crow", "jim_crow"])[0] is t.TASK_CARD
     loaded = t.load_data(t.parse_args([*argv, "--label-names", "other,jim_crow"]), None)
     assert loaded.names == ["other", "jim_crow"] and loaded.facts["positive_label"] == "jim_crow"
-    assert "TASK_CARD describes" in loaded.facts["positive_label_reason"]
+    assert loaded.facts["positive_label_reason"].startswith("it is named as the label column")
+    # a TASK_CARD that flags a label named otherwise: that label, though another sorts last
+    task = {**t.TASK_CARD, "label_column": "flag", "positive_label": "yes"}
+    args = t.parse_args(["--label-column", "flag"])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(t, "TASK_CARD", task)
+        assert t.positive_class([0, 1], ["yes", "zzz"], args) == ([1, 0], ["zzz", "yes"], t.TASK_CARD_WHY)
     rows = make_rows(160)
     assert [loaded.labels[i] for i in range(5)] == [rows[r]["jim_crow"] for r in loaded.rows[:5]]
 

@@ -531,3 +531,19 @@ def test_a_true_false_label_column_is_named_as_the_training_scripts_name_it(expl
     found = explore.positive_label(["False", "True"], Value("bool"), "jim_crow")
     assert (found["name"], found["label"]) == ("jim_crow", "True")  # True is `jim_crow`, False `no_jim_crow`
     assert explore.positive_label(["no", "yes"], Value("string"), "flag")["name"] == "yes"
+
+
+def test_the_label_named_as_the_column_is_flagged_by_explore_and_training_alike(explore, trainer_module):
+    """`other` and `jim_crow` in the column `jim_crow` (e.g. --label-names other,jim_crow): neither is named as a
+    negative; `other` sorts last, but the label named as the column is the one to flag, in explore's report and in
+    training, where the card's words (TASK_CARD, flagging jim_crow) then apply."""
+    from datasets import Value
+
+    found = explore.positive_label(["other", "jim_crow"], Value("string"), "jim_crow")
+    assert found["name"] == "jim_crow" and found["reason"].startswith("it is named as the label column")
+    t = trainer_module
+    args = t.parse_args(["--label-names", "other,jim_crow"])
+    labels, names, why = t.positive_class([0, 1, 1], ["other", "jim_crow"], args)
+    assert (labels, names, why) == ([0, 1, 1], ["other", "jim_crow"], found["reason"])
+    assert t.card_words(args, names)[0] is t.TASK_CARD
+    assert t.choose_positive(["other", "jim_crow"], None)[0] == "other"  # without the column: the one sorting last
