@@ -1689,6 +1689,8 @@ def triage(y_true, scores, threshold: float) -> dict:
         "precision": found / max(int(hit.sum()), 1),
         "recall": found / max(int(y.sum()), 1),
         "flagged_per_1000": 1000 * float(hit.mean()),
+        "found": found,  # what the recall rests on: with 48 positives, one more found is 2 points of recall
+        "positives": int(y.sum()),
     }
 
 
@@ -2958,12 +2960,12 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% endfor %}
 {% endif %}
 {% if binary -%}
-**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows. This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold`, the one `predict.py` applies by default{% if threshold.why %} ({{ threshold.why }}){% endif %}; the test results above are at `f1`, to compare with the baseline and other runs. All of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ "f1" if threshold.name != "f1" else (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
+**Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows.{% if thresholds.f1.validation.positives %} Each rests on the validation rows it found: with {{ thresholds.f1.validation.positives }} of them, one row is {{ "%.1f" | format(100 / thresholds.f1.validation.positives) }} points of recall.{% endif %} This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold`, the one `predict.py` applies by default{% if threshold.why %} ({{ threshold.why }}){% endif %}; the test results above are at `f1`, to compare with the baseline and other runs. All of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ "f1" if threshold.name != "f1" else (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
 
 | Threshold | Value | Validation precision | Validation recall | Test precision | Test recall | To review per 1,000 texts (test) |{% if holdout %}{% for g in holdout.groups %} Recall, `{{ g.value }}` held out |{% endfor %}{% endif %}
 |---|---|---|---|---|---|---|{% if holdout %}{% for g in holdout.groups %}---|{% endfor %}{% endif %}
 {% for name, t in thresholds.items() -%}
-| `{{ name }}`{{ " (shipped)" if name == threshold.name }} | {{ "%.4f" | format(t.value) }} | {{ "%.3f" | format(t.validation.precision) }} | {{ "%.3f" | format(t.validation.recall) }} | {{ "%.3f" | format(t.test.precision) }} | {{ "%.3f" | format(t.test.recall) }} | {{ "%.0f" | format(t.test.flagged_per_1000) }} |{% if holdout %}{% for g in holdout.groups %} {{ "%.3f" | format(g.recall_at[name]) if name in g.recall_at }} |{% endfor %}{% endif %}
+| `{{ name }}`{{ " (shipped)" if name == threshold.name }} | {{ "%.4f" | format(t.value) }} | {{ "%.3f" | format(t.validation.precision) }} | {{ "%.3f" | format(t.validation.recall) }}{% if t.validation.positives is defined %} ({{ t.validation.found }} of {{ t.validation.positives }}){% endif %} | {{ "%.3f" | format(t.test.precision) }} | {{ "%.3f" | format(t.test.recall) }} | {{ "%.0f" | format(t.test.flagged_per_1000) }} |{% if holdout %}{% for g in holdout.groups %} {{ "%.3f" | format(g.recall_at[name]) if name in g.recall_at }} |{% endfor %}{% endif %}
 {% endfor %}
 {% if holdout %}In the held-out columns, each held-out run used its own threshold of that name, chosen on its own validation split.
 {% endif %}

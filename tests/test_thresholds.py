@@ -77,11 +77,19 @@ def test_the_card_shows_the_table_the_curve_and_the_held_out_recall(run):
     assert "](pr_curve.png)" in card and "**Choosing a threshold.**" in card
     for name, row in metrics["thresholds"].items():
         shipped = " (shipped)" if name == "recall_0.98" else ""
+        v, t = row["validation"], row["test"]
+        found = f"({v['found']} of {v['positives']})"  # the validation rows the recall rests on
         cells = [
             f"{row['value']:.4f}",
-            *(f"{row[p][k]:.3f}" for p in ("validation", "test") for k in ("precision", "recall")),
-            f"{row['test']['flagged_per_1000']:.0f}",
+            f"{v['precision']:.3f}",
+            f"{v['recall']:.3f} {found}",
+            f"{t['precision']:.3f}",
+            f"{t['recall']:.3f}",
+            f"{t['flagged_per_1000']:.0f}",
         ]
+        assert v["found"] == round(v["recall"] * v["positives"]) and v["positives"] == metrics["validation"]["n"] - sum(
+            metrics["validation"]["confusion_matrix"][0]
+        )
         held = [f"{g['recall_at'][name]:.3f}" for g in metrics["holdout"]["groups"]]
         assert f"| `{name}`{shipped} | " + " | ".join(cells + held) + " |" in card
     assert {g["value"] for g in metrics["holdout"]["groups"]} == {"paschal", "project experts"}
