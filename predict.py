@@ -1186,9 +1186,10 @@ def resolve_threshold(requested: float | str | None, config, record: dict) -> tu
     if requested is not None:
         return float(requested), "set with --threshold"
     if getattr(config, "decision_threshold", None) is not None:
-        name = next((n for n, v in named.items() if v == config.decision_threshold), None)
-        what = f"`{name}`, {describe_threshold(name)}, read from its config.json" if name else f"{tuned} config.json"
-        return float(config.decision_threshold), what
+        name = getattr(config, "decision_threshold_name", None)  # older models: the first name of the same value
+        name = name or next((n for n, v in named.items() if v == config.decision_threshold), None)
+        shipped = f"`{name}`, {describe_threshold(name)}, the model's default (its config.json)"
+        return float(config.decision_threshold), shipped if name else f"{tuned} config.json"
     recorded = (record.get("threshold") or {}).get("value")
     if recorded is not None:
         return float(recorded), f"{tuned} metrics.json"

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import os
 import re
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, make_rows, write_csv
+from conftest import ROOT, import_script, make_rows, write_csv
 
 FAST = ["--max-length", "64", "--stride", "16", "--epochs", "2", "--batch-size", "8", "--learning-rate", "1e-3"]
 
@@ -152,7 +153,7 @@ def run_card_code(card: str, folder: Path, rows: list[dict], monkeypatch, capsys
 
 
 def test_the_card_code_runs_against_the_saved_model(
-    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys
+    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys, caplog
 ):
     from transformers import pipeline
 
@@ -184,6 +185,20 @@ def test_the_card_code_runs_against_the_saved_model(
     assert len(printed) == 12 and [line.split()[0] for line in printed] == [r["id"] for r in rows]
     texts = [r["chapter_text"] + "\n\n" + r["section_text"] for r in rows]
     assert [line.split()[2] for line in printed] == [str(f) for _, f in namespace["flag"](texts)]
+    # predict.py applies what shipped: the same score as the card's code for a text that fits one window, and the
+    # decision_threshold that config.json names, said in its log
+    predict = import_script("predict.py")
+    labelled = tmp_path / "flagged.csv"
+    caplog.set_level(logging.INFO, logger="predict")
+    assert predict.main(["--model", str(out), "--dataset", str(tmp_path / "data.csv"), "--output", str(labelled)]) == 0
+    short = [i for i, t in enumerate(texts) if len(t.split()) < 40]  # the card's pipeline truncates a long text
+    scored = read_csv(labelled)
+    card_scores = [score for score, _ in namespace["flag"]([texts[i] for i in short])]
+    assert [float(scored[i]["score"]) for i in short] == pytest.approx(card_scores, abs=1e-5) and len(short) >= 10
+    config = json.loads((out / "config.json").read_text())
+    assert [float(r["threshold"]) for r in scored] == pytest.approx([config["decision_threshold"]] * len(scored))
+    assert config["decision_threshold_name"] == "recall_0.98"  # the jim_crow task is triage (TASK_CARD)
+    assert f"`{config['decision_threshold_name']}`, the highest threshold that still found 98%" in caplog.text
     classifier = pipeline("text-classification", model=str(out), top_k=None)
     result = classifier(["That the white and colored races shall be taught in separate schools."])
     assert {r["label"] for r in result[0]} == {"no_jim_crow", "jim_crow"}
