@@ -1188,8 +1188,11 @@ def resolve_threshold(requested: float | str | None, config, record: dict) -> tu
     if getattr(config, "decision_threshold", None) is not None:
         name = getattr(config, "decision_threshold_name", None)  # older models: the first name of the same value
         name = name or next((n for n, v in named.items() if v == config.decision_threshold), None)
-        shipped = f"`{name}`, {describe_threshold(name)}, the model's default (its config.json)"
-        return float(config.decision_threshold), shipped if name else f"{tuned} config.json"
+        if name is None:
+            return float(config.decision_threshold), f"{tuned} config.json"
+        return float(
+            config.decision_threshold
+        ), f"`{name}`, {describe_threshold(name)}, the model's default (config.json)"
     recorded = (record.get("threshold") or {}).get("value")
     if recorded is not None:
         return float(recorded), f"{tuned} metrics.json"
