@@ -124,7 +124,7 @@ ID_COLUMN = "id"  # names rows in splits.csv and errors.csv; row numbers when th
 DROP_COLUMNS = {"source": "leak"}  # who judged the law: paschal rows are 100% positive, murray 92%
 POSITIVE_LABEL = None  # two classes: the one to flag; None: not the one named no_*, not_*, non_*, false, 0, negative
 RECALL_TARGETS = (0.90, 0.95, 0.98)  # triage thresholds: the highest that still finds this share of positives
-REPO_NAME = "on-the-books-jim-crow-{model_type}"  # for DATASET_ID and LABEL_COLUMN; other data gets a name of its own
+REPO_NAME = None  # for DATASET_ID and LABEL_COLUMN, e.g. "nc-law-type-{model_type}"; None: <data>-<label>-<model type>
 VALIDATION_SIZE = 0.1  # share of rows for validation: choosing the epoch and the thresholds
 TEST_SIZE = 0.1  # share of rows for the test split, scored once at the end
 
@@ -285,11 +285,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--gpus", None, "train on this many GPUs, one process each (torch.distributed.run)", "all", type=int)
     flag(train, "--allow-cpu", False, "train a full run on the CPU inside a Hugging Face Job (hours: use a GPU flavor)")
     flag(train, "--report-to", "none", "where the Trainer also logs the curves, e.g. trackio (hf jobs: --with trackio)")
-    other = "<data>-<label>-{model_type} for other data"
-    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{REPO_NAME}; {other}", **path)
+    other = "<data>-<label>-<model type>, e.g. on-the-books-jim-crow-modernbert (REPO_NAME when set)"
+    flag(out, "--output-dir", None, "where the model, the card and metrics.json go", f"./{other}", **path)
     beside = f"{CARD_TEMPLATE_FILE} beside the script, else embedded"
     flag(out, "--card-template", None, "Jinja card template", beside, **path)
-    flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{REPO_NAME}; {other}")
+    flag(out, "--hub-model-id", None, "the Hub repo to push to", f"<your user>/{other}")
     flag(out, "--private", False, "create the Hub repo as private", "public; private for a local --dataset")
     flag(out, "--public", False, "create the Hub repo as public even when --dataset is a local file")
     flag(out, "--overwrite", False, "write into an --output-dir that holds other files (they are left as they are)")
@@ -347,6 +347,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
         (args.max_length is not None and args.max_length < 16, "--max-length must be at least 16 tokens"),
         (args.stride is not None and args.stride < 0, "--stride must be 0 or more"),
         (args.private and args.public, "give one of --private and --public"),
+        (
+            TASK_CARD.get("threshold", ["f1"])[0] not in threshold_names(),
+            f"TASK_CARD's threshold {TASK_CARD.get('threshold', [''])[0]!r} is not one of {threshold_names()}",
+        ),
         (args.push_checkpoints and args.no_push, "--push-checkpoints pushes to the Hub: it cannot go with --no-push"),
     ]
     for problem, message in problems:
@@ -812,7 +816,7 @@ def drop_unused_names(values: list[int], class_names: list[str], label_column: s
     return [index.get(v, v) for v in values], [class_names[v] for v in used]
 
 
-TASK_CARD_WHY = "the one TASK_CARD describes; choose another with --positive-label"
+TASK_CARD_WHY = "the label the task's description flags; choose another with --positive-label"
 
 
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
@@ -875,7 +879,7 @@ def card_words(args, names: list[str]) -> tuple[dict | None, dict | None, list[s
     line for each block left out. A block's words reach the card only for the task or data it names: a copy of this
     script for another label or dataset gets prompts, never the words written for this one."""
     positive = names[1] if len(names) == 2 else None
-    task_is = f"TASK_CARD describes `{TASK_CARD.get('label_column')}`"
+    task_is = f"TASK_CARD describes `{TASK_CARD.get('label_column', 'no label_column')}`"
     if TASK_CARD.get("label_column") != args.label_column:
         task_off = f"{task_is}; this run predicts `{args.label_column}`"
     elif TASK_CARD.get("positive_label") not in (None, positive):
@@ -887,7 +891,9 @@ def card_words(args, names: list[str]) -> tuple[dict | None, dict | None, list[s
         task_off = None
     about_off = None
     if not describes_dataset(DATASET_CARD.get("dataset"), args.dataset):
-        about_off = f"DATASET_CARD describes `{DATASET_CARD.get('dataset')}`; this run's data is `{args.dataset}`"
+        about_off = (
+            f"DATASET_CARD describes `{DATASET_CARD.get('dataset', 'no dataset')}`; this run's data is `{args.dataset}`"
+        )
     left_out = [f"{why}: its words are left out and the card asks for them" for why in (task_off, about_off) if why]
     return None if task_off else TASK_CARD, None if about_off else DATASET_CARD, left_out
 
@@ -1101,7 +1107,11 @@ def check_text_file(path: Path, dataset: str) -> None:
     if path.suffix.lower() in (".csv", ".tsv"):  # a reader keeps one of two same-named columns and renames the other
         tab = path.suffix.lower() == ".tsv"
         header = next(csv.reader([lines[0].decode("utf-8-sig", errors="replace")], delimiter="\t" if tab else ","))
-        twice = {name: [n + 1 for n, h in enumerate(header) if h == name] for name in header if header.count(name) > 1}
+        twice = {  # blank names (a spreadsheet's empty trailing cells) are numbered by the reader, not confused
+            name: [n + 1 for n, h in enumerate(header) if h == name]
+            for name in header
+            if name.strip() and header.count(name) > 1
+        }
         if twice:
             where = "; ".join(f"{name!r} (columns {', '.join(map(str, at))})" for name, at in twice.items())
             raise UserError(
@@ -1214,8 +1224,12 @@ def resolve_model(args, token) -> dict:
     if args.stride >= args.max_length // 2:
         raise UserError(f"--stride {args.stride} must be below half of the window length {args.max_length}.")
     default, why = default_name(args, config.model_type)
-    if not (args.output_dir and args.hub_model_id):
-        logger.info("Output folder and repo name %s (%s)", default, why)
+    if named := [
+        what
+        for what, given in (("output folder", args.output_dir), ("repo", args.hub_model_id or args.no_push))
+        if not given
+    ]:
+        logger.info("%s name %s (%s)", " and ".join(named).capitalize(), default, why)
     args.output_dir = args.output_dir or Path(default)
     local = Path(args.model).expanduser().exists()
     logger.info("Model %s (%s): the %s preset", args.model, config.model_type, name)
@@ -1230,15 +1244,16 @@ def resolve_model(args, token) -> dict:
 
 
 def default_name(args, model_type: str) -> tuple[str, str]:
-    """The output folder's and the repo's name, and why: REPO_NAME for the data and label it was written for; another
-    dataset or label gets a name of its own (e.g. my-labels-topic-bert), so that its run never lands on this one's."""
-    if args.dataset == DATASET_ID and args.label_column == LABEL_COLUMN:
-        return REPO_NAME.format(
-            model_type=model_type
-        ), "REPO_NAME: the run's data and label are DATASET_ID's and LABEL_COLUMN's"
+    """The output folder's and the repo's name, and why: <data>-<label>-<model type> (on-the-books-jim-crow-modernbert
+    for this script's own), or REPO_NAME when it is set and the run's data and label are the script's defaults. A run
+    on other data or another label never lands on the default one's."""
+    if REPO_NAME and args.dataset == DATASET_ID and args.label_column == LABEL_COLUMN:
+        return REPO_NAME.format(model_type=model_type), "REPO_NAME: the run's data and label are the script's defaults"
     local = Path(args.dataset).expanduser().exists() or looks_like_local_path(args.dataset)
     stem = Path(args.dataset.rstrip("/")).stem if local else args.dataset.split("/")[-1]
     name = re.sub(r"[^a-z0-9]+", "-", f"{stem}-{args.label_column}-{model_type}".lower()).strip("-")
+    if not REPO_NAME:
+        return name, "named after the data and label (REPO_NAME is not set)"
     other = "--dataset is not DATASET_ID" if args.dataset != DATASET_ID else "--label-column is not LABEL_COLUMN"
     return name, f"named after the data and label, not REPO_NAME: {other}"
 
@@ -1657,10 +1672,7 @@ def shipped_threshold(args, names: list[str]) -> tuple[str, str]:
         return args.threshold_for, "set with --threshold-for"
     task = card_words(args, names)[0]
     if task and task.get("threshold"):
-        name, why = task["threshold"]
-        if name not in threshold_names():
-            raise UserError(f"TASK_CARD's threshold {name!r} is not one of {threshold_names()}.")
-        return name, why
+        return task["threshold"]  # a name check_args has checked
     return "f1", "the best F1 on validation"
 
 
@@ -2938,18 +2950,18 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 | Metric | This model{% if test.intervals_95 %} | 95% interval{% endif %}{% if binary %} | at threshold 0.5{% endif %}{% if baseline %} | TF-IDF + logistic regression{% endif %} |
 |---|---{% if test.intervals_95 %}|---{% endif %}{% if binary %}|---{% endif %}{% if baseline %}|---{% endif %}|
 {% for m in metric_rows -%}
-| {{ m.label }} | {{ "%.3f" | format(m.value) }}{% if test.intervals_95 %} | {% if m.interval and m.interval[0] == m.interval[1] %}all {{ bootstrap_resamples }} resamples gave {{ "%.3f" | format(m.interval[0]) }}{% elif m.interval %}{{ "%.3f – %.3f" | format(m.interval[0], m.interval[1]) }}{% endif %}{% endif %}{% if binary %} | {{ "%.3f" | format(m.at_half) if m.at_half is not none }}{% endif %}{% if baseline %} | {{ "%.3f" | format(m.baseline) if m.baseline is not none }}{% endif %} |
+| {{ m.label }} | {{ "%.3f" | format(m.value) }}{% if test.intervals_95 %} | {% if m.interval and m.interval[0] == m.interval[1] %}{{ "%.3f" | format(m.interval[0]) }} in at least 95% of {{ bootstrap_resamples }} resamples{% elif m.interval %}{{ "%.3f – %.3f" | format(m.interval[0], m.interval[1]) }}{% endif %}{% endif %}{% if binary %} | {{ "%.3f" | format(m.at_half) if m.at_half is not none }}{% endif %}{% if baseline %} | {{ "%.3f" | format(m.baseline) if m.baseline is not none }}{% endif %} |
 {% endfor %}
 {% if binary %}F1, precision and recall are for the `{{ positive_label }}` class.{% else %}Macro averages weigh every class equally; weighted averages weigh each class by its number of test rows.{% endif %}{% if baseline %} The baseline is a class-weighted TF-IDF (word 1-2 grams) + logistic-regression model trained on the same training rows, with its regularisation{% if binary %} and threshold{% endif %} chosen on the same validation rows.{% endif %}
 
-**Confusion matrix** (test; rows are the true label, columns the prediction):
+**Confusion matrix** (test{% if binary %}, at `f1`{% endif %}; rows are the true label, columns the prediction):
 
 | true \ predicted |{% for n in labels %} {{ n }} |{% endfor %}
 |---|{% for n in labels %}---|{% endfor %}
 {% for row in test.confusion_matrix -%}
 | {{ labels[loop.index0] }} |{% for v in row %} {{ v }} |{% endfor %}
 {% endfor %}
-{{ errors.count }} of {{ split_sizes.test }} test rows were misclassified; they are listed in `errors.csv` (id, true label, predicted label, score).
+{{ errors.count }} of {{ split_sizes.test }} test rows were misclassified{% if binary %} at `f1`{% endif %}; they are listed in `errors.csv` (id, true label, predicted label, score).
 {% if test.per_class %}
 **Per class** (test):
 
@@ -2983,7 +2995,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% endfor %}
 **Long texts.** {{ rows.longer_than_one_window }} of {{ rows.used }} texts were longer than one {{ hyperparameters.max_length }}-token window and were read as overlapping windows.
 {% if seeds %}
-**Across {{ seeds.n }} seeds** (split and initialisation both change; mean ± standard deviation of the test metrics; the published model is seed {{ seeds.seeds[0] }}'s, chosen before any test score was seen):
+**Across {{ seeds.n }} seeds** (split and initialisation both change; mean ± standard deviation of the test metrics{% if binary %}, each at its run's `f1` threshold{% endif %}; the published model is seed {{ seeds.seeds[0] }}'s, chosen before any test score was seen):
 
 | Metric | Mean ± std | Per seed |
 |---|---|---|
@@ -2994,7 +3006,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% if holdout %}
 **Held-out `{{ holdout.column }}`** (one training per value: trained on the other values' rows, tested on all rows of the held-out one; the column was used only for grouping):
 
-| Held out | Rows | {% if binary %}Positive{% else %}Classes{% endif %} | Result |
+| Held out | Rows | {% if binary %}Positive{% else %}Classes{% endif %} | Result{% if binary %} (at its `f1` threshold){% endif %} |
 |---|---|---|---|
 {% for g in holdout.groups -%}
 | {{ g.value }} | {{ g.rows }} | {{ g.positives if binary else g.classes }} | {{ g.summary }} |

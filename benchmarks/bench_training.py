@@ -170,7 +170,11 @@ def check_text_file(path: Path, dataset: str) -> None:
     if path.suffix.lower() in (".csv", ".tsv"):  # a reader keeps one of two same-named columns and renames the other
         tab = path.suffix.lower() == ".tsv"
         header = next(csv.reader([lines[0].decode("utf-8-sig", errors="replace")], delimiter="\t" if tab else ","))
-        twice = {name: [n + 1 for n, h in enumerate(header) if h == name] for name in header if header.count(name) > 1}
+        twice = {  # blank names (a spreadsheet's empty trailing cells) are numbered by the reader, not confused
+            name: [n + 1 for n, h in enumerate(header) if h == name]
+            for name in header
+            if name.strip() and header.count(name) > 1
+        }
         if twice:
             where = "; ".join(f"{name!r} (columns {', '.join(map(str, at))})" for name, at in twice.items())
             raise UserError(

@@ -230,3 +230,11 @@ def test_the_dropped_column_sentence_fits_the_column(trainer_module, tiny_models
     assert re.search(r"  - `source`: the rows labelled `public laws`, per value: paschal: \d+/\d+", card)
     assert "(who labelled a row, say) would let a model learn that" in card
     assert [(d["name"], d["why"]) for d in metrics["dropped_columns"]] == [("source", "leak"), ("jim_crow", "label")]
+
+
+def test_a_copy_whose_task_card_names_no_such_threshold_stops_at_once(tiny_models, tmp_path, capsys):
+    copy = copy_script(tmp_path, "typo", [(r'"threshold": \("recall_0\.98"', '"threshold": ("recall_0.97"')])
+    with pytest.raises(SystemExit) as exit_info:
+        copy.parse_args(["--model", str(tiny_models["bert"])])
+    assert exit_info.value.code == 2
+    assert "TASK_CARD's threshold 'recall_0.97' is not one of ['f1', 'recall_0.90'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ Each refusal exits 2 with a message that says what was found and what to do; tho
 before the data or a model is loaded, those about the data before a model is loaded.
 """
 
+import csv
 import json
 import os
 import shutil
@@ -104,6 +105,19 @@ def test_a_duplicated_header_is_refused_naming_the_columns(refused, no_model_loa
     expected = "the header names a column more than once: 'section_text' (columns 2, 4)"
     assert expected in refused("--text-columns", "section_text", dataset=data)
     assert expected in explore_refuses(explore, "--dataset", str(data), "--text-columns", "section_text")
+
+
+def test_blank_trailing_header_cells_are_not_taken_for_a_column_named_twice(trainer_module, tmp_path):
+    """A spreadsheet's export often ends its header in empty cells (`id,text,label,,`): the reader numbers them
+    (`Unnamed: 3`), nothing is confused, and the file is read."""
+    rows = make_rows(30)
+    data = tmp_path / "export.csv"
+    with data.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "section_text", "jim_crow", "", ""])
+        writer.writerows([r["id"], r["section_text"], r["jim_crow"], "", ""] for r in rows)
+    table = trainer_module.load_table(str(data))
+    assert len(table) == 30 and table.column_names[:3] == ["id", "section_text", "jim_crow"]
 
 
 # --- 6. a held-out column with a value per row ---------------------------------------------------------------

@@ -285,19 +285,35 @@ def test_the_stride_follows_a_smaller_window_when_it_is_not_given(trainer_module
 
 
 # --- found by trying it as a new user ----------------------------------------------------------------------
-def test_another_dataset_gets_its_own_folder_and_repo_name(trainer_module, tiny_models):
-    args = trainer_module.parse_args(
-        ["--dataset", "my_labels.csv", "--label-column", "topic", "--model", str(tiny_models["bert"])]
-    )
-    name, why = trainer_module.default_name(args, "bert")
-    assert (name, why) == (
+def test_another_dataset_gets_its_own_folder_and_repo_name(trainer_module, tiny_models, monkeypatch):
+    t = trainer_module
+    args = t.parse_args(["--dataset", "my_labels.csv", "--label-column", "topic", "--model", str(tiny_models["bert"])])
+    assert t.default_name(args, "bert") == (
         "my-labels-topic-bert",
-        "named after the data and label, not REPO_NAME: --dataset is not DATASET_ID",
+        "named after the data and label (REPO_NAME is not set)",
     )
-    args = trainer_module.parse_args(["--label-column", "type"])
-    assert trainer_module.default_name(args, "bert")[1].endswith("--label-column is not LABEL_COLUMN")
-    args = trainer_module.parse_args([])  # the data and label the script is written for
-    assert trainer_module.default_name(args, "modernbert")[0] == "on-the-books-jim-crow-modernbert"
+    assert t.default_name(t.parse_args([]), "modernbert")[0] == "on-the-books-jim-crow-modernbert"  # the script's own
+    # a copy that sets REPO_NAME gets it for its own data and label, and never for other data or another label
+    monkeypatch.setattr(t, "REPO_NAME", "nc-law-type-{model_type}")
+    assert t.default_name(t.parse_args([]), "bert") == (
+        "nc-law-type-bert",
+        "REPO_NAME: the run's data and label are the script's defaults",
+    )
+    name, why = t.default_name(t.parse_args(["--label-column", "type"]), "bert")
+    assert (name, why) == (
+        "on-the-books-type-bert",
+        "named after the data and label, not REPO_NAME: --label-column is not LABEL_COLUMN",
+    )
+    name, why = t.default_name(args, "bert")
+    assert name == "my-labels-topic-bert" and why.endswith("--dataset is not DATASET_ID")
+
+
+def test_a_copy_that_changed_its_label_alone_does_not_take_the_original_repo_name(trainer_module, monkeypatch):
+    """LABEL_COLUMN changed (so --label-column's default too) and nothing else: the folder and the repo are named
+    after the new label, never the Jim Crow model's, which a rerun or a push would replace."""
+    monkeypatch.setattr(trainer_module, "LABEL_COLUMN", "type")
+    name, _ = trainer_module.default_name(trainer_module.parse_args(["--label-column", "type"]), "modernbert")
+    assert name == "on-the-books-type-modernbert"
 
 
 def test_a_rerun_into_its_own_folder_replaces_the_earlier_runs_files_and_leaves_none_stale(
