@@ -1571,7 +1571,7 @@ def classifier_trainer():
         """The Trainer, with evaluation in dataset order (length grouping would shuffle it, and window predictions
         must map back to their rows) and a count of the real and computed tokens of each training batch."""
 
-        real_tokens = computed_tokens = 0
+        real_tokens = computed_tokens = nan_steps = 0
         seconds_before = 0.0  # the training time of the checkpoint a run resumes from
 
         def _get_eval_sampler(self, eval_dataset):
@@ -1582,9 +1582,11 @@ def classifier_trainer():
                 self.real_tokens = self.real_tokens + inputs["attention_mask"].sum()
                 self.computed_tokens += inputs["attention_mask"].numel()
             loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            if model.training and torch.isnan(loss):  # the weights diverged: nothing after this step would learn
+            # NaN three steps in a row: the weights diverged (one step may be fp16's overflow, which its scaler skips)
+            self.nan_steps = self.nan_steps + 1 if model.training and torch.isnan(loss) else 0
+            if self.nan_steps >= 3:
                 raise UserError(
-                    f"The training loss became NaN at step {self.state.global_step + 1}, with learning rate "
+                    f"The training loss became NaN (step {self.state.global_step + 1}, three in a row), with learning rate "
                     f"{self.args.learning_rate}: the weights diverged. Lower --learning-rate (fine-tuning uses about "
                     "1e-5 to 1e-4) and run again."
                 )

@@ -167,7 +167,9 @@ def test_a_loss_that_turns_nan_stops_training_naming_the_learning_rate(trainer_m
             weight.fill_(float("nan"))  # what a far too high learning rate leaves after one step
     model.save_pretrained(folder)
     argv = ["--dataset", str(laws_csv), "--model", str(folder), "--no-push", "--output-dir", str(tmp_path / "out")]
-    with pytest.raises(trainer_module.UserError, match="The training loss became NaN at step 1") as refusal:
+    with pytest.raises(
+        trainer_module.UserError, match=r"The training loss became NaN \(step 3, three in a row\)"
+    ) as refusal:
         trainer_module.main([*argv, *SMOKE])
     assert "learning rate 0.001" in str(refusal.value) and "Lower --learning-rate" in str(refusal.value)
 
