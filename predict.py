@@ -285,7 +285,7 @@ def add_slice_flags(group) -> None:
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """Turn --text-columns into a list, and refuse values that cannot work or that contradict each other."""
     if args.text_columns is not None:
-        args.text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+        args.text_columns = [c for c in args.text_columns.split(",") if c.strip()]  # as typed: see match_columns
         if not args.text_columns:
             p.error("--text-columns names no column")
     if args.resume and args.overwrite:
@@ -781,7 +781,7 @@ class Data:
 def load_data(args, token: str | None, part: Slice) -> Data:
     table = load_table(args.dataset, token)
     record = training_record(args.model, token)
-    text_columns = chosen_text_columns(args, record)
+    text_columns = match_columns(table, chosen_text_columns(args, record))
     check_columns(table, {"--text-columns": text_columns})
     check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
     num_rows = min(len(table), args.max_samples or len(table))

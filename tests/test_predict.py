@@ -230,6 +230,21 @@ def test_text_columns_and_windows_default_to_the_training_run(pr, tiny_models, l
     assert seen[0][0] == make_rows()[0]["section_text"]  # section_text only: no chapter title in front
 
 
+def test_text_columns_match_a_header_with_spaces_exactly_first(pr, tiny_models, tmp_path, monkeypatch):
+    """`--text-columns " section_text"` reads the column whose header has the leading space, as training does."""
+    rows = [{(" section_text" if k == "section_text" else k): v for k, v in r.items()} for r in make_rows(12)]
+    data = write_csv(tmp_path / "spaced.csv", rows)
+    model = save_variant(tiny_models["bert"], tmp_path / "trained")
+    seen = []
+    real = pr.tokenize_windows
+    monkeypatch.setattr(
+        pr, "tokenize_windows", lambda tok, texts, *a, **k: seen.append(texts[0]) or real(tok, texts, *a, **k)
+    )
+    argv = ["--model", str(model), "--dataset", str(data), "--output", str(tmp_path / "o.csv"), "--max-samples", "3"]
+    assert pr.main([*argv, "--text-columns", " section_text"]) == 0
+    assert seen[0] == rows[0][" section_text"]
+
+
 def test_more_than_two_labels_take_the_most_probable_without_threshold(pr, tiny_models, laws, tmp_path):
     model = save_variant(tiny_models["bert"], tmp_path / "three", num_labels=3)
     out = tmp_path / "flagged.parquet"
