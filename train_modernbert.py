@@ -2096,7 +2096,11 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     write_json(out / MARKER, {**marker, "files": files})  # what a rerun replaces
     for scratch in ("checkpoints", "hub-checkpoint"):
         shutil.rmtree(out / scratch, ignore_errors=True)
+    SAVED.append(out)
     return files
+
+
+SAVED: list[Path] = []  # the folder whose model and card this run has written: what a Ctrl-C after it keeps
 
 
 def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
@@ -2796,12 +2800,18 @@ def entry_point(argv=None) -> None:
     finally:
         release_unused_output_dir()
         release_folders()
+        SAVED.clear()
 
 
 def interrupted(argv: list[str]) -> str:
     """What a Ctrl-C leaves (the last epoch's checkpoint, if one was saved), and the command that continues."""
     words = [a for a in argv if a not in ("--resume", "--overwrite")]
     again = f"uv run {Path(__file__).name} {shlex.join(words)}"
+    if SAVED:  # stopped while pushing: everything is on disk
+        return (
+            f"Interrupted (Ctrl-C): the model, its card and the run's files are saved in {SAVED[-1]}. Push them with: "
+            f"hf upload <your repo> {SAVED[-1]}"
+        )
     folder = WRITING[-1] / "checkpoints" if WRITING else None
     if folder is None or not folder.is_dir():
         return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"

@@ -188,6 +188,25 @@ def test_ctrl_c_in_training_says_what_was_kept_and_how_to_continue(
     assert exit_info.value.code == 0 and (out / "model.safetensors").is_file()
 
 
+def test_ctrl_c_after_the_model_is_saved_says_it_is_saved(
+    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch, capsys
+):
+    """Stopped after the files are written (while pushing, say): the model is on disk, not "nothing to continue"."""
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "log_summary", stopped)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), "--no-push"]
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.entry_point([*argv, *SMOKE])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 130 and (out / "model.safetensors").is_file() and (out / "README.md").is_file()
+    assert f"Interrupted (Ctrl-C): the model, its card and the run's files are saved in {out}. Push them" in err
+    assert not trainer_module.SAVED  # the next run in this process starts with nothing saved
+
+
 def test_ctrl_c_in_predict_says_what_was_kept_and_how_to_continue(
     pr, tiny_models, laws_csv, tmp_path, monkeypatch, capsys
 ):
