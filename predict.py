@@ -1067,6 +1067,7 @@ def model_settings(args, token: str | None, record: dict, text_columns: list[str
         "model": model.resolve().name if model.exists() else args.model,
         "model_config_sha256": sha256(config_file.read_bytes()).hexdigest() if config_file.is_file() else None,
         "dataset": dataset.resolve().name if dataset.exists() else args.dataset,
+        "dataset_bytes": dataset.stat().st_size if dataset.is_file() else None,  # two files of one name differ here
         "text_columns": text_columns,
         "labels": names,
         "positive_label": None if positive is None else names[positive],

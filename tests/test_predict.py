@@ -349,6 +349,11 @@ def test_resume_skips_finished_shards_after_a_timeout(pr, tiny_models, laws, tmp
         pr.main(args)  # shards there, no --resume: refuse rather than guess
     with pytest.raises(pr.UserError, match="other settings.*threshold"):
         pr.main(args + ["--resume", "--threshold", "0.3"])  # another threshold would mix two runs' labels
+    other = tmp_path / "elsewhere" / laws.name  # another file of the same name and rows: its scores are not these
+    other.parent.mkdir()
+    other.write_text(laws.read_text().replace("Section 1.", "Section 1 (as amended)."))
+    with pytest.raises(pr.UserError, match="other settings.*dataset_bytes"):
+        pr.main([*args[:3], str(other), *args[4:], "--resume"])
     calls = count_scored_rows(pr, monkeypatch)
     assert pr.main(args + ["--resume"]) == 0
     assert sum(calls) == 40  # only the third shard was scored
