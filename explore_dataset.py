@@ -491,7 +491,7 @@ def label_strings(values: list, feature, label_column: str) -> list[str | None]:
     """The label of each row as text: a ClassLabel's name, 1.0 read as 1, missing as None."""
     out = []
     for value in values:
-        if is_missing(value) or is_empty(value):
+        if is_missing(value) or is_empty(value) or (hasattr(feature, "names") and value < 0):  # -1: no label
             out.append(None)
         elif hasattr(feature, "names"):
             out.append(feature.names[value])

@@ -681,6 +681,8 @@ def load_data(args, token) -> Data:
     table = table.select_columns(list(dict.fromkeys(keep)))
     texts = build_texts(table, args.text_columns)
     raw = table[args.label_column]
+    if hasattr(table.features[args.label_column], "names"):  # a ClassLabel's -1 is datasets' "no label"
+        raw = [None if isinstance(y, int) and y < 0 else y for y in raw]
     empty = sum(isinstance(y, str) and not y.strip() for y in raw)  # "" in JSON, a blank cell: no label, not a class
     usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None and str(y).strip()]
     if not usable:

@@ -95,6 +95,30 @@ def test_empty_labels_are_missing_in_training_and_in_explore(trainer_module, exp
     assert report["labels"]["missing"] == 10 and [c["label"] for c in report["labels"]["classes"]] == ["no", "yes"]
 
 
+def test_a_class_label_of_minus_one_is_missing_not_the_last_class(trainer_module, explore, tmp_path):
+    """datasets writes -1 in a ClassLabel column for "no label"; Python's [-1] would read it as the last name."""
+    import datasets
+
+    rows = make_rows(120)
+    labels = [-1 if i % 12 == 0 else r["jim_crow"] for i, r in enumerate(rows)]
+    features = datasets.Features(
+        {
+            "section_text": datasets.Value("string"),
+            "chapter_text": datasets.Value("string"),
+            "flag": datasets.ClassLabel(names=["keep", "skip"]),
+        }
+    )
+    columns = {"section_text": [r["section_text"] for r in rows], "chapter_text": [r["chapter_text"] for r in rows]}
+    datasets.Dataset.from_dict({**columns, "flag": labels}, features=features).save_to_disk(tmp_path / "saved")
+    argv = ["--dataset", str(tmp_path / "saved"), "--label-column", "flag"]
+    loaded = trainer_module.load_data(trainer_module.parse_args(argv), None)
+    assert loaded.facts["rows"]["dropped_empty_or_unlabelled"] == 10 and len(loaded.labels) == 110
+    assert loaded.facts["class_counts"] == {"keep": sum(y == 0 for y in labels), "skip": sum(y == 1 for y in labels)}
+    assert explore.main([*argv, "--output", "report.json"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["labels"]["missing"] == 10
+
+
 # --- 3. a header that names a column twice -------------------------------------------------------------------
 def test_a_duplicated_header_is_refused_naming_the_columns(refused, no_model_loaded, explore, tmp_path):
     rows = make_rows()
