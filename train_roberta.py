@@ -122,7 +122,6 @@ ID_COLUMN = "id"  # names rows in splits.csv and errors.csv; row numbers when th
 # Columns removed before anything else, and why (the card says it): "leak" for a column that gives the label away,
 # such as who judged a row; "label" for another label of the same rows. --drop-columns may name others.
 DROP_COLUMNS = {"source": "leak"}  # who judged the law: paschal rows are 100% positive, murray 92%
-POSITIVE_LABEL = None  # two classes: the one to flag; None: not the one named no_*, not_*, non_*, false, 0, negative
 RECALL_TARGETS = (0.90, 0.95, 0.98)  # triage thresholds: the highest that still finds this share of positives
 REPO_NAME = None  # for DATASET_ID and LABEL_COLUMN, e.g. "nc-law-type-{model_type}"; None: <data>-<label>-<model type>
 VALIDATION_SIZE = 0.1  # share of rows for validation: choosing the epoch and the thresholds
@@ -153,7 +152,7 @@ DATASET_CARD = {
 # TASK_CARD: the label column, and the label it flags (two classes) or its classes (more; optional).
 TASK_CARD = {
     "label_column": "jim_crow",
-    "positive_label": "jim_crow",  # flag rows labelled 1 (named jim_crow; the 0s are no_jim_crow)
+    "positive_label": "jim_crow",  # the label to flag (1s are named jim_crow, 0s no_jim_crow); --positive-label wins
     "title": "Jim Crow law classifier for North Carolina session laws (On the Books)",
     "does": "reads a section of a North Carolina session law and says whether it looks like a **Jim Crow law**: a "
     "law that enforced or encouraged racial segregation or discrimination. It is for archivists, historians, "
@@ -257,7 +256,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
     flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
     flag(data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_X,X")
-    flag(data, "--positive-label", POSITIVE_LABEL, "two classes: the label to flag", "the one not named as a negative")
+    flag(
+        data, "--positive-label", None, "two classes: the label to flag", "TASK_CARD's, else by the names of the labels"
+    )
     flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
     flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
