@@ -2573,10 +2573,18 @@ def launch_processes(args) -> int | None:
         *args.argv,
     ]
     print(f"{wanted} GPUs: one training process per GPU: {shlex.join(command)}", file=sys.stderr, flush=True)
+    launcher = subprocess.Popen(command)
     try:
-        return subprocess.run(command).returncode
-    except KeyboardInterrupt:  # Ctrl-C reached the processes too: the first one says what it kept
+        return launcher.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the launcher: it stops its workers, the first says what it kept
+        try:  # not subprocess.run, which kills the launcher after 0.25 s and may leave its workers on the GPUs
+            launcher.wait(timeout=LAUNCHER_GRACE_S)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            launcher.kill()
         return 130
+
+
+LAUNCHER_GRACE_S = 60  # how long a Ctrl-C gives torch.distributed.run to stop its workers
 
 
 def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:

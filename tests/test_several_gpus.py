@@ -99,15 +99,51 @@ def test_the_batch_is_shared_out_where_it_divides_and_reported_honestly_where_no
     assert trainer_module.share_batches(batch, processes) == expected
 
 
+class Launcher:
+    """Stands for torch.distributed.run's process: each wait() gives the next of `results` (an exception is raised)."""
+
+    def __init__(self, results):
+        self.results, self.waits, self.killed = list(results), [], False
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        result = self.results.pop(0)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def kill(self):
+        self.killed = True
+
+
+@pytest.mark.parametrize(
+    "results, waits, killed",
+    [
+        ([KeyboardInterrupt(), 130], [None, 60], False),  # the launcher stops its workers in time
+        ([KeyboardInterrupt(), subprocess.TimeoutExpired("torchrun", 60)], [None, 60], True),
+        ([KeyboardInterrupt(), KeyboardInterrupt()], [None, 60], True),  # a second Ctrl-C: no more waiting
+    ],
+)
+def test_ctrl_c_gives_the_launcher_time_to_stop_its_workers(trainer_module, monkeypatch, results, waits, killed):
+    """subprocess.run would kill torch.distributed.run 0.25 s after a Ctrl-C, before it has stopped the training
+    processes it started in their own session, which would then go on holding the GPUs."""
+    import torch
+
+    launcher = Launcher(results)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **k: launcher)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert trainer_module.launch_processes(trainer_module.parse_args(["--dataset", "laws.csv"])) == 130
+    assert launcher.waits == waits and launcher.killed is killed
+
+
 @pytest.mark.parametrize("count,gpus,nproc", [(4, None, 4), (4, 2, 2), (4, 1, None), (1, None, None), (0, None, None)])
 def test_several_gpus_relaunch_the_same_command_once_per_gpu(trainer_module, monkeypatch, count, gpus, nproc):
     import torch
 
     launched = []
     monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
-    monkeypatch.setattr(
-        subprocess, "run", lambda command, **k: launched.append(command) or subprocess.CompletedProcess(command, 0)
-    )
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **k: launched.append(command) or Launcher([0]))
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     argv = ["--dataset", "laws.csv", "--max-samples", "200"] + (["--gpus", str(gpus)] if gpus else [])
