@@ -47,7 +47,7 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str, trainer_modul
     test = metrics["test"]
     for key in ("f1", "precision", "recall", "accuracy", "roc_auc"):
         assert 0.0 <= test[key] <= 1.0, key
-        lo, hi = test["intervals_95"].get(key, (0, 1))
+        lo, hi = test["intervals_95"].get(key) or (0, 1)  # None: nothing counted (no row flagged, for precision)
         assert lo <= test[key] <= hi
     assert sum(map(sum, test["confusion_matrix"])) == test["n"] == metrics["split_sizes"]["test"]
     # proportions get the exact interval of their counts: one that stays true when every positive is found
@@ -55,7 +55,8 @@ def check_output_dir(out: Path, rows: list[dict], base_model: str, trainer_modul
 
     (tn, fp), (fn, tp) = test["confusion_matrix"]
     for key, k, n in (("recall", tp, tp + fn), ("precision", tp, tp + fp), ("accuracy", tp + tn, test["n"])):
-        assert test["intervals_95"][key] == pytest.approx(list(binomtest(k, n).proportion_ci(method="exact"))), key
+        exact = list(binomtest(k, n).proportion_ci(method="exact")) if n else None
+        assert test["intervals_95"][key] == (pytest.approx(exact) if n else None), key
     assert test["intervals_95"]["recall"][0] < 1.0 and test["intervals_95_method"]["recall"].startswith("exact")
     # the source column leaks the label: it is dropped and said to be dropped
     assert metrics["text_columns"] == ["chapter_text", "section_text"]
