@@ -4,6 +4,7 @@
 #     "datasets>=4.0",
 #     "huggingface_hub>=1.0",
 #     "jinja2>=3.1",
+#     "pandas>=2.0",
 #     "pyarrow>=15",
 #     "torch>=2.6",
 #     "tqdm>=4.66",
@@ -46,6 +47,7 @@ Millions of rows: start several jobs at once, each labelling one slice of the ro
 """
 
 import argparse
+import csv
 import json
 import logging
 import os
@@ -86,7 +88,7 @@ WRITING: list[Path] = []  # the work dir this run writes: where a Ctrl-C looks f
 CARD_FILE = "dataset_card.md"  # uploaded as the repo's README.md; never README.md here, which may be someone's
 OWN_FILE = re.compile(
     r"\.predict-run\.json|(slice-\d+-of-\d+-)?shard-\d+\.parquet(\.tmp)?|slice-\d+-of-\d+\.json|dataset_card\.md"
-    r"|\.predict-download-.+"
+    r"|\.predict-download-.+|review_queue\.csv(\.tmp)?|slice-\d+-of-\d+-review\.parquet"
 )
 
 logger = logging.getLogger("predict")
@@ -124,6 +126,8 @@ def main(argv=None) -> int:
     paths = [target.shard(n) for n, _, _ in plan.shards]
     summary = summarize(paths, plan, scored_rows, clock)
     record = slice_record(target, data, plan, scorer, summary, env)
+    if args.review:  # the rows to label next: chosen here, or over every slice at --finalize
+        record["review"] = queue_review(args, token, data, plan, scorer, target, paths, clock)
     if args.output:
         with clock("writing"):
             concatenate_shards(paths, Path(args.output).expanduser())
@@ -149,6 +153,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_model_flags(p.add_argument_group("model"))
     add_output_flags(p.add_argument_group("output (give exactly one of --output and --output-dataset)"))
     add_slice_flags(p.add_argument_group("several jobs at once, each labelling a slice of the rows"))
+    review = p.add_argument_group("review: the rows a person should label next")
+    review.add_argument(
+        "--review",
+        type=int,
+        default=None,
+        help=f"also write {REVIEW_FILE} (beside --output, or into --output-dataset): N rows to label, mostly those the "
+        "model is least sure of, plus a random sample of the collection, each with its evidence and an empty label "
+        "column; then train again with --add-labels (default: off)",
+    )
+    review.add_argument(
+        "--review-random",
+        type=int,
+        default=None,
+        help="of the --review rows, how many are drawn at random from the collection: the reviewed ones give the "
+        f"model's precision and recall there (default: {REVIEW_RANDOM_SHARE:.0%} of --review, at least 1)",
+    )
     return check_args(p, p.parse_args(argv))
 
 
@@ -308,6 +328,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
             p.error(f"--{flag.replace('_', '-')} must be at least 1")
     if args.stride is not None and args.stride < 0:
         p.error("--stride must be 0 or more")
+    if args.review_random is not None and not (args.review and 0 <= args.review_random <= args.review):
+        p.error("--review-random is a part of --review: give --review N and at most N random rows")
+    if args.review is not None and args.review < 1:
+        p.error("--review must be at least 1")
     return check_slice_args(p, args)
 
 
@@ -415,6 +439,11 @@ class Slice:
         """Where a slice of several puts its record in the dataset repo, once its last shard is there."""
         return f"slices/{self.tag}.json"
 
+    @property
+    def review(self) -> str:
+        """Where a slice of several puts its candidates for the --review queue, for --finalize to choose from."""
+        return f"slices/{self.tag}.review.parquet"
+
     def rows(self, num_rows: int) -> range:
         return range(self.index * num_rows // self.count, (self.index + 1) * num_rows // self.count)
 
@@ -499,6 +528,12 @@ def check_output(args) -> None:
             raise UserError(
                 f"--output {args.output} already exists. Add --overwrite to replace it, "
                 "--resume to finish the run that wrote it, or choose another name."
+            )
+        review = output.parent / REVIEW_FILE
+        if args.review and review.exists() and not args.overwrite:
+            raise UserError(
+                f"--review: {review} already exists (labels you filled in, perhaps). Move or rename it, write "
+                "--output into another folder, or add --overwrite to replace it."
             )
 
 
@@ -784,6 +819,13 @@ def load_data(args, token: str | None, part: Slice) -> Data:
     text_columns = match_columns(table, chosen_text_columns(args, record))
     check_columns(table, {"--text-columns": text_columns})
     check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
+    if args.review and (
+        clash := [c for c in [record.get("label_column") or "label", *REVIEW_COLUMNS] if c in table.column_names]
+    ):
+        raise UserError(
+            f"--review: --dataset already has column(s) {clash}, which {REVIEW_FILE} adds (the first is the label to "
+            "fill in). Remove or rename them first, so that no original column is lost."
+        )
     num_rows = min(len(table), args.max_samples or len(table))
     if not num_rows:
         raise UserError(f"--dataset {args.dataset} has no rows: nothing to label.")
@@ -1699,6 +1741,8 @@ def card_facts(args, repo_id: str, record: dict) -> dict:
         "precision": run["precision"],
         "rows_per_second": run["scored_rows"] / run["scoring_s"] if run["scoring_s"] else None,
         "jobs": run.get("jobs"),  # --finalize: how many slice jobs labelled the rows
+        "review": record.get("review") if (record.get("review") or {}).get("rows") else None,
+        "review_file": REVIEW_FILE,
         "versions": run["versions"],
         "command": run["command"],
     }
@@ -1743,7 +1787,12 @@ def render_card(facts: dict) -> str:
         size_categories=[size_category(facts["rows"])],
         source_datasets=[facts["dataset"]] if facts["dataset_on_hub"] else None,
         tags=(DOMAIN_TAGS if on_the_books else []) + ["model-predictions", "candidates-for-review"],
-        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}]
+        + (
+            [{"config_name": "review", "data_files": [{"split": "train", "path": REVIEW_FILE}]}]
+            if facts["review"]
+            else []
+        ),
     )
     return str(
         DatasetCard.from_template(card_data, template_str=CARD_TEMPLATE, review_sentence=REVIEW_SENTENCE, **facts)
@@ -1769,7 +1818,8 @@ def clean_work_dir(paths: list[Path], target: Target) -> None:
     work_dir = target.work_dir
     pushed = CARD_FILE if target.part.count == 1 else Path(target.part.record).name  # the card, or a slice's record
     card = [work_dir / pushed] if target.api is not None else []  # written only when pushing
-    for path in [*paths, *card, work_dir / MARKER]:
+    review = [work_dir / REVIEW_WORK_FILE, work_dir / f"{target.part.tag}-review.parquet"]  # --review's, once pushed
+    for path in [*paths, *card, *review, work_dir / MARKER]:
         path.unlink(missing_ok=True)
     left = sorted(p.name for p in work_dir.iterdir())
     if left:
@@ -1806,6 +1856,224 @@ def log_results(target: Target, data: Data, plan: Plan, scorer: Scorer, summary:
 
 
 # ---------------------------------------------------------------------------
+# Step 5 (--review N): the rows a person should label next, and why each was flagged
+# ---------------------------------------------------------------------------
+REVIEW_FILE = "review.csv"  # beside --output, or in the dataset repo (its `review` config)
+REVIEW_WORK_FILE = "review_queue.csv"  # its name in the work dir, before the upload
+REVIEW_RANDOM_SHARE = 0.2  # of the queue: a uniform sample of the collection, for an unbiased estimate
+REVIEW_SEED = 0
+REVIEW_COLUMNS = ["review_reason", "evidence_sentence", "evidence_sentence_score", "evidence_window", "collection_row"]
+SENTENCE_END = re.compile(r"(?<=[.;:!?])\s+|\n\s*\n")  # a sentence, a clause of a long legal one, or a column
+MAX_SENTENCES = 200  # per row: the sentences scored alone for its evidence
+
+
+def review_sizes(args) -> tuple[int, int]:
+    """(rows the model is least sure of, rows drawn at random) in a queue of --review rows."""
+    drawn = args.review_random if args.review_random is not None else max(1, round(REVIEW_RANDOM_SHARE * args.review))
+    return args.review - drawn, drawn
+
+
+def queue_review(args, token: str | None, data: Data, plan: Plan, scorer: Scorer, target: Target, paths, clock) -> dict:
+    """This job's candidates for the queue, with their evidence. A single job chooses the queue from them and writes
+    it; a slice of several uploads them for --finalize, which chooses over the whole collection. Returns what the
+    slice's record says about them."""
+    with clock("review"):
+        skip = labelled_ids(args.model, token, data.record)
+        candidates, eligible = review_candidates(args, data, plan, scorer, paths, skip)
+        if target.part.count == 1:
+            queue = choose_review([(candidates, eligible)], *review_sizes(args))
+            write_review(args, target, review_label(data.record), queue)
+            return {"eligible": eligible, **review_counts(queue)}
+        local = target.work_dir / f"{target.part.tag}-review.parquet"
+        candidates.to_parquet(local)
+        upload(
+            target, f"Uploading {target.part.review}", local, target.part.review, f"Review candidates, {target.part}"
+        )
+    return {"eligible": eligible}
+
+
+def labelled_ids(model_name: str, token: str | None, record: dict) -> set[str]:
+    """The ids of the rows the model was trained, validated or tested on (its splits.csv): already labelled, so not
+    queued again. Empty when the model has no splits.csv or its data had no id column."""
+    if not record.get("id_column"):
+        return set()
+    path = Path(model_name).expanduser()
+    try:
+        if path.is_dir():
+            found = path / "splits.csv"
+        else:
+            from huggingface_hub import hf_hub_download
+
+            found = Path(hf_hub_download(model_name, "splits.csv", token=token))
+        with open(found, newline="", encoding="utf-8") as f:
+            return {row["id"] for row in csv.DictReader(f)}
+    except Exception as err:  # not trained by these scripts, or offline: nothing is known to be labelled
+        logger.info("No splits.csv for %s (%s): rows it was trained on may be queued", model_name, type(err).__name__)
+        return set()
+
+
+def review_candidates(args, data: Data, plan: Plan, scorer: Scorer, paths: list[Path], skip: set[str]):
+    """Every row the queue could take from this job's rows: the first rows of a random order of the scored rows (the
+    random part), and the rows nearest the threshold (twice as many as the queue, so that duplicates can be passed
+    over). Returns them with their evidence, and how many rows were eligible (scored, and not labelled already)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(p, columns=["score", "predicted_label"]) for p in paths]
+    scores = np.concatenate([t.column("score").to_numpy(zero_copy_only=False) for t in tables]).astype(np.float64)
+    labels = [v for t in tables for v in t.column("predicted_label").to_pylist()]
+    rows = np.asarray(data.rows)
+    id_column = data.record.get("id_column")
+    ids = (
+        data.table.select_columns([id_column])[rows.tolist()][id_column]
+        if id_column in data.table.column_names
+        else None
+    )
+    eligible = ~np.isnan(scores)
+    if ids is not None and skip:
+        eligible &= np.array([str(v) not in skip for v in ids])
+        logger.info("--review: %d rows already labelled (in the model's splits.csv) are not queued", (~eligible).sum())
+    n_uncertain, n_random = review_sizes(args)
+    where = np.flatnonzero(eligible)
+    order = np.random.default_rng([REVIEW_SEED, data.rows.start]).permutation(where)[:n_random]
+    distance = review_distance(scores, plan.threshold)
+    nearest = where[np.argsort(distance[where], kind="stable")][: 2 * args.review]
+    picked = np.union1d(order, nearest)
+    frame = data.table.select(rows[picked].tolist()).to_pandas()
+    texts = build_texts(data.table.select(rows[picked].tolist()), data.text_columns)
+    rank = {int(r): n for n, r in enumerate(order)}
+    frame["predicted_label"] = [labels[i] for i in picked]
+    frame["score"] = scores[picked]
+    frame["threshold"] = plan.threshold
+    frame["random_rank"] = [rank.get(int(i), -1) for i in picked]
+    frame["distance"] = distance[picked]
+    frame["text_key"] = [" ".join(re.findall(r"[a-z]+", t.lower())) for t in texts]
+    frame["collection_row"] = rows[picked]
+    for name, values in review_evidence(scorer, plan, texts).items():
+        frame[name] = values
+    return frame, int(eligible.sum())
+
+
+def review_distance(scores, threshold: float | None):
+    """How unsure the model is of each row, smallest first: two labels, the distance of the score from the threshold
+    in log-odds (on a probability scale a score of 0.001 would sit "near" a threshold of 0.01); more labels, the
+    probability of the most probable one."""
+    import numpy as np
+
+    if threshold is None:
+        return scores
+    s, t = np.clip(scores, 1e-7, 1 - 1e-7), np.clip(threshold, 1e-7, 1 - 1e-7)
+    return np.abs(np.log(s / (1 - s)) - np.log(t / (1 - t)))
+
+
+def review_evidence(scorer: Scorer, plan: Plan, texts: list[str]) -> dict[str, list]:
+    """What drove each row's score: its highest-scoring window (a text longer than one window; else empty), and its
+    highest-scoring sentence when each sentence is scored alone. Scores are of the flagged label (two labels), else
+    of the row's most probable one."""
+    import numpy as np
+
+    model, tok = scorer.model, plan.tokenizer
+    row_probs, window_probs, window_rows = predict_probs(
+        model, tok, texts, plan.max_length, plan.stride, scorer.batch_size, return_windows=True
+    )
+    label = np.full(len(texts), plan.positive) if plan.threshold is not None else row_probs.argmax(axis=1)
+    windows = window_texts(tok, texts, plan.max_length, plan.stride)
+    best_window = [""] * len(texts)
+    window_rows = np.asarray(window_rows)
+    for r in range(len(texts)):
+        mine = np.flatnonzero(window_rows == r)
+        if len(mine) > 1:
+            best_window[r] = windows[mine[np.argmax(window_probs[mine, label[r]])]]
+    sentences = [(r, s) for r, t in enumerate(texts) for s in split_sentences(t)]
+    probs = predict_probs(model, tok, [s for _, s in sentences], plan.max_length, plan.stride, scorer.batch_size)
+    best, best_score = [""] * len(texts), [None] * len(texts)
+    for (r, sentence), p in zip(sentences, probs, strict=True):
+        if best_score[r] is None or p[label[r]] > best_score[r]:
+            best[r], best_score[r] = sentence, float(p[label[r]])
+    return {"evidence_sentence": best, "evidence_sentence_score": best_score, "evidence_window": best_window}
+
+
+def split_sentences(text: str) -> list[str]:
+    """A text's sentences (and the clauses of a long legal sentence, at ; and :), as written in it."""
+    return [s for s in SENTENCE_END.split(text.strip()) if re.search(r"\w", s)][:MAX_SENTENCES]
+
+
+def window_texts(tokenizer, texts: list[str], max_length: int, stride: int) -> list[str]:
+    """The text each window of tokenize_windows reads, cut from the row's own text (a slow tokenizer: decoded)."""
+    enc = tokenizer(
+        texts,
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=tokenizer.is_fast,
+    )
+    if not tokenizer.is_fast:
+        return [tokenizer.decode(ids, skip_special_tokens=True) for ids in enc["input_ids"]]
+    out = []
+    for row, offsets in zip(enc["overflow_to_sample_mapping"], enc["offset_mapping"], strict=True):
+        spans = [(a, b) for a, b in offsets if b > a]
+        out.append(texts[row][spans[0][0] : spans[-1][1]] if spans else "")
+    return out
+
+
+def choose_review(candidates: list[tuple[Any, int]], n_uncertain: int, n_random: int, seed: int = REVIEW_SEED):
+    """The queue from the candidates of every slice ((candidates, eligible rows) each): a uniform sample of n_random
+    of all eligible rows (how many from each slice drawn as from one urn, then each slice's first rows of its random
+    order), and the n_uncertain other rows nearest the threshold: first those whose words (numbers aside) are not
+    in the queue already, so that it spreads over the collection, then, if too few, the nearest of the others."""
+    import numpy as np
+    import pandas as pd
+
+    sizes = [eligible for _, eligible in candidates]
+    draws = np.random.default_rng(seed).multivariate_hypergeometric(sizes, min(n_random, sum(sizes)))
+    drawn = [c[(c["random_rank"] >= 0) & (c["random_rank"] < k)] for (c, _), k in zip(candidates, draws, strict=True)]
+    rest = pd.concat([c[~c.index.isin(d.index)] for (c, _), d in zip(candidates, drawn, strict=True)])
+    seen = {key for d in drawn for key in d["text_key"]}
+    rest = rest.sort_values("distance", kind="stable")
+    distinct = []
+    for position, key in enumerate(rest["text_key"]):
+        if key not in seen:
+            seen.add(key)
+            distinct.append(position)
+    others = [p for p in range(len(rest)) if p not in set(distinct)]
+    keep = (distinct + others)[:n_uncertain]
+    queue = pd.concat(
+        [rest.iloc[keep].assign(review_reason="uncertain"), *(d.assign(review_reason="random") for d in drawn)]
+    )
+    return queue.sort_values("collection_row", kind="stable")
+
+
+def review_label(record: dict) -> str:
+    """The column to fill in: the model's label column (its training record), else `label`."""
+    return record.get("label_column") or "label"
+
+
+def review_counts(queue) -> dict:
+    reasons = queue["review_reason"].value_counts()
+    return {"rows": len(queue), "uncertain": int(reasons.get("uncertain", 0)), "random": int(reasons.get("random", 0))}
+
+
+def write_review(args, target: Target, label: str, queue) -> None:
+    """review.csv: the label column to fill in (empty), the row's own columns, then its score, why it was chosen and
+    its evidence. Beside --output, or uploaded to the dataset repo."""
+    added = ["predicted_label", "score", "threshold", *REVIEW_COLUMNS]
+    own = [c for c in queue.columns if c not in (*added, "random_rank", "distance", "text_key")]
+    queue = queue.assign(**{label: ""})[[label, *own, *added]]
+    path = Path(args.output).expanduser().parent / REVIEW_FILE if args.output else target.work_dir / REVIEW_WORK_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    queue.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    if target.api is not None:
+        upload(target, f"Uploading {REVIEW_FILE}", path, REVIEW_FILE, f"Add {REVIEW_FILE}: {len(queue)} rows to label")
+    counts = review_counts(queue)
+    where = path if args.output else f"{REVIEW_FILE} in https://huggingface.co/datasets/{target.repo_id}"
+    what = "Wrote %s: %d rows for a person to label (%d the model is least sure of, %d drawn at random from the "
+    what += "collection). Fill in its `%s` column, then train again with --add-labels %s"
+    logger.info(what, where, counts["rows"], counts["uncertain"], counts["random"], label, REVIEW_FILE)
+
+
+# ---------------------------------------------------------------------------
 # --finalize: the slice jobs have finished; check them and push the card with the totals
 # ---------------------------------------------------------------------------
 def finalize(args, token: str | None, env: dict) -> int:
@@ -1827,11 +2095,45 @@ def finalize(args, token: str | None, env: dict) -> int:
             )
         check_slice_settings(args, token, records)
         total = add_up(records, env)
+        if args.review:
+            total["review"] = finalize_review(args, token, target, files, records)
         push_card(card_facts(args, repo_id, total), target, Clock())
     what = "--finalize: %d slices, %d rows%s; pushed the dataset card to %s"
     flagged = "" if total["flagged"] is None else f", {total['flagged']} flagged"
     logger.info(what, args.num_shards, total["rows"], flagged, f"https://huggingface.co/datasets/{repo_id}")
     return 0
+
+
+def finalize_review(args, token: str | None, target: Target, files: set[str], records: list[dict]) -> dict:
+    """The --review queue over the whole collection, from the candidates each slice uploaded."""
+    import pandas as pd
+
+    count = len(records)
+    missing = [i for i in range(count) if Slice(i, count).review not in files or "review" not in records[i]]
+    if missing:
+        raise UserError(
+            f"--finalize --review: {name_slices(missing, count)} uploaded no review candidates: rerun "
+            f"{'its job' if len(missing) == 1 else 'their jobs'} with --review and --overwrite, or --finalize without "
+            "--review."
+        )
+    candidates = []
+    for index, record in enumerate(records):
+        name = Slice(index, count).review
+        path = with_retries(
+            f"Downloading {name}",
+            partial(
+                target.api.hf_hub_download,
+                repo_id=target.repo_id,
+                filename=name,
+                repo_type="dataset",
+                local_dir=str(target.work_dir),
+            ),
+            advice="Run --finalize again.",
+        )
+        candidates.append((pd.read_parquet(path), record["review"]["eligible"]))
+    queue = choose_review(candidates, *review_sizes(args))
+    write_review(args, target, review_label(training_record(args.model, token)), queue)
+    return {"eligible": sum(e for _, e in candidates), **review_counts(queue)}
 
 
 def repo_files(api, user: str, repo_id: str) -> set[str]:
@@ -2046,7 +2348,15 @@ flagged = rows.filter(lambda row: row["predicted_label"] == "{{ positive_label }
 by_label = rows.filter(lambda row: row["predicted_label"] == "{{ label_names[0] }}").sort("score", reverse=True)
 {%- endif %}
 ```
-{% if on_the_books %}
+{% if review %}
+## Rows to label next
+
+`{{ review_file }}` holds {{ review.rows }} rows for a person to label ({{ review.uncertain }} that the model is least \
+sure of, spread over the collection, and {{ review.random }} drawn at random from the {{ review.eligible }} rows not \
+labelled yet), each with the passage that drove its score (`evidence_sentence`, and `evidence_window` for a long \
+text) and an empty label column to fill in: `load_dataset("{{ repo_id }}", "review")`. Labelled, they train the next \
+model (`--add-labels`); the random rows also measure it on this collection.
+{% endif %}{% if on_the_books %}
 ## Credit
 
 The model was trained on the expert-labelled examples of [On the Books: Jim Crow and Algorithms of \

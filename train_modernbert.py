@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     settings = run_settings(args, base, data)  # what a checkpoint depends on
     resume_from = share(find_checkpoint(args, hub, settings) if args.resume and is_main() else None)
     # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
-    split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, args.seed)
+    split = split_rows(data, args, args.seed)
     logger.info("Split (seed %d): %s", args.seed, {k: len(v) for k, v in split.items()})
     rehearse_card(args, env, base, data, split, template, hub)  # a card that breaks, or that the Hub rejects, stops now
     push_to = hub if hub and args.push_checkpoints else None
@@ -262,6 +262,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
     flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
+    reviewed = (
+        "comma-separated files of reviewed rows (predict.py --review's review.csv, labels filled in): its random "
+    )
+    reviewed += "rows measure the model on that collection, the others are trained on"
+    flag(data, "--add-labels", None, reviewed, "none")
     flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
     flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
     flag(train, "--model", DEFAULT_MODEL, "Hub model id or local model folder", **path)
@@ -319,6 +324,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     text_columns = [c.strip() for c in args.text_columns]
     args.drop_columns = [c.strip() for c in args.drop_columns.split(",") if c.strip()]
     args.label_names = [c.strip() for c in args.label_names.split(",")] if args.label_names else None
+    args.add_labels = [os.path.expanduser(f.strip()) for f in (args.add_labels or "").split(",") if f.strip()]
+    unreadable = [f for f in args.add_labels if not Path(f).is_file()]
     args.output_dir = Path(args.output_dir) if args.output_dir else None  # named after the model type, when known
     used = sorted(set(args.drop_columns) & {args.label_column, *text_columns})
     problems = [
@@ -353,6 +360,11 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
             f"TASK_CARD's threshold {TASK_CARD.get('threshold', [''])[0]!r} is not one of {threshold_names()}",
         ),
         (args.push_checkpoints and args.no_push, "--push-checkpoints pushes to the Hub: it cannot go with --no-push"),
+        (bool(unreadable), f"--add-labels: no such file: {', '.join(unreadable)}"),
+        (
+            bool(args.add_labels and args.holdout_column),
+            "--holdout-column studies the dataset's own rows: run it without --add-labels",
+        ),
     ]
     for problem, message in problems:
         if problem:
@@ -660,6 +672,7 @@ class Data:
     holdout: list | None  # the --holdout-column value of each row
     facts: dict  # what the card and metrics.json say about the data
     rows: list[int] | None = None  # each row's number in the loaded table (ids may repeat; these do not)
+    origin: list[str] | None = None  # --add-labels: "dataset", or the review_reason of a reviewed row
 
 
 def load_data(args, token) -> Data:
@@ -680,6 +693,10 @@ def load_data(args, token) -> Data:
         check_columns(table, {"--id-column": [args.id_column]})
     keep = args.text_columns + [args.label_column] + ([id_column] if id_column else [])
     table = table.select_columns(list(dict.fromkeys(keep)))
+    origin, skipped = None, 0
+    if args.add_labels:  # reviewed rows join the table here, and are counted, split and reported apart
+        table, origin, skipped = add_reviewed(args, table, id_column)
+        dropped_values = {c: [*v, *[None] * (len(table) - len(v))] for c, v in dropped_values.items()}
     texts = build_texts(table, args.text_columns)
     raw = table[args.label_column]
     if hasattr(table.features[args.label_column], "names"):  # a ClassLabel's -1 is datasets' "no label"
@@ -724,6 +741,8 @@ def load_data(args, token) -> Data:
         **({"positive_label": names[1], "positive_label_reason": why} if why else {}),
         "id_column": id_column,
     }
+    if origin is not None:
+        facts["review"] = review_facts(args, [origin[r] for r in rows], skipped)
     logger.info(
         "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)",
         len(rows),
@@ -745,7 +764,8 @@ def load_data(args, token) -> Data:
     held = [holdout_values[r] for r in rows] if holdout_values is not None else None
     if held is not None:
         check_holdout_values(args.holdout_column, held)
-    return Data([texts[r] for r in rows], labels, names, ids, groups, held, facts, rows)
+    kept = [origin[r] for r in rows] if origin is not None else None
+    return Data([texts[r] for r in rows], labels, names, ids, groups, held, facts, rows, kept)
 
 
 def describe_dropped(column: str, values: list, labels: list[int], names: list[str]) -> dict:
@@ -946,6 +966,112 @@ def stratified_subset(labels: list[int], n: int, seed: int) -> list[int]:
         return list(range(len(labels)))
     keep, _ = train_test_split(list(range(len(labels))), train_size=n, stratify=labels, random_state=seed)
     return sorted(keep)
+
+
+def add_reviewed(args, table, id_column: str | None):
+    """--add-labels: the table with the reviewed rows after its own, each row's origin ("dataset", else its
+    review_reason), and how many reviewed rows were skipped for an empty label. A reviewed row already in the dataset
+    (or in an earlier file) is refused, by id: trained on twice, or tested on after training, it would flatter the
+    model."""
+    from datasets import Dataset, concatenate_datasets
+
+    known = {str(v) for v in table[id_column]} if id_column else set(build_texts(table, args.text_columns))
+    spelling = label_spellings(table, args.label_column)
+    added, origin, skipped, repeated, unknown = {c: [] for c in table.column_names}, [], 0, [], []
+    for path in args.add_labels:
+        reviewed = load_table(path)
+        check_columns(reviewed, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
+        if id_column:
+            check_columns(reviewed, {"--id-column (in --add-labels)": [id_column]})
+        texts = build_texts(reviewed, args.text_columns)
+        reasons = reviewed["review_reason"] if "review_reason" in reviewed.column_names else ["added"] * len(texts)
+        for n, (row, text, reason) in enumerate(zip(reviewed, texts, reasons, strict=True)):
+            value = row[args.label_column]
+            if value is None or str(value).strip() in ("", "nan"):
+                skipped += 1
+                continue
+            key = str(row[id_column]) if id_column else text
+            name = key if id_column else f"{Path(path).name} row {n + 1}"
+            if str(value).strip() not in spelling:
+                unknown.append(f"{name}: {value!r}")
+                continue
+            if key in known:
+                repeated.append(name)
+            known.add(key)
+            for c in added:
+                cell = row[c] if table.features[c].dtype != "string" or row[c] is None else str(row[c])
+                added[c].append(spelling[str(value).strip()] if c == args.label_column else cell)
+            origin.append(reason or "added")
+    if repeated:
+        raise UserError(
+            f"--add-labels: {len(repeated)} reviewed row(s) are already in the dataset or in an earlier --add-labels "
+            f"file ({', '.join(repeated[:5])}{', ...' if len(repeated) > 5 else ''}): a row trained on twice, or "
+            "tested after training on it, flatters the model. Remove them from the file (or from the dataset)."
+        )
+    if unknown:
+        raise UserError(
+            f"--add-labels: {len(unknown)} reviewed label(s) are none of the dataset's ({', '.join(sorted(spelling))})"
+            f": {'; '.join(unknown[:5])}. Write one of those, or leave the cell empty to skip the row."
+        )
+    logger.info(
+        "--add-labels: %d reviewed rows added (%s); %d with an empty label skipped",
+        len(origin),
+        dict(Counter(origin)),
+        skipped,
+    )
+    more = Dataset.from_dict(added, features=table.features)
+    return concatenate_datasets([table, more]), ["dataset"] * len(table) + origin, skipped
+
+
+def label_spellings(table, label_column: str) -> dict:
+    """Each way a reviewer may write a label, mapped to the dataset's own value: the value as text (1, 1.0), and the
+    label's name where the dataset has one (a ClassLabel's, or X and no_X for a 0/1 column named X)."""
+    feature = table.features[label_column]
+    values = [v for v in set(table[label_column]) if v is not None and str(v).strip()]
+    spelling = {str(v).strip(): v for v in values}
+    spelling.update({f"{float(v)}": v for v in values if isinstance(v, int) and not isinstance(v, bool)})
+    if hasattr(feature, "names"):
+        spelling.update({name: i for i, name in enumerate(feature.names)})
+    elif set(values) <= {0, 1}:
+        spelling.update({f"no_{label_column}": 0, label_column: 1})
+    return spelling
+
+
+def review_facts(args, origin: list[str], skipped: int) -> dict:
+    """What the card and metrics.json say about the reviewed rows this run used."""
+    counts = Counter(o for o in origin if o != "dataset")
+    return {
+        "files": [Path(f).name for f in args.add_labels],
+        "rows": sum(counts.values()),
+        "random": counts.get("random", 0),  # the sample that measures the model on the collection
+        "uncertain": counts.get("uncertain", 0),  # the rows the queue chose as the model's least sure
+        "trained_on": sum(counts.values()) - counts.get("random", 0),
+        "skipped_unlabelled": skipped,
+    }
+
+
+def split_rows(data: Data, args, seed: int) -> dict:
+    """The dataset's rows split into train, validation and test (grouped_split). Reviewed rows (--add-labels) are
+    kept off validation and test, which stay the dataset's: the random sample goes to `collection`, scored at the end
+    like test and never trained on; the others go to train, unless they share a text with a validation or test row."""
+    if data.origin is None:
+        return grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
+    own = [i for i, o in enumerate(data.origin) if o == "dataset"]
+    part = grouped_split(
+        [data.labels[i] for i in own], [data.groups[i] for i in own], args.validation_size, args.test_size, seed
+    )
+    split = {name: [own[j] for j in rows] for name, rows in part.items()}
+    held = {data.groups[i] for name in ("validation", "test") for i in split[name]}
+    reviewed = [i for i, o in enumerate(data.origin) if o not in ("dataset", "random")]
+    split["train"] = sorted(split["train"] + [i for i in reviewed if data.groups[i] not in held])
+    split["collection"] = [i for i, o in enumerate(data.origin) if o == "random"]
+    left_out = sum(data.groups[i] in held for i in reviewed)
+    if left_out:
+        logger.warning(
+            "--add-labels: %d reviewed rows share a text with a validation or test row: not trained on", left_out
+        )
+    data.facts["review"]["left_out_shared_text"] = left_out
+    return split
 
 
 def duplicate_groups(table, text_columns: list[str]) -> list[int]:
@@ -1644,7 +1770,33 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
         "validation": count_long_rows(win_rows),
         "test": count_long_rows(test_rows),
     }
+    if part.get("collection", ([],))[0]:  # --add-labels: the reviewed rows drawn at random
+        texts, y = part["collection"]
+        probs["collection"] = predict_probs(model, tokenizer, texts, args.max_length, args.stride, batch)
+        metrics["collection"] = score_collection(y, probs["collection"], names, metrics, args.seed)
     return probs, test_pred
+
+
+def score_collection(y: list[int], probs, names: list[str], metrics: dict, seed: int) -> dict:
+    """The reviewed rows drawn at random from the collection the model was applied to, never trained on, scored at the
+    threshold the model ships with: an estimate of how it does there, apart from the test split."""
+    import numpy as np
+
+    threshold = metrics["threshold"]["value"] if len(names) == 2 else None
+    pred = predicted_classes(probs, threshold)
+    found = triage(y, probs[:, 1], threshold) if threshold is not None else {}
+    return {
+        **classification_metrics(y, probs, names, threshold),
+        **{k: found[k] for k in ("found", "positives") if k in found},
+        "rows": len(y),
+        "flagged": int((pred == 1).sum()) if threshold is not None else None,
+        "threshold": metrics["threshold"]["name"] if threshold is not None else None,
+        # More than two classes: accuracy's exact interval, a proportion of rows right (none for macro F1).
+        "intervals_95": intervals_95(y, pred, seed)
+        if threshold is not None
+        else {"accuracy": intervals_95([1] * len(y), (np.asarray(y) == pred).astype(int), seed)["accuracy"]},
+        "intervals_95_method": INTERVAL_METHODS,
+    }
 
 
 def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, args):
@@ -1983,6 +2135,7 @@ def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dic
         "hyperparameters": {k: getattr(args, k) for k in HYPERPARAMETERS},
     }
     measured = ("class_weights", "validation_history", "best_epoch", "window_aggregation", "validation", "test")
+    measured += ("collection",) if "collection" in m else ()
     record.update({k: m[k] for k in measured + ("threshold", "thresholds", "test_at_default_threshold") if k in m})
     record.update(training_tokens=m["training_tokens"], baseline=m["baseline"], command=env["command"], **studies)
     record["environment"] = {"hardware": env["hardware"], "versions": env["versions"], "card_template": template_source}
@@ -2107,7 +2260,7 @@ SAVED: list[Path] = []  # the folder whose model and card this run has written: 
 
 
 def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
-    """splits.csv (where each row went), predictions.csv (the scores of the validation and test rows) and
+    """splits.csv (where each row went), predictions.csv (the scores of the validation, test and collection rows) and
     errors.csv (the misclassified test rows, to read)."""
     split, names = run.job.split, data.names
     write_csv(
@@ -2118,8 +2271,8 @@ def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
     score_names = [names[1]] if len(names) == 2 else names
     rows = [
         (data.ids[i], part, names[data.labels[i]], *(float(x) for x in (p[1:] if len(names) == 2 else p)))
-        for part in ("validation", "test")
-        for i, p in zip(split[part], run.probs[part], strict=True)
+        for part in ("validation", "test", "collection")
+        for i, p in zip(split.get(part, []), run.probs.get(part, []), strict=True)
     ]
     write_csv(out / "predictions.csv", ["id", "split", "true_label", *[f"score_{n}" for n in score_names]], rows)
     errors = [
@@ -2632,7 +2785,7 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
 
     runs = [first.metrics]
     for seed in range(args.seed + 1, args.seed + args.seeds):
-        split = grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
+        split = split_rows(data, args, seed)
         folder = args.output_dir / "seed_runs" / f"seed_{seed}"
         runs.append(train_and_evaluate(args, data, Job(seed, split, folder, baseline=False), clock, token).metrics)
         shutil.rmtree(folder, ignore_errors=True)
@@ -2962,6 +3115,9 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for d in dropped_columns %}  - `{{ d.name }}`{% if d.why == "label" %}: kept out: it is another label of the same rows.{% elif d.shares %}: the rows labelled `{{ positive_label }}`, per value: {% for s in d.shares %}{{ s.value }}: {{ s.positive }}/{{ s.count }} ({{ "%.0f" | format(100 * s.share) }}%){{ "; " if not loop.last }}{% endfor %}.{% endif %}
 {% endfor %}{% if dropped_columns | selectattr("why", "equalto", "leak") | list %}  A column whose values go with the label (who labelled a row, say) would let a model learn that, not what the text says.
 {% endif %}{% endif -%}
+{% if review -%}
+- **Reviewed rows** (`--add-labels` {{ review.files | join(", ") }}): {{ review.rows }} rows labelled by a person after `predict.py --review`{% if review.random %}: {{ review.random }} drawn at random from the collection the model was applied to, kept apart to measure the model there (below), and {{ review.trained_on }} trained on{% else %}, all trained on{% endif %}{% if review.uncertain %} ({{ review.uncertain }} of them the rows the earlier model was least sure of){% endif %}{% if review.left_out_shared_text %}; {{ review.left_out_shared_text }} of those left out of training: they share a text with a validation or test row{% endif %}.{% if review.skipped_unlabelled %} {{ review.skipped_unlabelled }} reviewed rows with an empty label were skipped.{% endif %}
+{% endif -%}
 - **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} group{{ "s" if rows.duplicate_groups != 1 }}). Each group is kept inside one split, so no text is trained on and then tested on.
 
 ## Evaluation
@@ -3009,6 +3165,17 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% else -%}
 **No cut-off to tune.** With more than two classes each text gets its most probable label, so the per-class precision and recall above are the whole trade-off.
 {% endif %}
+{% if collection -%}
+**On the collection the model was applied to** (an estimate, apart from the test split): the {{ collection.rows }} reviewed rows drawn at random from it (`--add-labels`), never trained on, scored {% if binary %}at the shipped threshold `{{ collection.threshold }}`{% else %}by the most probable label{% endif %}.{% if binary %} The model flagged {{ collection.flagged }} of them and found {{ collection.found }} of their {{ collection.positives }} `{{ positive_label }}` rows.{% endif %}
+
+| Metric | On the collection | 95% interval |
+|---|---|---|
+{% for key, name in ([("precision", "Precision"), ("recall", "Recall"), ("f1", "F1")] if binary else [("accuracy", "Accuracy"), ("macro_f1", "Macro F1")]) -%}
+| {{ name }} | {{ "%.3f" | format(collection[key]) }} | {% if collection.intervals_95[key] %}{{ "%.3f – %.3f" | format(collection.intervals_95[key][0], collection.intervals_95[key][1]) }}{% endif %} |
+{% endfor %}
+A sample of {{ collection.rows }} rows gives wide intervals: review more random rows to narrow them.
+
+{% endif -%}
 **Validation per epoch** (the row marked * is the model kept):
 
 | Epoch | Training loss | Validation loss | {% if binary %}F1 | Precision | Recall{% else %}Macro F1 | Weighted F1{% endif %} | Accuracy{% if validation_history[0].roc_auc is defined %} | ROC-AUC{% endif %} |
