@@ -1924,11 +1924,8 @@ def review_candidates(args, data: Data, plan: Plan, scorer: Scorer, paths: list[
     labels = [v for t in tables for v in t.column("predicted_label").to_pylist()]
     rows = np.asarray(data.rows)
     id_column = data.record.get("id_column")
-    ids = (
-        data.table.select_columns([id_column])[rows.tolist()][id_column]
-        if id_column in data.table.column_names
-        else None
-    )
+    known = id_column in data.table.column_names
+    ids = data.table.with_format("arrow")[data.rows.start : data.rows.stop][id_column].to_pylist() if known else None
     eligible = ~np.isnan(scores)
     if ids is not None and skip:
         eligible &= np.array([str(v) not in skip for v in ids])

@@ -41,28 +41,23 @@ def main() -> int:
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     start, collection, truth = cut(args)
-    results = [round_zero(args, start)]
-    reviewed: list[Path] = []
-    model = args.work / "round0"
-    for n in range(1, args.rounds + 1):
+    model, reviewed, results = round_zero(args, start), [], []
+    for n in range(1, args.rounds + 2):
         folder = args.work / f"{args.arm}{n}"
         folder.mkdir(exist_ok=True)
-        flagged = folder / "flagged.csv"
-        run(
-            args,
-            folder,
-            "predict.py",
-            [
-                "--model",
-                str(model),
-                "--dataset",
-                str(collection),
-                "--output",
-                str(flagged),
-                "--review",
-                str(args.review),
-            ],
-        )
+        flagged = folder / "flagged.csv"  # the last model's scores: its measure, and (but the last) the next queue
+        queue = ["--review", str(args.review)] if n <= args.rounds else []
+        if not flagged.exists():
+            run(
+                args,
+                folder,
+                "predict.py",
+                ["--model", str(model), "--dataset", str(collection), "--output", str(flagged), *queue],
+            )
+        results.append(measure(args, model, truth, flagged, n - 1))
+        (args.work / f"results-{args.arm}.json").write_text(json.dumps(results, indent=2))
+        if n > args.rounds:
+            break
         reviewed.append(label(args, folder, flagged, truth, n))
         model = folder / "model"
         run(
@@ -81,8 +76,6 @@ def main() -> int:
                 *TRAIN,
             ],
         )
-        results.append(measure(args, model, collection, truth, folder, n))
-        (args.work / f"results-{args.arm}.json").write_text(json.dumps(results, indent=2))
     return 0
 
 
@@ -102,7 +95,7 @@ def cut(args) -> tuple[Path, Path, dict]:
     return args.work / "start.csv", args.work / "collection.csv", truth
 
 
-def round_zero(args, start: Path) -> dict:
+def round_zero(args, start: Path) -> Path:
     """The model trained on the start alone (once for both arms: the first to arrive trains it, the other waits)."""
     folder, lock = args.work / "round0", args.work / "round0.training"
     try:
@@ -116,9 +109,7 @@ def round_zero(args, start: Path) -> dict:
     except FileExistsError:
         while not (folder / "metrics.json").exists():
             time.sleep(20)
-    mine = args.work / f"{args.arm}0"  # each arm scores the collection in its own folder
-    mine.mkdir(exist_ok=True)
-    return measure(args, folder, args.work / "collection.csv", cut(args)[2], mine, 0)
+    return folder
 
 
 def label(args, folder: Path, flagged: Path, truth: dict, n: int) -> Path:
@@ -148,16 +139,14 @@ def labelled_ids(args, n: int) -> list[str]:
     return ids
 
 
-def measure(args, model: Path, collection: Path, truth: dict, folder: Path, n: int) -> dict:
+def measure(args, model: Path, truth: dict, scored: Path, n: int) -> dict:
     """Test F1 (from the run), the truth on the whole collection at the shipped threshold, and the estimate."""
-    scored = folder / f"scored-{n}.csv"
-    if not scored.exists():
-        run(args, folder, "predict.py", ["--model", str(model), "--dataset", str(collection), "--output", str(scored)])
     with open(scored, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    y = np.array([truth[r["id"]] for r in rows])
+    y = np.array([truth[r["id"]] for r in rows]) == 1
     hit = np.array([r["predicted_label"] == "jim_crow" for r in rows])
     survey = np.array([r["source"] == args.survey for r in rows])
+    fresh = ~np.isin([r["id"] for r in rows], labelled_ids(args, n + 1))  # not reviewed in an earlier round
     m = json.loads((model / "metrics.json").read_text())
     estimate = m.get("collection")
     return {
@@ -166,9 +155,13 @@ def measure(args, model: Path, collection: Path, truth: dict, folder: Path, n: i
         "training_rows": m["split_sizes"]["train"],
         "test_f1": m["test"]["f1"],
         "shipped": m["threshold"]["name"],
+        "collection_rows": len(rows),
         "collection_recall": float((y & hit).sum() / y.sum()),
         "collection_precision": float((y & hit).sum() / max(hit.sum(), 1)),
         "survey_recall": float((y & hit & survey).sum() / max((y & survey).sum(), 1)),
+        "unreviewed_rows": int(fresh.sum()),
+        "unreviewed_recall": float((y & hit & fresh).sum() / max((y & fresh).sum(), 1)),
+        "unreviewed_precision": float((y & hit & fresh).sum() / max((hit & fresh).sum(), 1)),
         "estimate": estimate and {k: estimate[k] for k in ("rows", "precision", "recall", "intervals_95")},
     }
 
