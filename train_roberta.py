@@ -2258,19 +2258,15 @@ def render_card(record: dict, template: str) -> str:
         widget=[{"text": t} for t in task["examples"]] if task else None,
     )
     example = task["examples"][0] if task else "Replace this with a text to classify."
-    card = str(
-        ModelCard.from_template(
-            card_data,
-            template_str=template,
-            metric_rows=rows,
-            example=example,
-            bootstrap_resamples=BOOTSTRAP_RESAMPLES,
-            **record,
-        )
+    card = ModelCard.from_template(
+        card_data,
+        template_str=template,
+        metric_rows=rows,
+        example=example,
+        bootstrap_resamples=BOOTSTRAP_RESAMPLES,
+        **record,
     )
-    # Sections left out leave blank lines behind: one blank line between paragraphs, code blocks untouched.
-    parts = re.split(r"(```.*?```)", card, flags=re.S)
-    return "".join(p if p.startswith("```") else re.sub(r"\n{3,}", "\n\n", p) for p in parts)
+    return str(card)
 
 
 # ==============================================================================================================
@@ -2938,9 +2934,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 ## Intended use and out of scope
 
 {% if task -%}
-{% for line in task.intended_use -%}
-- {{ line }}
-{% endfor -%}
+- {{ task.intended_use | join("\n- ") }}
 {%- else -%}
 <!-- Fill in: who should use this model and for what; what is out of scope (other sources, periods, languages, kinds of text). -->
 - It was trained and evaluated only on {{ data_link }}; texts from elsewhere are untested.
@@ -2993,7 +2987,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for name, m in test.per_class.items() -%}
 | {{ name }} | {{ "%.3f" | format(m.precision) }} | {{ "%.3f" | format(m.recall) }} | {{ "%.3f" | format(m.f1) }} | {{ m.support }} |
 {% endfor %}
-{% endif %}
+{%- endif %}
 {% if binary -%}
 **Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows.{% if thresholds.f1.validation.positives %} Each rests on the validation rows it found: with {{ thresholds.f1.validation.positives }} of them, one row is {{ "%.1f" | format(100 / thresholds.f1.validation.positives) }} points of recall.{% endif %} This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold`, the one `predict.py` applies by default{% if threshold.why %} ({{ threshold.why }}){% endif %}; the test results above are at `f1`, to compare with the baseline and other runs. All of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ "f1" if threshold.name != "f1" else (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
 
@@ -3002,10 +2996,11 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for name, t in thresholds.items() -%}
 | `{{ name }}`{{ " (shipped)" if name == threshold.name }} | {{ "%.4f" | format(t.value) }} | {{ "%.3f" | format(t.validation.precision) }} | {{ "%.3f" | format(t.validation.recall) }}{% if t.validation.positives is defined %} ({{ t.validation.found }} of {{ t.validation.positives }}){% endif %} | {{ "%.3f" | format(t.test.precision) }} | {{ "%.3f" | format(t.test.recall) }} | {{ "%.0f" | format(t.test.flagged_per_1000) }} |{% if holdout %}{% for g in holdout.groups %} {{ "%.3f" | format(g.recall_at[name]) if name in g.recall_at }} |{% endfor %}{% endif %}
 {% endfor %}
-{% if holdout %}In the held-out columns, each held-out run used its own threshold of that name, chosen on its own validation split.
-{% endif %}
-![Precision and recall on validation and test at every threshold, with the named ones marked](pr_curve.png)
+{% if holdout -%}
+In the held-out columns, each held-out run used its own threshold of that name, chosen on its own validation split.
 
+{% endif -%}
+![Precision and recall on validation and test at every threshold, with the named ones marked](pr_curve.png)
 {% else -%}
 **No cut-off to tune.** With more than two classes each text gets its most probable label, so the per-class precision and recall above are the whole trade-off.
 {% endif %}
@@ -3017,7 +3012,8 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 | {{ h.epoch }}{{ "*" if h.epoch == best_epoch }} | {{ "%.4f" | format(h.training_loss) if h.training_loss }} | {{ "%.4f" | format(h.loss) }} | {% if binary %}{{ "%.3f" | format(h.f1) }} | {{ "%.3f" | format(h.precision) }} | {{ "%.3f" | format(h.recall) }}{% else %}{{ "%.3f" | format(h.macro_f1) }} | {{ "%.3f" | format(h.weighted_f1) }}{% endif %} | {{ "%.3f" | format(h.accuracy) }}{% if h.roc_auc is defined %} | {{ "%.3f" | format(h.roc_auc) }}{% endif %} |
 {% endfor %}
 **Long texts.** {{ rows.longer_than_one_window }} of {{ rows.used }} texts were longer than one {{ hyperparameters.max_length }}-token window and were read as overlapping windows.
-{% if seeds %}
+
+{% if seeds -%}
 **Across {{ seeds.n }} seeds** (split and initialisation both change; mean ± standard deviation of the test metrics{% if binary %}, each at its run's `f1` threshold{% endif %}; the published model is seed {{ seeds.seeds[0] }}'s, chosen before any test score was seen):
 
 | Metric | Mean ± std | Per seed |
@@ -3025,8 +3021,8 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for name, s in seeds.summary.items() -%}
 | {{ name }} | {{ "%.3f ± %.3f" | format(s.mean, s.std) }} | {{ s["values"] | map("round", 3) | join(", ") }} |
 {% endfor %}
-{% endif %}
-{% if holdout %}
+{% endif -%}
+{% if holdout -%}
 **Held-out `{{ holdout.column }}`** (one training per value: trained on the other values' rows, tested on all rows of the held-out one; the column was used only for grouping):
 
 | Held out | Rows | {% if binary %}Positive{% else %}Classes{% endif %} | Result{% if binary %} (at its `f1` threshold){% endif %} |
@@ -3035,8 +3031,8 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 | {{ g.value }} | {{ g.rows }} | {{ g.positives if binary else g.classes }} | {{ g.summary }} |
 {% endfor %}
 This is the honest worst case for a collection labelled by a different process than the training data.
-{% endif %}
 
+{% endif -%}
 ## Training procedure
 
 | Hyperparameter | Value |
@@ -3070,9 +3066,7 @@ The files `metrics.json` (every number on this card), `splits.csv` and `errors.c
 - **This model scores below the TF-IDF baseline** on the test split ({{ key | replace("_", " ") }} {{ "%.3f" | format(test[key]) }} against {{ "%.3f" | format(baseline[key]) }}): do not use it as it is. Train on more rows or for longer, or use a simpler model.
 {% endif -%}
 {% if task -%}
-{% for line in task.limitations -%}
-- {{ line }}
-{% endfor -%}
+- {{ task.limitations | join("\n- ") }}
 {%- else -%}
 <!-- Fill in: whose judgement the labels encode and what they may miss; what harm a wrong prediction could do. -->
 {%- endif %}
