@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     # 5. Push exactly those files, then check what landed.
     if hub is not None:
         record["push"] = push_and_verify(hub, args.output_dir, files, clock)
-        write_json(args.output_dir / "metrics.json", {**record, "timings": clock.rounded()})
+        push_metrics(hub, args.output_dir, {**record, "timings": clock.rounded()})
     log_summary(record, args.output_dir, clock)
     return 0
 
@@ -2399,33 +2399,25 @@ def is_missing_repo(err: Exception) -> bool:
 # --- end shared: hub_errors ---
 
 
-def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int = 3, wait_s: float = 10.0) -> dict:
-    """Upload exactly the run's files in one commit (so a card never describes files that are not there), retrying
-    transient errors; then check what landed. On failure nothing local is touched and the error says how to finish."""
+def push_and_verify(hub: dict, out: Path, files: list[str], clock) -> dict:
+    """Upload exactly the run's files in one commit (so a card never describes files that are not there); then check
+    what landed. On failure nothing local is touched and the error says how to finish."""
     from huggingface_hub import CommitOperationAdd
 
     api, repo_id = hub["api"], hub["repo_id"]
     operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(out / f)) for f in files]
-    for attempt in range(1, attempts + 1):
-        try:
-            with clock("upload"):
-                logger.info("Uploading %d files to https://huggingface.co/%s", len(files), repo_id)
-                ensure_repo(hub)
-                api.create_commit(repo_id=repo_id, operations=operations, commit_message="Upload model and card")
-            break
-        except Exception as err:
-            if attempt < attempts and is_transient(err):
-                logger.warning(
-                    "Upload failed (%s); retry %d of %d in %.0f s",
-                    type(err).__name__,
-                    attempt,
-                    attempts - 1,
-                    wait_s * attempt,
-                )
-                time.sleep(wait_s * attempt)
-                continue
-            failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
-            raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
+
+    def upload():
+        ensure_repo(hub)
+        api.create_commit(repo_id=repo_id, operations=operations, commit_message="Upload model and card")
+
+    try:
+        with clock("upload"):
+            logger.info("Uploading %d files to https://huggingface.co/%s", len(files), repo_id)
+            commit_retrying_once(upload)
+    except Exception as err:
+        failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
+        raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
     try:
         with clock("push_verification"):
             verified = verify_push(api, repo_id, out, files)
@@ -2434,6 +2426,44 @@ def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int
         raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
     removed = remove_hub_checkpoint(api, repo_id) if hub["checkpoints"] or hub.get("resumed") else []
     return {"repo_id": repo_id, "files": files, **verified, "removed": removed}
+
+
+def commit_retrying_once(commit, wait_s: float = 10.0):
+    """huggingface_hub retries each request that uploads a file (408, 429, 5xx, no answer), but not the commit that
+    ends the upload: that one is tried again once."""
+    try:
+        return commit()
+    except Exception as err:
+        if not is_transient(err):
+            raise
+        logger.warning("Upload failed (%s: %s); trying again in %.0f s", type(err).__name__, first_line(err), wait_s)
+        time.sleep(wait_s)
+        return commit()
+
+
+def push_metrics(hub: dict, out: Path, record: dict) -> None:
+    """metrics.json again, now with the push's record, uploaded last so that the Hub's copy is the local one. The model
+    is published and verified by then: a failure here is a warning."""
+    api, repo_id, path = hub["api"], hub["repo_id"], out / "metrics.json"
+    write_json(path, record)
+
+    def upload():
+        api.upload_file(
+            path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id, commit_message="metrics.json: the push"
+        )
+
+    try:
+        commit_retrying_once(upload)
+    except Exception as err:
+        logger.warning(
+            "Could not upload the final metrics.json to %s (%s: %s); the Hub's copy lacks the push's record. The "
+            "model is published; finish with: hf upload %s %s metrics.json",
+            repo_id,
+            type(err).__name__,
+            first_line(err),
+            repo_id,
+            shlex.quote(str(path)),
+        )
 
 
 def ensure_repo(hub: dict) -> None:
@@ -2493,16 +2523,11 @@ def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
 def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
     """After a verified push, delete the repo's last-checkpoint/, which this run pushed or resumed from: it let a killed
     job resume and is now dead weight. The model is published, so a failure here is a warning."""
-    from huggingface_hub import CommitOperationDelete
-
     try:
-        if not any(f.startswith("last-checkpoint/") for f in api.list_repo_files(repo_id)):
-            return []
-        operations = [CommitOperationDelete(path_in_repo="last-checkpoint/")]
-        api.create_commit(
-            repo_id=repo_id, operations=operations, commit_message="Remove last-checkpoint/: training done"
-        )
+        api.delete_folder("last-checkpoint", repo_id=repo_id, commit_message="Remove last-checkpoint/: training done")
     except Exception as err:
+        if http_status(err) == 404:  # none there: every checkpoint push failed
+            return []
         logger.warning(
             "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
             "repo's Files page.",

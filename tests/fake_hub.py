@@ -174,6 +174,8 @@ class FakeHub:
 
     def delete_folder(self, path_in_repo, repo_id, repo_type=None, **_):
         self._maybe_fail(("delete_folder", path_in_repo))
+        if not (self.folder(repo_id) / path_in_repo).is_dir():  # the Hub refuses a commit that deletes nothing
+            raise hub_error("404 RemoteEntryNotFoundError")
         shutil.rmtree(self.folder(repo_id) / path_in_repo)
 
     def delete_file(self, path_in_repo, repo_id, repo_type=None, **_):
