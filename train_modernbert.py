@@ -3,7 +3,7 @@
 # dependencies = [
 #     "accelerate>=1.10",
 #     "datasets>=4.0",
-#     "huggingface_hub>=1.0",
+#     "huggingface_hub>=1.5",  # HfApi.auth_check(write=True)
 #     "jinja2>=3.1",
 #     "matplotlib>=3.8",
 #     "scikit-learn>=1.5",
@@ -2286,7 +2286,7 @@ def check_hub(args, base: dict, token) -> dict:
     me = hub_call(api.whoami, "check HF_TOKEN", "The Hub did not accept HF_TOKEN")
     repo_id = args.hub_model_id or f"{me['name']}/{default_name(args, base['type'])[0]}"
     private = repo_visibility(api, repo_id)
-    problem = write_problem(me, repo_id, exists=private is not None)
+    problem = write_problem(api, me, repo_id, exists=private is not None)
     if problem:
         raise UserError(
             f"HF_TOKEN cannot write to {repo_id}: {problem}. Make a token with write access at "
@@ -2346,29 +2346,37 @@ def repo_visibility(api, repo_id: str) -> bool | None:
     return hub_call(look, f"look up {repo_id}", f"Cannot read {repo_id}")
 
 
-def write_problem(me: dict, repo_id: str, exists: bool) -> str | None:
-    """Why whoami's answer says this token cannot write to repo_id (or, for a new repo, to its namespace); None when
-    it can. Read tokens cannot; fine-grained ones need repo.write there; in an org, the user's role must write."""
+def write_problem(api, me: dict, repo_id: str, exists: bool) -> str | None:
+    """Why this token cannot write to repo_id; None when it can. Read tokens cannot. For an existing repo the Hub
+    answers (auth_check weighs the token's scopes and the user's role in an org); for a new one, whoami's answer says
+    whether the token may write to its namespace: a fine-grained one needs repo.write there, and in an org the user's
+    role must allow it."""
     namespace, user = repo_id.split("/")[0], me["name"]
     token = (me.get("auth") or {}).get("accessToken") or {}
     if token.get("role") == "read":
         return "it is a read-only token"
+
+    def refused():
+        try:
+            api.auth_check(repo_id, write=True)
+        except Exception as err:
+            if http_status(err) not in (401, 403):
+                raise
+            return f"the Hub refuses write access ({first_line(err)})"
+
+    if exists:
+        return hub_call(refused, f"check write access to {repo_id}", f"Cannot check write access to {repo_id}")
     if token.get("role") == "fineGrained":
         fine = token.get("fineGrained") or {}
         scopes = [s for s in fine.get("scoped", []) if "repo.write" in s.get("permissions", [])]
-        targets = {namespace, repo_id} if exists else {namespace}
-        if "repo.write" not in fine.get("global", []) and not any(s["entity"].get("name") in targets for s in scopes):
-            return f"this fine-grained token has no repo.write permission on {' or '.join(sorted(targets))}"
+        if "repo.write" not in fine.get("global", []) and not any(s["entity"].get("name") == namespace for s in scopes):
+            return f"this fine-grained token has no repo.write permission on {namespace}"
     if namespace != user:
         role = next((o.get("roleInOrg") for o in me.get("orgs", []) if o.get("name") == namespace), None)
         if role is None:
             return f"{user} is not a member of the organization {namespace}"
         if role not in ("admin", "write", "contributor"):
             return f"{user}'s role in {namespace} is {role}, which cannot write to its repos"
-        if role == "contributor" and exists:
-            logger.warning(
-                "%s is a contributor in %s: the push works only if %s created %s.", user, namespace, user, repo_id
-            )
     return None
 
 
