@@ -905,7 +905,7 @@ def describes_dataset(named: str | None, dataset: str) -> bool:
     """A Hub id describes that dataset; a file name (not a Hub id) describes a local file or folder of that name."""
     if not named or dataset == named:
         return bool(named)
-    local, a_file = Path(dataset).expanduser().exists(), looks_like_local_path(named) or "/" not in named
+    local, a_file = looks_like_local_path(dataset), looks_like_local_path(named) or "/" not in named
     return local and a_file and Path(dataset.rstrip("/")).name == Path(named.rstrip("/")).name
 
 
@@ -1015,9 +1015,11 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 
 
 def looks_like_local_path(name: str) -> bool:
-    """A Hub id is `owner/name`; anything with a file suffix, a leading ./ ~ / or more slashes is a path."""
+    """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
+    ./ ~ / or more slashes (load_table refuses it when it is missing)."""
     return (
-        name.startswith((".", "/", "~"))
+        Path(name).expanduser().exists()
+        or name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
         or (os.sep != "/" and os.sep in name)
@@ -1036,6 +1038,8 @@ def load_table(dataset: str, token: str | None = None):
         check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
+        # Our reader per suffix, not load_dataset(folder, data_files=name): that reads the folder's README.md as a
+        # dataset card (one opening with '---' stops it) and refuses an upper-case suffix (LAWS.CSV).
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
@@ -1252,7 +1256,7 @@ def default_name(args, model_type: str) -> tuple[str, str]:
     on other data or another label never lands on the default one's."""
     if REPO_NAME and args.dataset == DATASET_ID and args.label_column == LABEL_COLUMN:
         return REPO_NAME.format(model_type=model_type), "REPO_NAME: the run's data and label are the script's defaults"
-    local = Path(args.dataset).expanduser().exists() or looks_like_local_path(args.dataset)
+    local = looks_like_local_path(args.dataset)
     stem = Path(args.dataset.rstrip("/")).stem if local else args.dataset.split("/")[-1]
     name = re.sub(r"[^a-z0-9]+", "-", f"{stem}-{args.label_column}-{model_type}".lower()).strip("-")
     if not REPO_NAME:
@@ -1967,7 +1971,7 @@ def predict_probs(
 def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dict, template_source: str) -> dict:
     """Everything the run did and measured, once: the card is rendered from it and it is saved as metrics.json."""
     m = run.metrics
-    from_hub = not Path(args.dataset).expanduser().exists()
+    from_hub = not looks_like_local_path(args.dataset)
     task, about, _ = card_words(args, data.names)
     title = task["title"] if task else f"Text classifier: {', '.join(data.names)}"
     record = {
@@ -2070,8 +2074,7 @@ def rehearse_studies(args, data: Data, metrics: dict) -> dict:
 
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
     """Write the model, the tokenizer, the tables of the run, the card and metrics.json. Returns the files written,
-    relative to `out`: exactly what a push uploads."""
-    out.mkdir(parents=True, exist_ok=True)
+    relative to `out` (made by claim_output_dir): exactly what a push uploads."""
     if "threshold" in record:
         run.model.config.positive_label = data.names[1]
         run.model.config.decision_threshold = record["threshold"]["value"]
@@ -2292,7 +2295,7 @@ def check_hub(args, base: dict, token) -> dict:
             f"HF_TOKEN cannot write to {repo_id}: {problem}. Make a token with write access at "
             "https://huggingface.co/settings/tokens, choose another --hub-model-id, or use --no-push."
         )
-    want_private = args.private or (not args.public and Path(args.dataset).expanduser().exists())
+    want_private = args.private or (not args.public and looks_like_local_path(args.dataset))
     if want_private and not args.private:
         logger.info(
             "The repo will be private: a model trained on a local file may have memorised rows that were "
@@ -2347,10 +2350,8 @@ def repo_visibility(api, repo_id: str) -> bool | None:
 
 
 def write_problem(api, me: dict, repo_id: str, exists: bool) -> str | None:
-    """Why this token cannot write to repo_id; None when it can. Read tokens cannot. For an existing repo the Hub
-    answers (auth_check weighs the token's scopes and the user's role in an org); for a new one, whoami's answer says
-    whether the token may write to its namespace: a fine-grained one needs repo.write there, and in an org the user's
-    role must allow it."""
+    """Why this token cannot write to repo_id; None when it can. Read tokens cannot; for an existing repo, the Hub says;
+    for a new one, a fine-grained token needs repo.write on its namespace, and in an org the user's role must write."""
     namespace, user = repo_id.split("/")[0], me["name"]
     token = (me.get("auth") or {}).get("accessToken") or {}
     if token.get("role") == "read":
@@ -2450,27 +2451,18 @@ def commit_retrying_once(commit, wait_s: float = 10.0):
 
 
 def push_metrics(hub: dict, out: Path, record: dict) -> None:
-    """metrics.json again, now with the push's record, uploaded last so that the Hub's copy is the local one. The model
-    is published and verified by then: a failure here is a warning."""
+    """metrics.json again, with the push's record, uploaded last so that the Hub's copy is the local one. The model is
+    published and verified by then: a failure here is a warning."""
     api, repo_id, path = hub["api"], hub["repo_id"], out / "metrics.json"
     write_json(path, record)
-
-    def upload():
-        api.upload_file(
-            path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id, commit_message="metrics.json: the push"
-        )
-
     try:
-        commit_retrying_once(upload)
+        commit_retrying_once(
+            lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id)
+        )
     except Exception as err:
+        what = f"{type(err).__name__}: {first_line(err)}"
         logger.warning(
-            "Could not upload the final metrics.json to %s (%s: %s); the Hub's copy lacks the push's record. The "
-            "model is published; finish with: hf upload %s %s metrics.json",
-            repo_id,
-            type(err).__name__,
-            first_line(err),
-            repo_id,
-            shlex.quote(str(path)),
+            "Could not upload the final metrics.json (%s). Finish with: hf upload %s %s", what, repo_id, path
         )
 
 
