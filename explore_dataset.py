@@ -304,8 +304,7 @@ def load_table(dataset: str, token: str | None = None):
         check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
-        # Our reader per suffix, not load_dataset(folder, data_files=name): that reads the folder's README.md as a
-        # dataset card (one opening with '---' stops it) and refuses an upper-case suffix (LAWS.CSV).
+        # not load_dataset(folder, data_files=name): it parses folder/README.md as a card, and refuses LAWS.CSV
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
