@@ -281,9 +281,11 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 
 
 def looks_like_local_path(name: str) -> bool:
-    """A Hub id is `owner/name`; anything with a file suffix, a leading ./ ~ / or more slashes is a path."""
+    """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
+    ./ ~ / or more slashes (load_table refuses it when it is missing)."""
     return (
-        name.startswith((".", "/", "~"))
+        Path(name).expanduser().exists()
+        or name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
         or (os.sep != "/" and os.sep in name)
@@ -302,6 +304,7 @@ def load_table(dataset: str, token: str | None = None):
         check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
+        # not load_dataset(folder, data_files=name): it parses folder/README.md as a card, and refuses LAWS.CSV
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(

@@ -704,7 +704,7 @@ def not_of_slices(files, count: int) -> list[str]:
 
 def wants_private(args) -> bool:
     """--private; else private for a local --dataset (unless --public), public for a Hub dataset."""
-    if args.private or args.public or not Path(args.dataset).expanduser().exists():
+    if args.private or args.public or not looks_like_local_path(args.dataset):
         return args.private
     logger.info(
         "The dataset repo will be private: a dataset made from a local file may hold rows never meant to be "
@@ -854,9 +854,11 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 
 
 def looks_like_local_path(name: str) -> bool:
-    """A Hub id is `owner/name`; anything with a file suffix, a leading ./ ~ / or more slashes is a path."""
+    """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
+    ./ ~ / or more slashes (load_table refuses it when it is missing)."""
     return (
-        name.startswith((".", "/", "~"))
+        Path(name).expanduser().exists()
+        or name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
         or (os.sep != "/" and os.sep in name)
@@ -875,6 +877,7 @@ def load_table(dataset: str, token: str | None = None):
         check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
+        # not load_dataset(folder, data_files=name): it parses folder/README.md as a card, and refuses LAWS.CSV
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
@@ -1108,7 +1111,7 @@ def model_settings(args, token: str | None, record: dict, text_columns: list[str
     settings = {  # a local file or folder by its name only: they go into the Parquet metadata that is pushed
         "model": model.resolve().name if model.exists() else args.model,
         "model_config_sha256": sha256(config_file.read_bytes()).hexdigest() if config_file.is_file() else None,
-        "dataset": dataset.resolve().name if dataset.exists() else args.dataset,
+        "dataset": dataset.resolve().name if looks_like_local_path(args.dataset) else args.dataset,
         "dataset_bytes": dataset.stat().st_size if dataset.is_file() else None,  # two files of one name differ here
         "text_columns": text_columns,
         "labels": names,
@@ -1706,8 +1709,8 @@ def card_facts(args, repo_id: str, record: dict) -> dict:
     """Everything the dataset card says: about one run, or about the slices --finalize joined (their added-up record)."""
     settings, run = record["settings"], record["run"]
     names = settings["labels"]
-    model_link, _ = hub_link(args.model, "model")
-    dataset_link, dataset_on_hub = hub_link(args.dataset, "dataset")
+    model_link, _ = hub_link(args.model, "model", Path(args.model).expanduser().exists())
+    dataset_link, dataset_on_hub = hub_link(args.dataset, "dataset", looks_like_local_path(args.dataset))
     title = f"{args.dataset.rstrip('/').split('/')[-1]} labelled by {args.model.rstrip('/').split('/')[-1]}"
     binary = settings["positive_label"] is not None
     positive = names.index(settings["positive_label"]) if binary else len(names) - 1
@@ -1748,9 +1751,9 @@ def card_facts(args, repo_id: str, record: dict) -> dict:
     }
 
 
-def hub_link(name: str, kind: str) -> tuple[str, bool]:
+def hub_link(name: str, kind: str, local: bool) -> tuple[str, bool]:
     """Markdown for a model or dataset given as a Hub id or a local path; and whether it is on the Hub."""
-    if Path(name).expanduser().exists():
+    if local:
         return f"`{Path(name).name}` (a local {'model folder' if kind == 'model' else 'file'})", False
     prefix = "datasets/" if kind == "dataset" else ""
     return f"[`{name}`](https://huggingface.co/{prefix}{name})", True

@@ -3,7 +3,7 @@
 # dependencies = [
 #     "accelerate>=1.10",
 #     "datasets>=4.0",
-#     "huggingface_hub>=1.0",
+#     "huggingface_hub>=1.5",  # HfApi.auth_check(write=True)
 #     "jinja2>=3.1",
 #     "matplotlib>=3.8",
 #     "scikit-learn>=1.5",
@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     # 5. Push exactly those files, then check what landed.
     if hub is not None:
         record["push"] = push_and_verify(hub, args.output_dir, files, clock)
-        write_json(args.output_dir / "metrics.json", {**record, "timings": clock.rounded()})
+        push_metrics(hub, args.output_dir, {**record, "timings": clock.rounded()})
     log_summary(record, args.output_dir, clock)
     return 0
 
@@ -925,7 +925,7 @@ def describes_dataset(named: str | None, dataset: str) -> bool:
     """A Hub id describes that dataset; a file name (not a Hub id) describes a local file or folder of that name."""
     if not named or dataset == named:
         return bool(named)
-    local, a_file = Path(dataset).expanduser().exists(), looks_like_local_path(named) or "/" not in named
+    local, a_file = looks_like_local_path(dataset), looks_like_local_path(named) or "/" not in named
     return local and a_file and Path(dataset.rstrip("/")).name == Path(named.rstrip("/")).name
 
 
@@ -1141,9 +1141,11 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 
 
 def looks_like_local_path(name: str) -> bool:
-    """A Hub id is `owner/name`; anything with a file suffix, a leading ./ ~ / or more slashes is a path."""
+    """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
+    ./ ~ / or more slashes (load_table refuses it when it is missing)."""
     return (
-        name.startswith((".", "/", "~"))
+        Path(name).expanduser().exists()
+        or name.startswith((".", "/", "~"))
         or name.count("/") > 1
         or Path(name).suffix.lower() in TABLE_SUFFIXES
         or (os.sep != "/" and os.sep in name)
@@ -1162,6 +1164,7 @@ def load_table(dataset: str, token: str | None = None):
         check_not_results(path, dataset)
         table = datasets.load_dataset(str(path))
     elif path.is_file():
+        # not load_dataset(folder, data_files=name): it parses folder/README.md as a card, and refuses LAWS.CSV
         kind = TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
@@ -1378,7 +1381,7 @@ def default_name(args, model_type: str) -> tuple[str, str]:
     on other data or another label never lands on the default one's."""
     if REPO_NAME and args.dataset == DATASET_ID and args.label_column == LABEL_COLUMN:
         return REPO_NAME.format(model_type=model_type), "REPO_NAME: the run's data and label are the script's defaults"
-    local = Path(args.dataset).expanduser().exists() or looks_like_local_path(args.dataset)
+    local = looks_like_local_path(args.dataset)
     stem = Path(args.dataset.rstrip("/")).stem if local else args.dataset.split("/")[-1]
     name = re.sub(r"[^a-z0-9]+", "-", f"{stem}-{args.label_column}-{model_type}".lower()).strip("-")
     if not REPO_NAME:
@@ -2119,7 +2122,7 @@ def predict_probs(
 def build_record(args, env: dict, base: dict, data: Data, run: Run, studies: dict, template_source: str) -> dict:
     """Everything the run did and measured, once: the card is rendered from it and it is saved as metrics.json."""
     m = run.metrics
-    from_hub = not Path(args.dataset).expanduser().exists()
+    from_hub = not looks_like_local_path(args.dataset)
     task, about, _ = card_words(args, data.names)
     title = task["title"] if task else f"Text classifier: {', '.join(data.names)}"
     record = {
@@ -2223,8 +2226,7 @@ def rehearse_studies(args, data: Data, metrics: dict) -> dict:
 
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
     """Write the model, the tokenizer, the tables of the run, the card and metrics.json. Returns the files written,
-    relative to `out`: exactly what a push uploads."""
-    out.mkdir(parents=True, exist_ok=True)
+    relative to `out` (made by claim_output_dir): exactly what a push uploads."""
     if "threshold" in record:
         run.model.config.positive_label = data.names[1]
         run.model.config.decision_threshold = record["threshold"]["value"]
@@ -2411,19 +2413,15 @@ def render_card(record: dict, template: str) -> str:
         widget=[{"text": t} for t in task["examples"]] if task else None,
     )
     example = task["examples"][0] if task else "Replace this with a text to classify."
-    card = str(
-        ModelCard.from_template(
-            card_data,
-            template_str=template,
-            metric_rows=rows,
-            example=example,
-            bootstrap_resamples=BOOTSTRAP_RESAMPLES,
-            **record,
-        )
+    card = ModelCard.from_template(
+        card_data,
+        template_str=template,
+        metric_rows=rows,
+        example=example,
+        bootstrap_resamples=BOOTSTRAP_RESAMPLES,
+        **record,
     )
-    # Sections left out leave blank lines behind: one blank line between paragraphs, code blocks untouched.
-    parts = re.split(r"(```.*?```)", card, flags=re.S)
-    return "".join(p if p.startswith("```") else re.sub(r"\n{3,}", "\n\n", p) for p in parts)
+    return str(card)
 
 
 # ==============================================================================================================
@@ -2443,13 +2441,13 @@ def check_hub(args, base: dict, token) -> dict:
     me = hub_call(api.whoami, "check HF_TOKEN", "The Hub did not accept HF_TOKEN")
     repo_id = args.hub_model_id or f"{me['name']}/{default_name(args, base['type'])[0]}"
     private = repo_visibility(api, repo_id)
-    problem = write_problem(me, repo_id, exists=private is not None)
+    problem = write_problem(api, me, repo_id, exists=private is not None)
     if problem:
         raise UserError(
             f"HF_TOKEN cannot write to {repo_id}: {problem}. Make a token with write access at "
             "https://huggingface.co/settings/tokens, choose another --hub-model-id, or use --no-push."
         )
-    want_private = args.private or (not args.public and Path(args.dataset).expanduser().exists())
+    want_private = args.private or (not args.public and looks_like_local_path(args.dataset))
     if want_private and not args.private:
         logger.info(
             "The repo will be private: a model trained on a local file may have memorised rows that were "
@@ -2503,29 +2501,35 @@ def repo_visibility(api, repo_id: str) -> bool | None:
     return hub_call(look, f"look up {repo_id}", f"Cannot read {repo_id}")
 
 
-def write_problem(me: dict, repo_id: str, exists: bool) -> str | None:
-    """Why whoami's answer says this token cannot write to repo_id (or, for a new repo, to its namespace); None when
-    it can. Read tokens cannot; fine-grained ones need repo.write there; in an org, the user's role must write."""
+def write_problem(api, me: dict, repo_id: str, exists: bool) -> str | None:
+    """Why this token cannot write to repo_id; None when it can. Read tokens cannot; for an existing repo, the Hub says;
+    for a new one, a fine-grained token needs repo.write on its namespace, and in an org the user's role must write."""
     namespace, user = repo_id.split("/")[0], me["name"]
     token = (me.get("auth") or {}).get("accessToken") or {}
     if token.get("role") == "read":
         return "it is a read-only token"
+
+    def refused():
+        try:
+            api.auth_check(repo_id, write=True)
+        except Exception as err:
+            if http_status(err) not in (401, 403):
+                raise
+            return f"the Hub refuses write access ({first_line(err)})"
+
+    if exists:
+        return hub_call(refused, f"check write access to {repo_id}", f"Cannot check write access to {repo_id}")
     if token.get("role") == "fineGrained":
         fine = token.get("fineGrained") or {}
         scopes = [s for s in fine.get("scoped", []) if "repo.write" in s.get("permissions", [])]
-        targets = {namespace, repo_id} if exists else {namespace}
-        if "repo.write" not in fine.get("global", []) and not any(s["entity"].get("name") in targets for s in scopes):
-            return f"this fine-grained token has no repo.write permission on {' or '.join(sorted(targets))}"
+        if "repo.write" not in fine.get("global", []) and not any(s["entity"].get("name") == namespace for s in scopes):
+            return f"this fine-grained token has no repo.write permission on {namespace}"
     if namespace != user:
         role = next((o.get("roleInOrg") for o in me.get("orgs", []) if o.get("name") == namespace), None)
         if role is None:
             return f"{user} is not a member of the organization {namespace}"
         if role not in ("admin", "write", "contributor"):
             return f"{user}'s role in {namespace} is {role}, which cannot write to its repos"
-        if role == "contributor" and exists:
-            logger.warning(
-                "%s is a contributor in %s: the push works only if %s created %s.", user, namespace, user, repo_id
-            )
     return None
 
 
@@ -2556,33 +2560,25 @@ def is_missing_repo(err: Exception) -> bool:
 # --- end shared: hub_errors ---
 
 
-def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int = 3, wait_s: float = 10.0) -> dict:
-    """Upload exactly the run's files in one commit (so a card never describes files that are not there), retrying
-    transient errors; then check what landed. On failure nothing local is touched and the error says how to finish."""
+def push_and_verify(hub: dict, out: Path, files: list[str], clock) -> dict:
+    """Upload exactly the run's files in one commit (so a card never describes files that are not there); then check
+    what landed. On failure nothing local is touched and the error says how to finish."""
     from huggingface_hub import CommitOperationAdd
 
     api, repo_id = hub["api"], hub["repo_id"]
     operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(out / f)) for f in files]
-    for attempt in range(1, attempts + 1):
-        try:
-            with clock("upload"):
-                logger.info("Uploading %d files to https://huggingface.co/%s", len(files), repo_id)
-                ensure_repo(hub)
-                api.create_commit(repo_id=repo_id, operations=operations, commit_message="Upload model and card")
-            break
-        except Exception as err:
-            if attempt < attempts and is_transient(err):
-                logger.warning(
-                    "Upload failed (%s); retry %d of %d in %.0f s",
-                    type(err).__name__,
-                    attempt,
-                    attempts - 1,
-                    wait_s * attempt,
-                )
-                time.sleep(wait_s * attempt)
-                continue
-            failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
-            raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
+
+    def upload():
+        ensure_repo(hub)
+        api.create_commit(repo_id=repo_id, operations=operations, commit_message="Upload model and card")
+
+    try:
+        with clock("upload"):
+            logger.info("Uploading %d files to https://huggingface.co/%s", len(files), repo_id)
+            commit_retrying_once(upload)
+    except Exception as err:
+        failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
+        raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
     try:
         with clock("push_verification"):
             verified = verify_push(api, repo_id, out, files)
@@ -2591,6 +2587,35 @@ def push_and_verify(hub: dict, out: Path, files: list[str], clock, attempts: int
         raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
     removed = remove_hub_checkpoint(api, repo_id) if hub["checkpoints"] or hub.get("resumed") else []
     return {"repo_id": repo_id, "files": files, **verified, "removed": removed}
+
+
+def commit_retrying_once(commit, wait_s: float = 10.0):
+    """huggingface_hub retries each request that uploads a file (408, 429, 5xx, no answer), but not the commit that
+    ends the upload: that one is tried again once."""
+    try:
+        return commit()
+    except Exception as err:
+        if not is_transient(err):
+            raise
+        logger.warning("Upload failed (%s: %s); trying again in %.0f s", type(err).__name__, first_line(err), wait_s)
+        time.sleep(wait_s)
+        return commit()
+
+
+def push_metrics(hub: dict, out: Path, record: dict) -> None:
+    """metrics.json again, with the push's record, uploaded last so that the Hub's copy is the local one. The model is
+    published and verified by then: a failure here is a warning."""
+    api, repo_id, path = hub["api"], hub["repo_id"], out / "metrics.json"
+    write_json(path, record)
+    try:
+        commit_retrying_once(
+            lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id)
+        )
+    except Exception as err:
+        what = f"{type(err).__name__}: {first_line(err)}"
+        logger.warning(
+            "Could not upload the final metrics.json (%s). Finish with: hf upload %s %s", what, repo_id, path
+        )
 
 
 def ensure_repo(hub: dict) -> None:
@@ -2650,16 +2675,11 @@ def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
 def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
     """After a verified push, delete the repo's last-checkpoint/, which this run pushed or resumed from: it let a killed
     job resume and is now dead weight. The model is published, so a failure here is a warning."""
-    from huggingface_hub import CommitOperationDelete
-
     try:
-        if not any(f.startswith("last-checkpoint/") for f in api.list_repo_files(repo_id)):
-            return []
-        operations = [CommitOperationDelete(path_in_repo="last-checkpoint/")]
-        api.create_commit(
-            repo_id=repo_id, operations=operations, commit_message="Remove last-checkpoint/: training done"
-        )
+        api.delete_folder("last-checkpoint", repo_id=repo_id, commit_message="Remove last-checkpoint/: training done")
     except Exception as err:
+        if http_status(err) == 404:  # none there: every checkpoint push failed
+            return []
         logger.warning(
             "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
             "repo's Files page.",
@@ -3091,9 +3111,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 ## Intended use and out of scope
 
 {% if task -%}
-{% for line in task.intended_use -%}
-- {{ line }}
-{% endfor -%}
+- {{ task.intended_use | join("\n- ") }}
 {%- else -%}
 <!-- Fill in: who should use this model and for what; what is out of scope (other sources, periods, languages, kinds of text). -->
 - It was trained and evaluated only on {{ data_link }}; texts from elsewhere are untested.
@@ -3149,7 +3167,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for name, m in test.per_class.items() -%}
 | {{ name }} | {{ "%.3f" | format(m.precision) }} | {{ "%.3f" | format(m.recall) }} | {{ "%.3f" | format(m.f1) }} | {{ m.support }} |
 {% endfor %}
-{% endif %}
+{%- endif %}
 {% if binary -%}
 **Choosing a threshold.** A text is flagged when its `{{ positive_label }}` score is at least the threshold. Each threshold below was chosen on the validation split; the test columns only report what it then gave. `f1` maximises F1 on validation; each `recall_R` is the highest threshold that still found the share R of the validation's `{{ positive_label }}` rows.{% if thresholds.f1.validation.positives %} Each rests on the validation rows it found: with {{ thresholds.f1.validation.positives }} of them, one row is {{ "%.1f" | format(100 / thresholds.f1.validation.positives) }} points of recall.{% endif %} This model ships with **`{{ threshold.name }}` = {{ "%.4f" | format(threshold.value) }}** as its `decision_threshold`, the one `predict.py` applies by default{% if threshold.why %} ({{ threshold.why }}){% endif %}; the test results above are at `f1`, to compare with the baseline and other runs. All of them are in `config.json` as `decision_thresholds`, and `predict.py --threshold {{ "f1" if threshold.name != "f1" else (thresholds | list)[-1] }}` uses another. Where a missed text costs more than one more text to read, take a recall threshold.
 
@@ -3158,10 +3176,11 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% for name, t in thresholds.items() -%}
 | `{{ name }}`{{ " (shipped)" if name == threshold.name }} | {{ "%.4f" | format(t.value) }} | {{ "%.3f" | format(t.validation.precision) }} | {{ "%.3f" | format(t.validation.recall) }}{% if t.validation.positives is defined %} ({{ t.validation.found }} of {{ t.validation.positives }}){% endif %} | {{ "%.3f" | format(t.test.precision) }} | {{ "%.3f" | format(t.test.recall) }} | {{ "%.0f" | format(t.test.flagged_per_1000) }} |{% if holdout %}{% for g in holdout.groups %} {{ "%.3f" | format(g.recall_at[name]) if name in g.recall_at }} |{% endfor %}{% endif %}
 {% endfor %}
-{% if holdout %}In the held-out columns, each held-out run used its own threshold of that name, chosen on its own validation split.
-{% endif %}
-![Precision and recall on validation and test at every threshold, with the named ones marked](pr_curve.png)
+{% if holdout -%}
+In the held-out columns, each held-out run used its own threshold of that name, chosen on its own validation split.
 
+{% endif -%}
+![Precision and recall on validation and test at every threshold, with the named ones marked](pr_curve.png)
 {% else -%}
 **No cut-off to tune.** With more than two classes each text gets its most probable label, so the per-class precision and recall above are the whole trade-off.
 {% endif %}
@@ -3184,7 +3203,8 @@ A sample of {{ collection.rows }} rows gives wide intervals: review more random 
 | {{ h.epoch }}{{ "*" if h.epoch == best_epoch }} | {{ "%.4f" | format(h.training_loss) if h.training_loss }} | {{ "%.4f" | format(h.loss) }} | {% if binary %}{{ "%.3f" | format(h.f1) }} | {{ "%.3f" | format(h.precision) }} | {{ "%.3f" | format(h.recall) }}{% else %}{{ "%.3f" | format(h.macro_f1) }} | {{ "%.3f" | format(h.weighted_f1) }}{% endif %} | {{ "%.3f" | format(h.accuracy) }}{% if h.roc_auc is defined %} | {{ "%.3f" | format(h.roc_auc) }}{% endif %} |
 {% endfor %}
 **Long texts.** {{ rows.longer_than_one_window }} of {{ rows.used }} texts were longer than one {{ hyperparameters.max_length }}-token window and were read as overlapping windows.
-{% if seeds %}
+
+{% if seeds -%}
 **Across {{ seeds.n }} seeds** (split and initialisation both change; mean ± standard deviation of the test metrics{% if binary %}, each at its run's `f1` threshold{% endif %}; the published model is seed {{ seeds.seeds[0] }}'s, chosen before any test score was seen):
 
 | Metric | Mean ± std | Per seed |
@@ -3192,8 +3212,8 @@ A sample of {{ collection.rows }} rows gives wide intervals: review more random 
 {% for name, s in seeds.summary.items() -%}
 | {{ name }} | {{ "%.3f ± %.3f" | format(s.mean, s.std) }} | {{ s["values"] | map("round", 3) | join(", ") }} |
 {% endfor %}
-{% endif %}
-{% if holdout %}
+{% endif -%}
+{% if holdout -%}
 **Held-out `{{ holdout.column }}`** (one training per value: trained on the other values' rows, tested on all rows of the held-out one; the column was used only for grouping):
 
 | Held out | Rows | {% if binary %}Positive{% else %}Classes{% endif %} | Result{% if binary %} (at its `f1` threshold){% endif %} |
@@ -3202,8 +3222,8 @@ A sample of {{ collection.rows }} rows gives wide intervals: review more random 
 | {{ g.value }} | {{ g.rows }} | {{ g.positives if binary else g.classes }} | {{ g.summary }} |
 {% endfor %}
 This is the honest worst case for a collection labelled by a different process than the training data.
-{% endif %}
 
+{% endif -%}
 ## Training procedure
 
 | Hyperparameter | Value |
@@ -3237,9 +3257,7 @@ The files `metrics.json` (every number on this card), `splits.csv` and `errors.c
 - **This model scores below the TF-IDF baseline** on the test split ({{ key | replace("_", " ") }} {{ "%.3f" | format(test[key]) }} against {{ "%.3f" | format(baseline[key]) }}): do not use it as it is. Train on more rows or for longer, or use a simpler model.
 {% endif -%}
 {% if task -%}
-{% for line in task.limitations -%}
-- {{ line }}
-{% endfor -%}
+- {{ task.limitations | join("\n- ") }}
 {%- else -%}
 <!-- Fill in: whose judgement the labels encode and what they may miss; what harm a wrong prediction could do. -->
 {%- endif %}

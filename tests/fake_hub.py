@@ -1,8 +1,9 @@
 """A fake Hugging Face Hub at the HfApi boundary: it records every call and keeps each repo's files in a folder.
 
 It answers as the Hub does where the scripts depend on it: `whoami` with the token's role and the user's orgs,
-`repo_info` with the repo's visibility, `create_commit` with every operation applied at once, `get_paths_info`
-with each file's size and git blob id (and sha256 for the files the Hub stores in LFS).
+`repo_info` with the repo's visibility, `auth_check` with whether the token may write to an existing repo,
+`create_commit` with every operation applied at once, `get_paths_info` with each file's size and git blob id (and
+sha256 for the files the Hub stores in LFS).
 """
 
 import fnmatch
@@ -89,6 +90,20 @@ class FakeHub:
             raise HubError(404, f"Repository Not Found for {repo_id}")
         return types.SimpleNamespace(id=repo_id, private=self.repos[repo_id]["private"])
 
+    def auth_check(self, repo_id, repo_type=None, write=False, **_):
+        """As the Hub answers: 404 for a repo that does not exist; with write=True, 403 unless the token may write to
+        it (a write token, or a fine-grained one with repo.write on the repo or its namespace; in an organization, a
+        user whose role writes)."""
+        self.events.append(("auth_check", repo_id))
+        if repo_id not in self.repos:
+            raise hub_error("404 RepositoryNotFoundError")
+        namespace = repo_id.split("/")[0]
+        scoped = {s["entity"]["name"] for s in self.scopes or [] if "repo.write" in s["permissions"]}
+        token_writes = self.role == "write" or (self.role == "fineGrained" and {namespace, repo_id} & scoped)
+        role = next((o["roleInOrg"] for o in self.orgs if o["name"] == namespace), None)
+        if write and not (token_writes and (namespace == self.user or role in ("admin", "write"))):
+            raise hub_error("403")
+
     def create_repo(self, repo_id, private=False, exist_ok=False, repo_type=None, **_):
         self.events.append(("create_repo", repo_id, private))
         if repo_id in self.repos and not exist_ok:
@@ -174,6 +189,8 @@ class FakeHub:
 
     def delete_folder(self, path_in_repo, repo_id, repo_type=None, **_):
         self._maybe_fail(("delete_folder", path_in_repo))
+        if not (self.folder(repo_id) / path_in_repo).is_dir():  # the Hub refuses a commit that deletes nothing
+            raise hub_error("404 RemoteEntryNotFoundError")
         shutil.rmtree(self.folder(repo_id) / path_in_repo)
 
     def delete_file(self, path_in_repo, repo_id, repo_type=None, **_):

@@ -208,7 +208,8 @@ def test_which_dataset_a_block_describes(trainer_module, tmp_path, monkeypatch):
     assert t.describes_dataset("mine.csv", str(tmp_path / "mine.csv")) and t.describes_dataset(
         "data/mine.csv", "mine.csv"
     )
-    assert not t.describes_dataset("mine.csv", "elsewhere/mine.csv")  # no such file: not this one
+    assert t.describes_dataset("mine.csv", "elsewhere/mine.csv")  # a path is named by its last part (a missing one
+    assert not t.describes_dataset("mine.csv", "elsewhere/other.csv")  # never gets this far: load_table refuses it)
     assert not t.describes_dataset(None, "mine.csv")
 
 

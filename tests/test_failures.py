@@ -223,7 +223,12 @@ def test_push_checks_first_uploads_the_run_files_in_one_commit_and_verifies(
     )
     events = fake_hub.events
     assert events[:3] == ["whoami", ("repo_info", REPO), "train"]  # checked, but created only at the upload
-    assert events[3:] == [("create_repo", REPO, True), ("create_commit", tuple(sorted(RUN_FILES))), "get_paths_info"]
+    assert events[3:] == [
+        ("create_repo", REPO, True),
+        ("create_commit", tuple(sorted(RUN_FILES))),
+        "get_paths_info",
+        ("upload_file", "metrics.json"),  # last: with the push's record
+    ]
     assert fake_hub.tokens == [FAKE_TOKEN]
     assert fake_hub.files(REPO) == sorted(RUN_FILES)
     remote = fake_hub.folder(REPO)
@@ -242,9 +247,23 @@ def test_push_checks_first_uploads_the_run_files_in_one_commit_and_verifies(
         "push_verification",
     }
     assert phases <= set(metrics["timings"])
-    assert "push" not in json.loads(
-        (remote / "metrics.json").read_text()
-    )  # the pushed copy was final before its upload
+    assert (remote / "metrics.json").read_bytes() == (out / "metrics.json").read_bytes()  # the push's record too
+
+
+def test_a_failed_upload_of_the_final_metrics_is_a_warning_and_the_hub_keeps_the_first(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, monkeypatch, caplog
+):
+    def refuse(*a, **k):
+        raise PermissionError("simulated")
+
+    monkeypatch.setattr(fake_hub, "upload_file", refuse)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), *FAST]
+    assert trainer_module.main(argv) == 0
+    assert "push" in json.loads((out / "metrics.json").read_text())
+    assert "push" not in json.loads((fake_hub.folder(REPO) / "metrics.json").read_text())
+    assert "Could not upload the final metrics.json (PermissionError: simulated)" in caplog.text
+    assert f"Finish with: hf upload {REPO} {out / 'metrics.json'}" in caplog.text
 
 
 def test_a_file_that_landed_wrong_fails_the_verification(
@@ -271,8 +290,9 @@ def test_a_file_that_landed_wrong_fails_the_verification(
         )
 
 
-def test_transient_upload_errors_are_retried(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
-    fake_hub.fail_uploads = 2
+def test_a_transient_error_of_the_commit_is_retried_once(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
+    """huggingface_hub retries each file's upload; the commit that ends it is tried again once, after 10 s."""
+    fake_hub.fail_uploads = 1
     out = tmp_path / "out"
     assert (
         trainer_module.main(
@@ -282,7 +302,7 @@ def test_transient_upload_errors_are_retried(trainer_module, fake_hub, tiny_mode
     )
     commits = [e for e in fake_hub.events if isinstance(e, tuple) and e[0] == "create_commit"]
     sleeps = [e for e in fake_hub.events if isinstance(e, tuple) and e[0] == "sleep"]
-    assert len(commits) == 3 and len(sleeps) == 2
+    assert len(commits) == 2 and sleeps == [("sleep", 10.0)]
     assert (fake_hub.folder(REPO) / "README.md").is_file()
 
 
@@ -301,6 +321,7 @@ def test_failed_upload_keeps_everything_and_says_how_to_finish(
     for name in RUN_FILES:
         assert (out / name).is_file(), name
     assert fake_hub.files(REPO) == []  # nothing went up: no card without its model
+    assert len([e for e in fake_hub.events if e[0] == "create_commit"]) == 2  # tried, and tried again once
 
 
 def test_permanent_upload_errors_are_not_retried(trainer_module, fake_hub, tiny_models, laws_csv, tmp_path):
@@ -700,7 +721,11 @@ def test_a_verified_push_leaves_only_the_final_files_in_the_repo(
     events = fake_hub.events
     commit = next(i for i, e in enumerate(events) if isinstance(e, tuple) and e[0] == "create_commit")
     assert ("upload_folder", "last-checkpoint") in events[:commit]  # the checkpoint was on the Hub while training
-    assert events[commit + 1 :] == ["get_paths_info", "list_repo_files", ("create_commit", ("last-checkpoint/",))]
+    assert events[commit + 1 :] == [
+        "get_paths_info",
+        ("delete_folder", "last-checkpoint"),
+        ("upload_file", "metrics.json"),
+    ]
     assert "snapshot_download" not in events  # the verification downloads nothing
     assert fake_hub.files(REPO) == sorted(RUN_FILES)
     assert json.loads((out / "metrics.json").read_text())["push"]["removed"] == ["last-checkpoint"]
@@ -712,7 +737,7 @@ def test_a_failed_clean_up_is_a_warning_not_a_failure(
     def refuse(*a, **k):
         raise PermissionError("simulated")
 
-    monkeypatch.setattr(fake_hub, "list_repo_files", refuse)
+    monkeypatch.setattr(fake_hub, "delete_folder", refuse)
     out = tmp_path / "out"
     assert (
         trainer_module.main(
@@ -732,3 +757,18 @@ def test_a_failed_clean_up_is_a_warning_not_a_failure(
     assert (fake_hub.folder(REPO) / "last-checkpoint").is_dir()
     assert json.loads((out / "metrics.json").read_text())["push"]["removed"] == []
     assert "Could not remove last-checkpoint/ from tester/laws-jim-crow-bert" in caplog.text
+
+
+def test_no_checkpoint_on_the_hub_is_nothing_to_remove(
+    trainer_module, fake_hub, tiny_models, laws_csv, tmp_path, monkeypatch, caplog
+):
+    def refuse(*a, **k):  # every checkpoint push fails: the repo has no last-checkpoint/ at the end
+        raise PermissionError("simulated")
+
+    monkeypatch.setattr(fake_hub, "upload_folder", refuse)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out)]
+    assert trainer_module.main([*argv, "--push-checkpoints", *FAST]) == 0
+    assert ("delete_folder", "last-checkpoint") in fake_hub.events and fake_hub.files(REPO) == sorted(RUN_FILES)
+    assert json.loads((out / "metrics.json").read_text())["push"]["removed"] == []
+    assert "Could not push checkpoint-" in caplog.text and "Could not remove" not in caplog.text

@@ -154,7 +154,23 @@ def test_a_fine_grained_token_needs_repo_write_on_the_namespace_or_the_repo(job,
     hub.scopes = [{"entity": {"type": "model", "name": "tester/existing"}, "permissions": ["repo.write"]}]
     args = job["script"].parse_args(["--hub-model-id", "tester/existing"])
     checked = job["script"].check_hub(args, {"type": "bert"}, FAKE_TOKEN)  # a scope on the repo itself will do
-    assert checked["repo_id"] == "tester/existing"
+    assert checked["repo_id"] == "tester/existing" and ("auth_check", "tester/existing") in hub.events
+    hub.scopes = [{"entity": {"type": "model", "name": "tester/other"}, "permissions": ["repo.write"]}]
+    with pytest.raises(job["script"].UserError, match="cannot write to tester/existing: the Hub refuses write access"):
+        job["script"].check_hub(args, {"type": "bert"}, FAKE_TOKEN)
+
+
+def test_the_hub_says_whether_a_token_can_write_to_an_existing_repo(job, monkeypatch, capsys):
+    """An org's existing repo: the Hub's auth check, not whoami's list of roles, decides (a contributor may write to
+    the repos they made, a reader to none)."""
+    hub = job["hub"]
+    hub.repos["archive/model"] = {"private": True}
+    hub.orgs = [{"name": "archive", "roleInOrg": "read"}]
+    monkeypatch.setattr(job["script"], "load_data", lambda *a, **k: pytest.fail("the data was loaded"))
+    assert run_job(job, "--hub-model-id", "archive/model") == 2
+    err = capsys.readouterr().err
+    assert "HF_TOKEN cannot write to archive/model: the Hub refuses write access (403" in err
+    assert "Make a token with write access" in err and ("auth_check", "archive/model") in hub.events
 
 
 def test_private_on_an_existing_public_repo_is_refused(job, monkeypatch, capsys):
