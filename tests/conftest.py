@@ -252,3 +252,15 @@ def killed_after_first_save(monkeypatch):
 
     monkeypatch.setattr(CallbackHandler, "on_save", on_save)
     return lambda: monkeypatch.setattr(CallbackHandler, "on_save", original)
+
+
+@pytest.fixture
+def folder_hub(pr, monkeypatch, tmp_path):
+    """The fake Hub that keeps its repos in a folder (tests/fake_hub.py), as the slice jobs' processes share it."""
+    import huggingface_hub
+    from fake_hub import FakeHub as FolderHub
+
+    hub = FolderHub(tmp_path / "hub", [])
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake_token")
+    monkeypatch.setattr(pr, "hub_api", lambda token: hub)
+    return hub

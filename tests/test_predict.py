@@ -811,18 +811,6 @@ def test_script_runs_through_uv_run_like_a_user(tiny_models, laws, tmp_path):
 RUNNER = ROOT / "tests" / "predict_runner.py"
 
 
-@pytest.fixture
-def folder_hub(pr, monkeypatch, tmp_path):
-    """The fake Hub that keeps its repos in a folder (tests/fake_hub.py), as the slice jobs' processes share it."""
-    import huggingface_hub
-    from fake_hub import FakeHub as FolderHub
-
-    hub = FolderHub(tmp_path / "hub", [])
-    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake_token")
-    monkeypatch.setattr(pr, "hub_api", lambda token: hub)
-    return hub
-
-
 def repo_bytes(hub, repo_id: str, prefix: str = "") -> dict[str, bytes]:
     base = hub.folder(repo_id)
     return {name: (base / name).read_bytes() for name in hub.files(repo_id) if name.startswith(prefix)}

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import SMOKE, import_script, make_rows, write_csv
-from test_predict import folder_hub, save_variant, threshold_between_scores  # noqa: F401, F811 (a fixture)
+from test_predict import save_variant, threshold_between_scores
 
 COLLECTION = 200  # rows in the synthetic collection
 
