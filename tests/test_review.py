@@ -188,12 +188,7 @@ def test_the_uncertain_part_fills_up_with_repeated_texts_only_when_distinct_ones
 
 
 def test_slices_upload_candidates_and_finalize_chooses_the_queue_over_the_whole_collection(
-    pr,
-    folder_hub,
-    trained,
-    collection,
-    tmp_path,
-    monkeypatch,  # noqa: F811
+    pr, folder_hub, trained, collection, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
     flags = ["--model", str(trained), "--dataset", str(collection), "--output-dataset", "me/flagged"]
