@@ -1208,7 +1208,7 @@ def model_limit(config, tokenizer) -> int:
     limits = []
     positions = getattr(config, "max_position_embeddings", None)
     if positions:
-        limits.append(positions - 2 if config.model_type in ("roberta", "xlm-roberta", "camembert") else positions)
+        limits.append(positions)  # RoBERTa-like models read 2 fewer: their tokenizer's model_max_length says so
     if tokenizer.model_max_length and tokenizer.model_max_length < 1_000_000:  # unset limits are huge numbers
         limits.append(int(tokenizer.model_max_length))
     return min(limits) if limits else FALLBACK_MAX_LENGTH

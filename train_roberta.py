@@ -552,7 +552,7 @@ def describe_environment(args) -> dict:
     this machine cannot train as asked."""
     from importlib.metadata import version
 
-    import torch
+    from accelerate import PartialState
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     if not is_main():  # one log: the first process's
@@ -560,9 +560,8 @@ def describe_environment(args) -> dict:
     packages = ("transformers", "torch", "datasets", "accelerate", "scikit-learn", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    cuda, count = check_hardware(args), processes()
-    mps = not cuda and torch.backends.mps.is_available()  # the Trainer trains on an Apple GPU where there is one
-    hardware = torch.cuda.get_device_name() if cuda else "Apple GPU (mps)" if mps else f"CPU ({os.cpu_count()} cores)"
+    check_hardware(args)
+    count, hardware = processes(), describe_device(PartialState().device)  # the device the Trainer will train on
     return {
         "hardware": f"{count} × {hardware}" if count > 1 else hardware,
         "versions": versions,
@@ -573,13 +572,13 @@ def describe_environment(args) -> dict:
 MIN_DRIVER = {"13": "580.65.06", "12": "525.60.13"}  # CUDA major -> oldest NVIDIA driver (CUDA release notes)
 
 
-def check_hardware(args) -> bool:
-    """Whether CUDA is usable. Refuses what would waste a paid run: an NVIDIA GPU that torch cannot use (a driver too
-    old for its CUDA build), and a full-size run on the CPU of a Hugging Face Job."""
+def check_hardware(args) -> None:
+    """Refuses what would waste a paid run: an NVIDIA GPU that torch cannot use (a driver too old for its CUDA build),
+    and a full-size run on the CPU of a Hugging Face Job."""
     import torch
 
     if torch.cuda.is_available():
-        return True
+        return
     driver = nvidia_driver()
     if driver is not None:
         cuda = torch.version.cuda or "none (a CPU build)"
@@ -597,12 +596,11 @@ def check_hardware(args) -> bool:
         )
     if torch.backends.mps.is_available():
         logger.info("Training on the Apple GPU (mps), in fp32.")
-        return False
+        return
     logger.warning(
         "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 "
         "--epochs 1 first, or run on hf jobs with --flavor l4x1."
     )
-    return False
 
 
 def nvidia_driver() -> str | None:
@@ -1076,24 +1074,20 @@ def split_rows(data: Data, args, seed: int) -> dict:
 
 def duplicate_groups(table, text_columns: list[str]) -> list[int]:
     """Group rows that share the (whitespace-normalised) text of any input column, so that no text is trained on
-    and then judged again in test. Returns a group number per row (union-find)."""
-    parent = list(range(len(table)))
+    and then judged again in test. Returns a group number per row, numbered in order of first appearance: the
+    connected components of a graph that links each row to the first row with the same text."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    rows, firsts = [], []  # each link: a row, and the first row with the same text
     for column in text_columns:
         first_row = {}
         for i, value in enumerate(table[column]):
-            key = re.sub(r"\s+", " ", str(value or "")).strip()
-            if key:
-                parent[find(i)] = find(first_row.setdefault(key, i))
-    roots = [find(i) for i in range(len(table))]
-    number = {r: n for n, r in enumerate(dict.fromkeys(roots))}
-    return [number[r] for r in roots]
+            if key := re.sub(r"\s+", " ", str(value or "")).strip():
+                rows.append(i)
+                firsts.append(first_row.setdefault(key, i))
+    graph = coo_matrix(([1] * len(rows), (rows, firsts)), shape=(len(table), len(table)))
+    return connected_components(graph, directed=False)[1].tolist()
 
 
 def grouped_split(labels: list[int], groups: list[int], validation_size: float, test_size: float, seed: int) -> dict:
@@ -1104,7 +1098,7 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
     members = defaultdict(list)
     for row, g in enumerate(groups):
         members[g].append(row)
-    label_of = {g: Counter(labels[r] for r in rows).most_common(1)[0][0] for g, rows in members.items()}
+    label_of = majority_labels(labels, groups)
     try:
         rest, test = train_test_split(
             list(members), test_size=test_size, stratify=list(label_of.values()), random_state=seed
@@ -1129,10 +1123,24 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
     return split
 
 
+def majority_labels(labels: list[int], groups: list[int]) -> dict[int, int]:
+    """Each duplicate group's most common label (the first one seen, on a tie): what the splits stratify groups by."""
+    members = defaultdict(list)
+    for label, g in zip(labels, groups, strict=True):
+        members[g].append(label)
+    return {g: Counter(values).most_common(1)[0][0] for g, values in members.items()}
+
+
 def class_weights(train_labels: list[int], num_classes: int) -> list[float]:
-    """Inverse-frequency weights w_c = N / (K * n_c): each class then carries the same total weight."""
-    n = len(train_labels)
-    return [n / (num_classes * max(train_labels.count(c), 1)) for c in range(num_classes)]
+    """Inverse-frequency weights w_c = N / (K * n_c), sklearn's "balanced": each class then carries the same total
+    weight. A class with no training row (held out whole by --holdout-column) weighs as one row."""
+    import numpy as np
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(train_labels)  # sklearn refuses a class that is absent, and divides by len(present), not K
+    weights = compute_class_weight("balanced", classes=present, y=train_labels) * (len(present) / num_classes)
+    weight_of = dict(zip(present.tolist(), weights.tolist(), strict=True))
+    return [weight_of.get(c, len(train_labels) / num_classes) for c in range(num_classes)]
 
 
 # --- shared: load_table (identical in every script that loads data; tests/test_copies.py checks) ---
@@ -1315,9 +1323,9 @@ def build_texts(table, text_columns: list[str]) -> list[str]:
 # Model: its preset, and training
 # ==============================================================================================================
 def resolve_model(args, token) -> dict:
-    """Fetch only the model's config (kilobytes) to fail fast on an unknown model; choose its preset by architecture;
-    fill in the settings the flags left open; clamp the window to what the model reads."""
-    from transformers import AutoConfig
+    """Fetch only the model's config and tokenizer (not its weights) to fail fast on an unknown model; choose its
+    preset by architecture; fill in the settings the flags left open; clamp the window to what the model reads."""
+    from transformers import AutoConfig, AutoTokenizer
 
     try:
         config = AutoConfig.from_pretrained(args.model, token=token)
@@ -1339,9 +1347,8 @@ def resolve_model(args, token) -> dict:
     for key, value in preset.items():  # the flags win; the preset fills what they left open
         if key not in given | {"license", "citation"}:
             setattr(args, key, value)
-    limit = getattr(config, "max_position_embeddings", None) or args.max_length
-    if config.model_type in ("roberta", "xlm-roberta", "camembert"):
-        limit -= 2  # RoBERTa's positions start after the padding index
+    reads = AutoTokenizer.from_pretrained(args.model, token=token).model_max_length  # RoBERTa: 512 of its 514 positions
+    limit = min(getattr(config, "max_position_embeddings", None) or args.max_length, reads)  # unset: a huge number
     if args.max_length > limit:
         logger.warning(
             "--max-length %d is more than %s supports (%d tokens); using %d. Longer texts become windows.",
@@ -1456,7 +1463,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     )
     trainer = make_trainer(args, job, model, tokenizer, windows, weights, data.names)
     logger.info(
-        "Training on %d windows from %d rows (%s, precision %s, attention %s)",
+        "Training on %d windows from %d rows: %s, precision %s, attention %s",
         len(windows["train"]),
         len(part["train"][0]),
         describe_device(trainer.args.device),
@@ -1508,8 +1515,8 @@ def kept_epoch(state, key: str) -> float | None:
     """The epoch whose weights the Trainer kept: its best checkpoint's, else the last one's (a run resumed from the
     Hub has only the last checkpoint, so a best epoch from before the restart is no longer there to load)."""
     scored = [e for e in state.log_history if f"eval_{key}" in e]
-    best = state.best_model_checkpoint
-    step = int(Path(best).name.rsplit("-", 1)[-1]) if best and Path(best).is_dir() else None
+    best = state.best_model_checkpoint  # None, or a folder gone, where the Trainer could not load the best one
+    step = state.best_global_step if best and Path(best).is_dir() else None
     kept = next((e for e in scored if e.get("step") == step), scored[-1] if scored else None)
     if kept is not None and step is None and len(scored) > 1:
         logger.warning("The best epoch's checkpoint is not here (a resumed run): the model is the last epoch's.")
@@ -1537,12 +1544,12 @@ def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
 
 
 def describe_device(device) -> str:
-    """The device the Trainer trains on, in words."""
+    """The device the Trainer trains on, in words: for the log, and for the card (describe_environment)."""
     import torch
 
     if device.type == "cuda":
-        return "GPU " + torch.cuda.get_device_name(device)
-    return "Apple GPU (mps)" if device.type == "mps" else "CPU"
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (mps)" if device.type == "mps" else f"CPU ({os.cpu_count()} cores)"
 
 
 def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[float], names: list[str]):
@@ -1582,12 +1589,14 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         metric_for_best_model=key,  # on validation: positive-class F1, or macro F1 for more than two classes
         greater_is_better=True,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
-        accelerator_config={"split_batches": split},  # several processes: the batch is shared out, not multiplied
+        # several processes: the batch is shared out, not multiplied, among those that launch_processes joined
+        accelerator_config={"split_batches": split, "use_configured_state": True},
         average_tokens_across_devices=False,  # weighted_loss itself averages over the whole batch
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         tf32=True if precision == "bf16" else None,  # an Ampere or newer GPU: tf32 matmuls where fp32 remains
         logging_strategy="epoch",
+        include_num_input_tokens_seen="non_padding",  # the real tokens of all processes, kept in each checkpoint
         report_to=args.report_to,
         seed=job.seed,
         data_seed=job.seed,
@@ -1637,8 +1646,9 @@ RUN_SETTINGS = "run_settings.json"  # in each checkpoint: the settings it was ma
 
 
 def progress_keeper(trainer, settings: dict | None, resume_from: str | None):
-    """Write the run's settings and its progress (tokens, training time) into each checkpoint, and take the progress
-    back from the checkpoint a run resumes from, so that the counts cover the whole training."""
+    """Write the run's settings and its progress (padded tokens, training time) into each checkpoint, and take the
+    progress back from the checkpoint a run resumes from, so that the counts cover the whole training. (The real
+    tokens, the Trainer counts and keeps itself: state.num_input_tokens_seen.)"""
     from transformers import TrainerCallback
 
     class KeepProgress(TrainerCallback):
@@ -1646,16 +1656,15 @@ def progress_keeper(trainer, settings: dict | None, resume_from: str | None):
             self.started = time.time()
             resumed = Path(resume_from) / RUN_SETTINGS if resume_from else None
             before = json.loads(resumed.read_text()).get("progress", {}) if resumed and resumed.is_file() else {}
-            first = state.is_world_process_zero  # holds the totals so far; the others count from 0
-            trainer.real_tokens = before.get("real_tokens", 0) if first else 0
+            first = state.is_world_process_zero  # holds the total so far; the others count from 0
             trainer.computed_tokens = before.get("computed_tokens", 0) if first else 0
             trainer.seconds_before = before.get("training_seconds", 0.0)
 
         def on_save(self, args, state, control, **kwargs):
-            real, computed = trainer.summed_tokens()  # every process takes part in the sum
+            computed = trainer.all_computed_tokens()  # every process takes part in the sum
             if state.is_world_process_zero:
                 elapsed = trainer.seconds_before + time.time() - self.started
-                progress = {"real_tokens": real, "computed_tokens": computed, "training_seconds": elapsed}
+                progress = {"computed_tokens": computed, "training_seconds": elapsed}
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 write_json(folder / RUN_SETTINGS, {"settings": settings, "progress": progress})
 
@@ -1701,17 +1710,16 @@ def classifier_trainer():
 
     class ClassifierTrainer(Trainer):
         """The Trainer, with evaluation in dataset order (length grouping would shuffle it, and window predictions
-        must map back to their rows) and a count of the real and computed tokens of each training batch."""
+        must map back to their rows) and a count of the computed (padded) tokens of each training batch."""
 
-        real_tokens = computed_tokens = nan_steps = 0
+        computed_tokens = nan_steps = 0
         seconds_before = 0.0  # the training time of the checkpoint a run resumes from
 
         def _get_eval_sampler(self, eval_dataset):
             return SequentialSampler(eval_dataset)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if model.training:  # padding is compute spent on nothing: count it
-                self.real_tokens = self.real_tokens + inputs["attention_mask"].sum()
+            if model.training:  # padding is compute spent on nothing: count it (the Trainer counts the real tokens)
                 self.computed_tokens += inputs["attention_mask"].numel()
             loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             # NaN three steps in a row: the weights diverged (one step may be fp16's overflow, which its scaler skips)
@@ -1724,18 +1732,13 @@ def classifier_trainer():
                 )
             return loss
 
-        def summed_tokens(self) -> tuple[int, int]:
-            """The real and computed tokens of all processes (each counted its share of each batch)."""
-            import torch
-
-            counts = torch.tensor([float(self.real_tokens), float(self.computed_tokens)], device=self.args.device)
-            if self.args.world_size > 1:
-                torch.distributed.all_reduce(counts)
-            return int(counts[0]), int(counts[1])
+        def all_computed_tokens(self) -> int:
+            """The computed tokens of all processes (each counted its share of each batch)."""
+            return int(self.accelerator.reduce(torch.tensor(self.computed_tokens, device=self.args.device), "sum"))
 
         def token_counts(self, seconds: float) -> dict:
             seconds += self.seconds_before  # the whole training, a resumed part included
-            real, computed = self.summed_tokens()
+            real, computed = self.state.num_input_tokens_seen, self.all_computed_tokens()
             efficiency, speed = real / max(computed, 1), real / max(seconds, 1e-9)
             return {
                 "real": real,
@@ -1837,17 +1840,19 @@ def shipped_threshold(args, names: list[str]) -> tuple[str, str]:
 
 
 def named_thresholds(y_true, scores) -> dict[str, float]:
-    """The thresholds a reader can choose from, all on validation: the one that maximises F1, and for each recall
-    target the highest threshold whose flags still find that share of the positive rows: the score of the k-th most
-    likely positive row, k = ceil(target x positives)."""
+    """The thresholds a reader can choose from, all on validation (flag when score >= t): the one that maximises F1
+    (a tie goes to the higher threshold: fewer flags), and for each recall target the highest threshold whose flags
+    still find that share of the positive rows. Every distinct score is a candidate."""
     import numpy as np
+    from sklearn.metrics import precision_recall_curve
 
-    y, s = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
-    positives = np.sort(s[y == 1])[::-1]
-    named = {"f1": tune_threshold(y, s)[0]}
-    for target in RECALL_TARGETS:
-        k = max(int(np.ceil(target * len(positives) - 1e-9)), 1)
-        named[f"recall_{target:.2f}"] = float(positives[k - 1])
+    precision, recall, thresholds = precision_recall_curve(y_true, np.asarray(scores, dtype=np.float64))
+    precision, recall = precision[:-1], recall[:-1]  # sklearn ends the curve at recall 0, where no threshold is
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-300)
+    # a tie goes to the higher threshold; 2pr / (p + r) is exact only up to rounding, so a tie is equal within 1e-12
+    named = {"f1": float(thresholds[np.flatnonzero(f1 >= f1.max() - 1e-12)[-1]])}
+    for target in RECALL_TARGETS:  # thresholds ascend, recall falls: the last one that still reaches the target
+        named[f"recall_{target:.2f}"] = float(thresholds[np.flatnonzero(recall >= target)[-1]])
     return named
 
 
@@ -1882,22 +1887,22 @@ def classification_metrics(y_true, probs, names: list[str], threshold: float | N
     """Two classes: precision, recall and F1 of class 1 at `threshold`. More: averages over the classes, named as
     such (macro, weighted), and per-class scores; the prediction is the most probable class."""
     import numpy as np
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
 
     y_true, probs, k = np.asarray(y_true), np.asarray(probs), len(names)
     labels = list(range(k))
     y_pred = predicted_classes(probs, threshold if k == 2 else None)
+    # keyed by class id, not name: a class named "accuracy" or "macro avg" would collide with the report's own rows
+    report = classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
+
+    def scores(row: dict, order=("f1", "precision", "recall")) -> dict:
+        return {m: float(row["f1-score" if m == "f1" else m]) for m in order}
+
     out = {"accuracy": float(accuracy_score(y_true, y_pred))}
     if k == 2:
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
-        out.update(f1=float(f), precision=float(p), recall=float(r))
-    for average in ("macro", "weighted") if k > 2 else ("macro",):
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=average, labels=labels, zero_division=0)
-        out.update(
-            {f"{average}_f1": float(f)}
-            if k == 2
-            else {f"{average}_f1": float(f), f"{average}_precision": float(p), f"{average}_recall": float(r)}
-        )
+        out.update(scores(report["1"]), macro_f1=float(report["macro avg"]["f1-score"]))
+    else:
+        out.update({f"{a}_{m}": v for a in ("macro", "weighted") for m, v in scores(report[f"{a} avg"]).items()})
     if len(np.unique(y_true)) == k:
         out["roc_auc"] = float(
             roc_auc_score(y_true, probs[:, 1])
@@ -1906,28 +1911,12 @@ def classification_metrics(y_true, probs, names: list[str], threshold: float | N
         )
     out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     if k > 2:
-        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+        rows = {n: report[str(i)] for i, n in enumerate(names)}
         out["per_class"] = {
-            n: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-            for i, n in enumerate(names)
+            n: {**scores(r, ("precision", "recall", "f1")), "support": int(r["support"])} for n, r in rows.items()
         }
     out["n"] = int(len(y_true))
     return out
-
-
-def tune_threshold(y_true, scores) -> tuple[float, float]:
-    """The score threshold (flag when score >= t) that maximises F1 on these rows. Every distinct score is a
-    candidate; ties go to the higher threshold (fewer flags)."""
-    import numpy as np
-
-    y, s = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-s, kind="stable")
-    s_sorted, y_sorted = s[order], y[order]
-    tp, fp = np.cumsum(y_sorted == 1), np.cumsum(y_sorted != 1)
-    last_of_value = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # flag every row with score >= s
-    f1 = np.where(last_of_value, 2 * tp / (tp + fp + max(int((y == 1).sum()), 1)), -1)
-    best = int(np.argmax(f1))
-    return float(s_sorted[best]), float(f1[best])
 
 
 def intervals_95(y_true, y_pred, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
@@ -2002,7 +1991,7 @@ def lexical_model(texts: list[str], labels: list[int], split: dict, names: list[
             m_train, y["train"]
         )
         p_val = clf.predict_proba(m_val)
-        threshold = tune_threshold(y["validation"], p_val[:, 1])[0] if len(names) == 2 else None
+        threshold = named_thresholds(y["validation"], p_val[:, 1])["f1"] if len(names) == 2 else None
         score = classification_metrics(y["validation"], p_val, names, threshold)[key]
         if best is None or score > best[0]:
             best = (score, threshold, clf)
@@ -2722,12 +2711,13 @@ def launch_processes(args) -> int | None:
 
     import torch
 
-    if "LOCAL_RANK" in os.environ:  # under the launcher: join the others before anything else
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        # long: the other processes wait while the first one evaluates, and uploads checkpoints, on its own
-        torch.distributed.init_process_group(backend, timeout=datetime.timedelta(hours=6))
+    if "LOCAL_RANK" in os.environ:  # under the launcher: join the others (one GPU each) before anything else
+        from accelerate import PartialState
+
+        # long: the other processes wait while the first one evaluates, and uploads checkpoints, on its own. The
+        # Trainer keeps this state (use_configured_state), where it would make its own with a 30-minute timeout.
+        # cpu: without a GPU (the tests), accelerate joins the processes only when told so.
+        PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(hours=6))
         return None
     count = torch.cuda.device_count()  # counts without starting CUDA, so CUDA_VISIBLE_DEVICES still applies
     wanted = min(count, args.gpus or count)
@@ -2777,23 +2767,23 @@ def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
 
 def is_main() -> bool:
     """Whether this is the first (or only) process: the one that logs, evaluates, writes and pushes."""
-    return int(os.environ.get("RANK", "0")) == 0
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def processes() -> int:
-    """How many processes train together (torch.distributed.run sets WORLD_SIZE); 1 without it."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    """How many processes train together: 1, or one per GPU under torch.distributed.run."""
+    from accelerate import PartialState
+
+    return PartialState().num_processes
 
 
 def share(value):
     """The first process's value, on every process (as it is, with a single process)."""
-    import torch
+    from accelerate.utils import broadcast_object_list
 
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return value
-    box = [value]
-    torch.distributed.broadcast_object_list(box, src=0)
-    return box[0]
+    return broadcast_object_list([value])[0]
 
 
 # ==============================================================================================================
@@ -2895,10 +2885,8 @@ def holdout_split(labels, groups, holdout_values, value, validation_size: float,
             f"--holdout-column: holding out {value!r} leaves {len(rest)} rows to train on. Choose a column "
             "whose values each cover a smaller part of the rows."
         )
-    members = defaultdict(list)
-    for i in rest:
-        members[groups[i]].append(labels[i])
-    strata = [Counter(members[g]).most_common(1)[0][0] for g in rest_groups]  # each group's majority, as grouped_split
+    label_of = majority_labels(labels, groups)  # the same as over `rest`: a group's rows are all in it, or none
+    strata = [label_of[g] for g in rest_groups]
     if min(Counter(strata).values()) < 2:  # a class too rare to stratify once this group is held out
         strata = None
     _, val_groups = train_test_split(rest_groups, test_size=validation_size, random_state=seed, stratify=strata)

@@ -393,13 +393,13 @@ def count_tokens(lengths: list[int], batches: list[list[int]], strategy: str, ma
 # Data and model
 # ---------------------------------------------------------------------------
 def model_max_length(model_name: str, wanted: int) -> int:
-    """Clamp to what the model's position embeddings allow (RoBERTa-like models lose two positions)."""
-    from transformers import AutoConfig
+    """Clamp to what the model reads: its position embeddings, and its tokenizer's model_max_length (RoBERTa-like
+    models read 2 fewer tokens than they have positions)."""
+    from transformers import AutoConfig, AutoTokenizer
 
     config = AutoConfig.from_pretrained(model_name)
-    limit = getattr(config, "max_position_embeddings", None) or wanted
-    if config.model_type in ("roberta", "xlm-roberta", "camembert"):
-        limit -= 2
+    reads = AutoTokenizer.from_pretrained(model_name).model_max_length
+    limit = min(getattr(config, "max_position_embeddings", None) or wanted, reads)
     if wanted > limit:
         logger.warning(
             "--max-length %d is more than %s supports (%d tokens); using %d", wanted, model_name, limit, limit

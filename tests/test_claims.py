@@ -80,7 +80,7 @@ def test_the_threshold_is_tuned_on_the_validation_rows_of_the_saved_model(traine
     for part in ("validation", "test"):
         chosen = [r for r in rows if where[r["id"]] == part]
         probs = t.predict_probs(model, tokenizer, [joined(r) for r in chosen], 64, 16, 16)
-        tuned[part] = t.tune_threshold([r["jim_crow"] for r in chosen], probs[:, 1])[0]
+        tuned[part] = t.named_thresholds([r["jim_crow"] for r in chosen], probs[:, 1])["f1"]
     assert abs(tuned["validation"] - tuned["test"]) > 1e-3  # otherwise this test could not tell
     decision = json.loads((out / "config.json").read_text())["decision_threshold"]
     assert decision == pytest.approx(tuned["validation"], abs=1e-6)
@@ -92,10 +92,9 @@ def test_a_score_exactly_on_the_threshold_is_flagged(trainer_module):
     y = [1, 0, 1, 0]
     metrics = t.classification_metrics(y, probs, ["no", "yes"], threshold=0.7)
     assert metrics["confusion_matrix"] == [[2, 0], [0, 2]]  # the row scoring exactly 0.7 is flagged
-    threshold, f1 = t.tune_threshold(y, probs[:, 1])
-    assert threshold == 0.7 and f1 == 1.0
-    # the F1 tune_threshold reports is the F1 of flagging every score >= the threshold
-    assert t.classification_metrics(y, probs, ["no", "yes"], threshold)["f1"] == f1
+    threshold = t.named_thresholds(y, probs[:, 1])["f1"]
+    assert threshold == 0.7  # the highest threshold that flags both positives: F1 1.0 needs the row on it
+    assert t.classification_metrics(y, probs, ["no", "yes"], threshold)["f1"] == 1.0
 
 
 def test_the_run_reports_the_validation_f1_at_its_own_threshold(trainer_module, tiny_models, laws_csv, tmp_path):
@@ -108,8 +107,11 @@ def test_the_run_reports_the_validation_f1_at_its_own_threshold(trainer_module, 
     with (out / "predictions.csv").open(newline="") as f:
         val = [r for r in csv.DictReader(f) if r["split"] == "validation"]
     y = [int(r["true_label"] == "jim_crow") for r in val]
-    threshold, f1 = trainer_module.tune_threshold(y, [float(r["score_jim_crow"]) for r in val])
+    scores = np.array([float(r["score_jim_crow"]) for r in val])
+    threshold = trainer_module.named_thresholds(y, scores)["f1"]
     assert threshold == pytest.approx(metrics["threshold"]["value"], abs=1e-6)
+    flagged, positive = scores >= threshold, np.array(y) == 1
+    f1 = 2 * (flagged & positive).sum() / (flagged.sum() + positive.sum())  # flagging every score >= the threshold
     assert metrics["validation"]["f1"] == pytest.approx(f1, abs=1e-9) and f1 > 0
 
 

@@ -166,7 +166,7 @@ def test_unknown_model(trainer_module, no_model_load, capsys, laws_csv):
 def test_max_length_is_clamped_to_the_model(trainer_module, tiny_models, caplog):
     args = trainer_module.parse_args(["--model", str(tiny_models["roberta"]), "--max-length", "4096", "--stride", "16"])
     trainer_module.resolve_model(args, None)
-    assert args.max_length == 128  # 130 positions, minus RoBERTa's 2 offset
+    assert args.max_length == 128  # 130 positions, of which its tokenizer (model_max_length) reads 128
     args = trainer_module.parse_args(
         ["--model", str(tiny_models["modernbert"]), "--max-length", "100000", "--stride", "16"]
     )
@@ -546,7 +546,7 @@ def test_the_settings_a_checkpoint_records_include_the_data_and_the_processes(tr
     args = types.SimpleNamespace(max_samples=None, text_columns=["t"], label_column="y")
     args.__dict__.update(dict.fromkeys(trainer_module.HYPERPARAMETERS, 1))
     data = types.SimpleNamespace(facts={"texts_and_labels_sha256": "9f2c"}, names=["no", "yes"])
-    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(trainer_module, "processes", lambda: 2)  # accelerate's count: tests/test_several_gpus.py
     settings = trainer_module.run_settings(args, {"id": "tiny-bert", "on_hub": True}, data)
     assert settings["data"] == "9f2c" and settings["processes"] == 2 and settings["labels"] == ["no", "yes"]
 
@@ -564,12 +564,14 @@ def test_resume_prefers_the_local_checkpoint_to_the_hubs(trainer_module, fake_hu
 def test_a_resumed_run_takes_back_the_progress_of_its_checkpoint(trainer_module, tmp_path):
     folder = tmp_path / "checkpoint-4"
     folder.mkdir()
-    progress = {"real_tokens": 10, "computed_tokens": 20, "training_seconds": 1000.0}
+    progress = {"computed_tokens": 20, "training_seconds": 1000.0}  # the real tokens: in the Trainer's own state
     (folder / "run_settings.json").write_text(json.dumps({"settings": {}, "progress": progress}))
     trainer = types.SimpleNamespace()
     keeper = trainer_module.progress_keeper(trainer, {}, str(folder))
     keeper.on_train_begin(None, types.SimpleNamespace(is_world_process_zero=True), None)
-    assert (trainer.real_tokens, trainer.computed_tokens, trainer.seconds_before) == (10, 20, 1000.0)
+    assert (trainer.computed_tokens, trainer.seconds_before) == (20, 1000.0)
+    keeper.on_train_begin(None, types.SimpleNamespace(is_world_process_zero=False), None)
+    assert (trainer.computed_tokens, trainer.seconds_before) == (0, 1000.0)  # the first process holds the total
 
 
 @pytest.mark.parametrize("existed", [True, False])
@@ -594,7 +596,7 @@ def test_a_run_stopped_after_a_checkpoint_keeps_its_marker_for_resume(trainer_mo
 
 
 def test_only_the_first_process_claims_the_output_folder(trainer_module, tmp_path, monkeypatch):
-    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(trainer_module, "is_main", lambda: False)  # accelerate's rank: tests/test_several_gpus.py
     monkeypatch.setattr(trainer_module, "CLAIMED", [])
     trainer_module.claim_output_dir(tmp_path / "out", types.SimpleNamespace(overwrite=False, resume=False))
     assert not (tmp_path / "out").exists() and trainer_module.CLAIMED == []

@@ -191,10 +191,7 @@ def test_settings_come_from_the_training_record(pr, tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["roberta"])
     record = {"hyperparameters": {"max_length": 64, "stride": 16}, "threshold": {"value": 0.37}}
     assert pr.window_settings(None, None, config, tokenizer, record)[:2] == (64, 16)
-    assert pr.window_settings(None, None, config, tokenizer, {})[:2] == (
-        128,
-        32,
-    )  # min(130 - 2 positions, tokenizer 128)
+    assert pr.window_settings(None, None, config, tokenizer, {})[:2] == (128, 32)  # min(130 positions, tokenizer 128)
     assert pr.window_settings(4096, 8, config, tokenizer, record)[:2] == (128, 8)  # clamped to what the model reads
     with pytest.raises(pr.UserError, match="below half"):
         pr.window_settings(64, 40, config, tokenizer, {})

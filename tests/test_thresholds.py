@@ -48,7 +48,7 @@ def test_each_named_threshold_is_the_highest_that_reaches_its_recall_on_validati
         higher = s[s > t]
         if len(higher):  # ... and the next score up does not: no higher threshold would do
             assert (s[y] >= higher.min()).mean() < target
-    assert metrics["thresholds"]["f1"]["value"] == pytest.approx(trainer_module.tune_threshold(y, s)[0])
+    assert metrics["thresholds"]["f1"]["value"] == pytest.approx(trainer_module.named_thresholds(y, s)["f1"])
 
 
 def test_the_threshold_table_equals_what_the_saved_predictions_give(run):

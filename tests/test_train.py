@@ -353,7 +353,9 @@ def test_script_runs_through_uv_run_like_a_user(script, kind, tiny_models, laws_
     metrics = check_output_dir(out, make_rows(), str(tiny_models[kind]), trainer_module)
     assert "Dropped column 'source' before anything else" in proc.stderr
     assert "No GPU found: training on the CPU" in proc.stderr
-    assert f"(CPU, precision fp32, attention {metrics['environment']['attention']})" in proc.stderr  # the path that ran
+    environment = metrics["environment"]  # the path that ran, on the device the card names
+    assert environment["hardware"].startswith("CPU (")
+    assert f": {environment['hardware']}, precision fp32, attention {environment['attention']}\n" in proc.stderr
     assert json.loads((out / "config.json").read_text())["model_type"] == kind
     assert metrics["hyperparameters"]["max_length"] == 64
 

@@ -54,6 +54,41 @@ def test_duplicate_groups_join_rows_sharing_any_normalised_text(t):
     assert len({groups[0], groups[3], groups[4]}) == 3
 
 
+def union_find_groups(table, text_columns: list[str]) -> list[int]:
+    """What the script computed by hand before scipy's connected_components did it."""
+    import re
+
+    parent = list(range(len(table)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for column in text_columns:
+        first_row = {}
+        for i, value in enumerate(table[column]):
+            key = re.sub(r"\s+", " ", str(value or "")).strip()
+            if key:
+                parent[find(i)] = find(first_row.setdefault(key, i))
+    roots = [find(i) for i in range(len(table))]
+    number = {r: n for n, r in enumerate(dict.fromkeys(roots))}
+    return [number[r] for r in roots]
+
+
+def test_duplicate_groups_equal_the_union_find_ones_on_random_tables(t):
+    """The same groups, numbered the same way (in order of first appearance: holdout_split sorts by number)."""
+    rng = np.random.default_rng(0)
+    words = ["a", "b", "a ", " b\t", "c", "", None, "d  e", "d e"]  # blanks join nothing; spacing does not count
+    for case in range(500):
+        n, k = int(rng.integers(1, 40)), int(rng.integers(1, 4))
+        vocabulary = words + [f"t{i}" for i in range(int(rng.integers(1, 60)))]
+        table = Table({f"c{j}": [vocabulary[i] for i in rng.integers(0, len(vocabulary), n)] for j in range(k)})
+        assert t.duplicate_groups(table, list(table)) == union_find_groups(table, list(table)), case
+    assert t.duplicate_groups(Table(a=["", None]), ["a"]) == [0, 1]  # no text shared: each row its own group
+
+
 def test_grouped_split_is_stratified_disjoint_reproducible_and_keeps_groups(t):
     rows = make_rows(200)
     labels = [r["jim_crow"] for r in rows]
@@ -78,6 +113,13 @@ def test_class_weights_are_inverse_frequency(t):
         100
     )  # classes carry equal total weight
     assert t.class_weights([0, 1, 1, 2, 2, 2], 3) == pytest.approx([2.0, 1.0, 2 / 3])
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # the very numbers of N / (K * n_c), not close ones
+        k = int(rng.integers(2, 6))
+        labels = [*range(k), *rng.integers(0, k, int(rng.integers(0, 300))).tolist()]  # every class trains
+        assert t.class_weights(labels, k) == [len(labels) / (k * labels.count(c)) for c in range(k)]
+    # a class with no training row (a held-out group that holds all of it) weighs as one row; the others keep theirs
+    assert t.class_weights([0, 0, 2], 3) == pytest.approx([3 / (3 * 2), 3 / 3, 3 / 3])
 
 
 def test_too_few_rows_of_a_class_names_the_numbers(t):
@@ -162,18 +204,48 @@ def test_a_signal_only_in_the_last_window_reaches_the_row_score(t, tokenizer):
 
 
 # --- metrics ------------------------------------------------------------------
-def test_threshold_matches_brute_force_search(t):
+def hand_written_thresholds(y, s, targets) -> dict[str, float]:
+    """What the script computed by hand before sklearn's precision_recall_curve did it: the F1 argmax over every
+    distinct score (a tie to the higher threshold), and the score of the k-th most likely positive per recall target."""
+    order = np.argsort(-s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    tp, fp = np.cumsum(y_sorted == 1), np.cumsum(y_sorted != 1)
+    last_of_value = np.r_[s_sorted[1:] != s_sorted[:-1], True]
+    f1 = np.where(last_of_value, 2 * tp / (tp + fp + max(int((y == 1).sum()), 1)), -1)
+    named = {"f1": float(s_sorted[int(np.argmax(f1))])}
+    positives = np.sort(s[y == 1])[::-1]
+    for target in targets:
+        named[f"recall_{target:.2f}"] = float(positives[max(int(np.ceil(target * len(positives) - 1e-9)), 1) - 1])
+    return named
+
+
+def test_the_named_thresholds_equal_the_hand_written_ones_on_random_cases_with_ties(t):
+    rng = np.random.default_rng(0)
+    tied = 0
+    for case in range(2000):
+        n = int(rng.integers(2, 120))
+        y = rng.integers(0, 2, n)
+        y[rng.integers(0, n)] = 1  # validation always holds a positive (grouped_split sees to it)
+        decimals = int(rng.integers(1, 4))  # coarse scores: many ties, between and across the classes
+        s = np.round(np.clip(y * rng.uniform(0, 0.5) + rng.random(n) * 0.7, 0, 1), decimals)
+        tied += len(np.unique(s)) < n
+        assert t.named_thresholds(y, s) == hand_written_thresholds(y, s, t.RECALL_TARGETS), case
+    assert tied > 1500
+
+
+def test_the_f1_threshold_matches_brute_force_search(t):
     rng = np.random.default_rng(0)
     for _ in range(20):
         y = rng.integers(0, 2, 60)
         scores = np.round(np.clip(y * 0.3 + rng.random(60) * 0.7, 0, 1), 2)  # rounding makes ties
-        threshold, f1 = t.tune_threshold(y, scores)
-        best = max(
-            2 * ((scores >= c) & (y == 1)).sum() / ((scores >= c).sum() + (y == 1).sum()) for c in np.unique(scores)
-        )
-        assert f1 == pytest.approx(best)
-        pred = scores >= threshold
-        assert 2 * (pred & (y == 1)).sum() / (pred.sum() + (y == 1).sum()) == pytest.approx(best)
+        threshold = t.named_thresholds(y, scores)["f1"]
+
+        def f1_at(c, y=y, scores=scores):
+            return 2 * ((scores >= c) & (y == 1)).sum() / ((scores >= c).sum() + (y == 1).sum())
+
+        best = max(f1_at(c) for c in np.unique(scores))
+        assert f1_at(threshold) == pytest.approx(best)
+        assert threshold == max(c for c in np.unique(scores) if f1_at(c) == best)  # a tie: the fewer flags
 
 
 def test_metrics_match_hand_counts(t):
