@@ -696,20 +696,7 @@ def load_data(args, token) -> Data:
         table, origin, skipped = add_reviewed(args, table, id_column)
         dropped_values = {c: [*v, *[None] * (len(table) - len(v))] for c, v in dropped_values.items()}
     texts = build_texts(table, args.text_columns)
-    raw = table[args.label_column]
-    if hasattr(table.features[args.label_column], "names"):  # a ClassLabel's -1 is datasets' "no label"
-        raw = [None if isinstance(y, int) and y < 0 else y for y in raw]
-    empty = sum(isinstance(y, str) and not y.strip() for y in raw)  # "" in JSON, a blank cell: no label, not a class
-    usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None and str(y).strip()]
-    if not usable:
-        raise UserError(f"No row has both text in {args.text_columns} and a label in {args.label_column}.")
-    if len(usable) < len(texts):
-        logger.warning(
-            "Dropped %d of %d rows with empty text or no label (%d with an empty label)",
-            len(texts) - len(usable),
-            len(texts),
-            empty,
-        )
+    raw, usable, empty = labelled_rows(table, texts, args)
     class_names = getattr(table.features[args.label_column], "names", None)
     labels, names = encode_labels([raw[i] for i in usable], args.label_column, class_names, args.label_names)
     labels, names, why = positive_class(labels, names, args)
@@ -741,29 +728,36 @@ def load_data(args, token) -> Data:
     }
     if origin is not None:
         facts["review"] = review_facts(args, [origin[r] for r in rows], skipped)
-    logger.info(
-        "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)",
-        len(rows),
-        facts["class_counts"],
-        sum(sizes),
-        len(sizes),
-    )
+    what = "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)"
+    logger.info(what, len(rows), facts["class_counts"], sum(sizes), len(sizes))
     ids = [str(v) for v in table[id_column]] if id_column else [str(r) for r in rows]
     if len(set(ids)) < len(ids):
-        logger.warning(
-            "--id-column %s: %d ids occur more than once; splits.csv also gives each row's number (row)",
-            id_column,
-            len(ids) - len(set(ids)),
-        )
+        what = "--id-column %s: %d ids occur more than once; splits.csv also gives each row's number (row)"
+        logger.warning(what, id_column, len(ids) - len(set(ids)))
     # Not the file's hash: that of the input texts and labels this run used (after joining columns, choosing rows).
-    facts["texts_and_labels_sha256"] = hashlib.sha256(
-        json.dumps([[texts[r] for r in rows], labels]).encode()
-    ).hexdigest()
+    used = json.dumps([[texts[r] for r in rows], labels]).encode()
+    facts["texts_and_labels_sha256"] = hashlib.sha256(used).hexdigest()
     held = [holdout_values[r] for r in rows] if holdout_values is not None else None
     if held is not None:
         check_holdout_values(args.holdout_column, held)
     kept = [origin[r] for r in rows] if origin is not None else None
     return Data([texts[r] for r in rows], labels, names, ids, groups, held, facts, rows, kept)
+
+
+def labelled_rows(table, texts: list[str], args) -> tuple[list, list[int], int]:
+    """Each row's raw label (None where missing), the rows with both a text and a label, and how many labels were ""
+    or spaces ("" in JSON, a blank cell: missing, not a class)."""
+    raw = table[args.label_column]
+    if hasattr(table.features[args.label_column], "names"):  # a ClassLabel's -1 is datasets' "no label"
+        raw = [None if isinstance(y, int) and y < 0 else y for y in raw]
+    empty = sum(isinstance(y, str) and not y.strip() for y in raw)
+    usable = [i for i, (t, y) in enumerate(zip(texts, raw, strict=True)) if t and y is not None and str(y).strip()]
+    if not usable:
+        raise UserError(f"No row has both text in {args.text_columns} and a label in {args.label_column}.")
+    if len(usable) < len(texts):
+        what = "Dropped %d of %d rows with empty text or no label (%d with an empty label)"
+        logger.warning(what, len(texts) - len(usable), len(texts), empty)
+    return raw, usable, empty
 
 
 def describe_dropped(column: str, values: list, labels: list[int], names: list[str]) -> dict:
