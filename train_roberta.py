@@ -38,6 +38,7 @@ To make it your own classifier, edit the three EDIT HERE blocks below. Run with 
 
 import argparse
 import csv
+import errno
 import hashlib
 import json
 import logging
@@ -206,17 +207,18 @@ def main(argv=None) -> int:
     # 1. Everything that can be checked in seconds, before the dataset or the model's weights are downloaded.
     env = describe_environment(args)
     base = resolve_model(args, token)  # the config only: the preset, the window, the repo name
-    claim_output_dir(args.output_dir, args)  # a new or empty folder, or this script's: nothing else is touched
+    check_output_dir(args.output_dir, args)  # a new or empty folder, or this script's: made once nothing can refuse
     template, template_source = read_template(args.card_template)
     hub = check_hub(args, base, token) if not args.no_push and is_main() else None
     with clock("data_load"):
         data = load_data(args, token)
-    settings = run_settings(args, base, data)  # what a checkpoint depends on
-    resume_from = share(find_checkpoint(args, hub, settings) if args.resume and is_main() else None)
-    # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
     split = split_rows(data, args, args.seed)
     logger.info("Split (seed %d): %s", args.seed, {k: len(v) for k, v in split.items()})
     rehearse_card(args, env, base, data, split, template, hub)  # a card that breaks, or that the Hub rejects, stops now
+    # 2. Train on train, choose on validation, score test once. The published model is seed args.seed's.
+    make_output_dir(args.output_dir)  # the checks passed: from here the run writes
+    settings = run_settings(args, base, data)  # what a checkpoint depends on
+    resume_from = share(find_checkpoint(args, hub, settings) if args.resume and is_main() else None)
     push_to = hub if hub and args.push_checkpoints else None
     job = Job(args.seed, split, args.output_dir, resume_from, push_to, settings=settings)
     run = train_and_evaluate(args, data, job, clock, token)
@@ -390,8 +392,7 @@ def check_report_to(p: argparse.ArgumentParser, report_to: str) -> None:
         )
 
 
-MARKER = ".classifier-run.json"  # written first into the output folder: it marks the folder as this script's
-CLAIMED: list[tuple[Path, bool]] = []  # (folder, made by this run) whose MARKER this run wrote
+MARKER = ".classifier-run.json"  # written into the output folder when it is made: it marks it as this script's
 WRITING: list[Path] = []  # the --output-dir this run writes: where a Ctrl-C looks for what is kept
 SCRATCH = ("checkpoints", "seed_runs", "holdout_runs", "hub-checkpoint")  # folders a run makes, and deletes
 OUTPUT_TABLES = ("splits.csv", "predictions.csv", "errors.csv", "pr_curve.png")
@@ -399,10 +400,11 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voca
 MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", *TOKENIZER_FILES, "merges.txt")
 
 
-def claim_output_dir(out: Path, args) -> None:
+def check_output_dir(out: Path, args) -> None:
     """Write only into a folder that is new, empty, or this script's (its MARKER); any other with --overwrite, and
-    even then never into a scratch folder the run would delete. Refused before anything is downloaded."""
-    if not is_main():  # the first process claims it for all
+    even then never into a scratch folder the run would delete. Refused before anything is downloaded; the folder is
+    made only once nothing can refuse the run (make_output_dir), so that a refused run leaves none behind."""
+    if not is_main():  # the first process checks it, and makes it, for all
         return
     if out.exists() and not out.is_dir():
         raise UserError(f"--output-dir {out} is a file, not a folder. Give the name of a folder.")
@@ -439,19 +441,22 @@ def claim_output_dir(out: Path, args) -> None:
             f"--output-dir {out}: {', '.join(locked)} cannot be written (read-only); the run would fail there when "
             "it saves the model, after training. Make them writable (chmod u+w), or choose another --output-dir."
         )
-    made = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        lock_folder(out, "--output-dir")  # a new folder: held before this run takes it (and may give it back)
-        if not ours:  # a run refused before it writes anything takes these back (release_unused_output_dir)
-            CLAIMED.append((out, made))
-        WRITING.append(out)
-        started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid()}
-        write_json(out / MARKER, {**started, **({"files": earlier} if earlier else {})})  # they are still here
-    except OSError as err:
-        raise UserError(
-            f"--output-dir {out}: cannot write there ({err.strerror}). Choose a folder you can write to."
-        ) from err
+    where = next(p for p in (out, *out.parents) if p.exists())  # the folder, or the one it will be made in
+    if not where.is_dir() or not os.access(where, os.W_OK | os.X_OK):
+        problem = os.strerror(errno.EACCES if where.is_dir() else errno.ENOTDIR)
+        raise UserError(f"--output-dir {out}: cannot write there ({problem}). Choose a folder you can write to.")
+    WRITING.append(out)
+
+
+def make_output_dir(out: Path) -> None:
+    """Make the folder that check_output_dir accepted and mark it as this script's, for a rerun and for --resume."""
+    if not is_main():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    lock_folder(out, "--output-dir")  # a new folder: of two runs that both found it new, the second stops here
+    marker = json.loads((out / MARKER).read_text()) if (out / MARKER).is_file() else {}
+    started = {"script": Path(__file__).name, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid()}
+    write_json(out / MARKER, {**marker, **started})  # an earlier run's "files": they are still here
 
 
 # --- shared: lock (identical in the scripts that write into a folder of their own; tests/test_copies.py checks) ---
@@ -2209,7 +2214,7 @@ def rehearse_studies(args, data: Data, metrics: dict) -> dict:
 
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
     """Write the model, the tokenizer, the tables of the run, the card and metrics.json. Returns the files written,
-    relative to `out` (made by claim_output_dir): exactly what a push uploads."""
+    relative to `out` (made by make_output_dir): exactly what a push uploads."""
     if "threshold" in record:
         run.model.config.positive_label = data.names[1]
         run.model.config.decision_threshold = record["threshold"]["value"]
@@ -2964,7 +2969,6 @@ def entry_point(argv=None) -> None:
             print(interrupted(sys.argv[1:] if argv is None else argv), file=sys.stderr)
         sys.exit(130)
     finally:
-        release_unused_output_dir()
         release_folders()
         SAVED.clear()
 
@@ -2987,20 +2991,6 @@ def interrupted(argv: list[str]) -> str:
     if last is None:
         return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
     return f"Interrupted (Ctrl-C): the last checkpoint is kept in {last}. Continue from it with: {again} --resume"
-
-
-def release_unused_output_dir() -> None:
-    """A run that stopped before writing anything but its MARKER leaves the folder as it found it; one that wrote
-    checkpoints keeps them for --resume."""
-    while CLAIMED:
-        out, made = CLAIMED.pop()
-        marker = out / MARKER
-        if not marker.is_file() or "files" in json.loads(marker.read_text() or "{}"):
-            continue  # finished: its files are listed
-        if [p.name for p in out.iterdir()] == [MARKER]:
-            marker.unlink()
-            if made:
-                out.rmdir()
 
 
 # The card template, embedded because `hf jobs uv run` ships only this file; tests/test_copies.py checks that it

@@ -574,32 +574,54 @@ def test_a_resumed_run_takes_back_the_progress_of_its_checkpoint(trainer_module,
     assert (trainer.computed_tokens, trainer.seconds_before) == (0, 1000.0)  # the first process holds the total
 
 
-@pytest.mark.parametrize("existed", [True, False])
-def test_a_run_stopped_before_writing_leaves_the_folder_as_it_found_it(trainer_module, tmp_path, monkeypatch, existed):
-    monkeypatch.setattr(trainer_module, "CLAIMED", [])  # this test's claims only
+@pytest.mark.parametrize("found", ["new", "empty", "an earlier run"])
+def test_a_run_refused_at_its_last_check_leaves_the_folder_as_it_found_it(
+    trainer_module, tiny_models, laws_csv, tmp_path, capsys, found
+):
     out = tmp_path / "out"
-    if existed:
+    if found != "new":
         out.mkdir()
-    trainer_module.claim_output_dir(out, types.SimpleNamespace(overwrite=False, resume=False))
-    assert (out / trainer_module.MARKER).is_file()
-    trainer_module.release_unused_output_dir()  # what entry_point does when the run stops
-    assert out.is_dir() is existed and (not existed or not any(out.iterdir()))
+    if found == "an earlier run":
+        (out / trainer_module.MARKER).write_text(json.dumps({"pid": 4242, "files": ["README.md"]}))
+        (out / "README.md").write_text("# the earlier run's card\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else None
+    (tmp_path / "card.md").write_text('{{ "%.3f" | format(test.no_such_metric) }}\n')  # the card rehearsal refuses
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--output-dir", str(out), "--no-push"]
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_module.entry_point([*argv, *SMOKE, "--card-template", str(tmp_path / "card.md")])
+    assert exit_info.value.code == 2 and "The card template does not render" in capsys.readouterr().err
+    assert ({p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else None) == before
 
 
-def test_a_run_stopped_after_a_checkpoint_keeps_its_marker_for_resume(trainer_module, tmp_path, monkeypatch):
-    monkeypatch.setattr(trainer_module, "CLAIMED", [])
+def test_of_two_runs_that_found_the_folder_new_the_second_to_make_it_stops(trainer_module, tmp_path, monkeypatch):
+    fcntl = pytest.importorskip("fcntl")  # POSIX; on Windows the scripts lock nothing
+    import os
+
+    monkeypatch.setattr(trainer_module, "WRITING", [])
     out = tmp_path / "out"
-    trainer_module.claim_output_dir(out, types.SimpleNamespace(overwrite=False, resume=False))
-    (out / "checkpoints" / "checkpoint-4").mkdir(parents=True)
-    trainer_module.release_unused_output_dir()
-    assert (out / trainer_module.MARKER).is_file()  # so that --resume may continue in this folder
+    trainer_module.check_output_dir(out, types.SimpleNamespace(overwrite=False, resume=False))
+    assert not out.exists()  # checked, not made: a run refused later leaves nothing behind
+    out.mkdir()  # the other run made it first, marked it and holds it
+    (out / trainer_module.MARKER).write_text(json.dumps({"pid": 4242}))
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(trainer_module.UserError, match=r"another run \(pid 4242\) is writing to it"):
+            trainer_module.make_output_dir(out)
+    finally:
+        os.close(fd)
+    assert json.loads((out / trainer_module.MARKER).read_text()) == {"pid": 4242}  # theirs, untouched
+    trainer_module.make_output_dir(out)  # once it has finished, a run may write there
+    assert json.loads((out / trainer_module.MARKER).read_text())["pid"] == os.getpid()
+    trainer_module.release_folders()
 
 
-def test_only_the_first_process_claims_the_output_folder(trainer_module, tmp_path, monkeypatch):
+def test_only_the_first_process_checks_and_makes_the_output_folder(trainer_module, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_module, "is_main", lambda: False)  # accelerate's rank: tests/test_several_gpus.py
-    monkeypatch.setattr(trainer_module, "CLAIMED", [])
-    trainer_module.claim_output_dir(tmp_path / "out", types.SimpleNamespace(overwrite=False, resume=False))
-    assert not (tmp_path / "out").exists() and trainer_module.CLAIMED == []
+    monkeypatch.setattr(trainer_module, "WRITING", [])
+    trainer_module.check_output_dir(tmp_path / "out", types.SimpleNamespace(overwrite=False, resume=False))
+    trainer_module.make_output_dir(tmp_path / "out")
+    assert not (tmp_path / "out").exists() and trainer_module.WRITING == []
 
 
 def test_resume_stops_when_the_hub_checkpoint_cannot_be_fetched(trainer_module, fake_hub, tmp_path, monkeypatch):
