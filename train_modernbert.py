@@ -1453,18 +1453,19 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     with clock("model_load"):
         model, tokenizer = load_model(args.model, data.names, token)
     part = {k: ([data.texts[i] for i in rows], [data.labels[i] for i in rows]) for k, rows in job.split.items()}
+    texts, labels = part["train"]
     with clock("tokenization"):
-        windows = tokenize_split(tokenizer, part, args.max_length, args.stride)
-    weights = class_weights(part["train"][1], len(data.names))
+        windows = tokenize_windows(tokenizer, texts, args.max_length, args.stride, labels)
+    weights = class_weights(labels, len(data.names))
     logger.info(
         "Class weights (N / (K * n_c), training split): %s",
         {n: round(w, 3) for n, w in zip(data.names, weights, strict=True)},
     )
-    trainer = make_trainer(args, job, model, tokenizer, windows, weights, data.names)
+    trainer = make_trainer(args, job, model, tokenizer, windows, part["validation"], weights, data.names)
     logger.info(
         "Training on %d windows from %d rows: %s, precision %s, attention %s",
-        len(windows["train"]),
-        len(part["train"][0]),
+        len(windows["row"]),
+        len(texts),
         describe_device(trainer.args.device),
         trainer.precision,
         model.config._attn_implementation,
@@ -1483,7 +1484,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         {
             "epoch": round(e["epoch"], 2),
             "training_loss": trained.get(round(e["epoch"], 2)),
-            **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list) and k not in TIMING},
+            **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)},
         }
         for e in trainer.state.log_history
         if f"eval_{key}" in e
@@ -1500,14 +1501,11 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     }
     with clock("evaluation"):
         probs, test_pred = evaluate(trainer.model, tokenizer, args, data.names, part, metrics)
-        metrics["rows_longer_than_one_window"]["train"] = count_long_rows(windows["train_rows"])
+        metrics["rows_longer_than_one_window"]["train"] = count_long_rows(windows["row"])
     if job.baseline:
         with clock("baseline"):
             metrics["baseline"] = tfidf_baseline(data.texts, data.labels, job.split, data.names, job.seed)
     return Run(job, trainer.model, tokenizer, metrics, probs, test_pred)
-
-
-TIMING = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second")  # the Trainer's, not the run's scores
 
 
 def kept_epoch(state, key: str) -> float | None:
@@ -1522,26 +1520,6 @@ def kept_epoch(state, key: str) -> float | None:
     return round(kept["epoch"], 2) if kept else None
 
 
-def tokenize_split(tokenizer, part: dict, max_length: int, stride: int) -> dict:
-    """Training and validation windows as datasets. Validation windows are sorted by length once: evaluation keeps
-    dataset order, so its batches are length-grouped and still map back to their rows."""
-    import numpy as np
-    from datasets import Dataset
-
-    train = tokenize_windows(tokenizer, part["train"][0], max_length, stride, part["train"][1])
-    val = tokenize_windows(tokenizer, part["validation"][0], max_length, stride, part["validation"][1])
-    order = np.argsort([-len(x) for x in val["input_ids"]], kind="stable")
-    val = {k: [v[i] for i in order] for k, v in val.items()}
-    train_ds, val_ds = (Dataset.from_dict({k: v for k, v in w.items() if k != "row"}) for w in (train, val))
-    return {
-        "train": train_ds,
-        "validation": val_ds,
-        "train_rows": train["row"],
-        "validation_rows": val["row"],
-        "validation_labels": part["validation"][1],
-    }
-
-
 def describe_device(device) -> str:
     """The device the Trainer trains on, in words: for the log, and for the card (describe_environment)."""
     import torch
@@ -1551,27 +1529,20 @@ def describe_device(device) -> str:
     return "Apple GPU (mps)" if device.type == "mps" else f"CPU ({os.cpu_count()} cores)"
 
 
-def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[float], names: list[str]):
+def make_trainer(args, job: Job, model, tokenizer, windows: dict, validation: tuple, weights: list, names: list[str]):
     """The Trainer: class-weighted loss, length-grouped batches, evaluation per row on validation each epoch."""
     import torch
+    from datasets import Dataset
     from transformers import DataCollatorWithPadding, TrainingArguments
 
     precision = training_precision(args.allow_fp16)
-    key = main_metric(names)
     count = processes()
     split, effective = share_batches(args.batch_size, count)
-    val_rows, val_true = windows["validation_rows"], windows["validation_labels"]
-
-    def compute_metrics(eval_pred):
-        window_probs = torch.softmax(torch.tensor(eval_pred.predictions, dtype=torch.float32), -1).numpy()
-        return classification_metrics(val_true, aggregate_windows(window_probs, val_rows, len(val_true)), names)
-
     training_args = TrainingArguments(
         output_dir=str(job.output_dir / "checkpoints"),
         num_train_epochs=args.epochs,
         learning_rate=args.learning_rate,
         per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size * 2,
         warmup_steps=args.warmup,  # a float below 1 is a share of the training steps
         weight_decay=args.weight_decay,
         adam_beta1=args.adam_betas[0],
@@ -1585,7 +1556,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
         # resume from its checkpoints, which then only keep the best epoch, so they hold the weights only.
         save_only_model=not args.push_checkpoints and bool(os.environ.get("JOB_ID")),  # the same on every process
         load_best_model_at_end=True,
-        metric_for_best_model=key,  # on validation: positive-class F1, or macro F1 for more than two classes
+        metric_for_best_model=main_metric(names),  # on validation: F1 of the positive class, or macro F1
         greater_is_better=True,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
         # several processes: the batch is shared out, not multiplied, among those that launch_processes joined
@@ -1612,14 +1583,13 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, weights: list[
             summed = summed * count
         return summed / total
 
-    trainer = classifier_trainer()(
+    trainer = classifier_trainer(args, names, weights)(
         model=model,
         args=training_args,
-        train_dataset=windows["train"],
-        eval_dataset=windows["validation"],
+        train_dataset=Dataset.from_dict({k: v for k, v in windows.items() if k != "row"}),
+        eval_dataset=validation,  # texts and labels: ClassifierTrainer.evaluate scores them
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
         compute_loss_func=weighted_loss,
     )
     trainer.add_callback(
@@ -1702,27 +1672,42 @@ def checkpoint_pusher(hub: dict):
     return PushCheckpoint()
 
 
-def classifier_trainer():
+def classifier_trainer(args, names: list[str], weights: list[float]):
     import torch
-    from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
     class ClassifierTrainer(Trainer):
-        """The Trainer, with evaluation in dataset order (length grouping would shuffle it, and window predictions
-        must map back to their rows) and a count of the computed (padded) tokens of each training batch."""
+        """The Trainer, with validation scored as after training, and a count of the computed (padded) tokens of
+        each training batch."""
 
         computed_tokens = nan_steps = 0
         seconds_before = 0.0  # the training time of the checkpoint a run resumes from
 
-        def _get_eval_sampler(self, eval_dataset):
-            return SequentialSampler(eval_dataset)
+        def evaluate(self, *unused, **also_unused):
+            """Validation each epoch, scored by predict_probs as `evaluate` scores it after training (and predict.py
+            any text), not by the Trainer's loop (under fp16 where training is): the epoch is chosen on the numbers
+            reported. The first process scores; the others take its numbers, so all keep the same epoch."""
+            metrics = share(self.score_validation() if is_main() else None)
+            self.log(metrics)  # with the epoch and step: the validation history, and kept_epoch, read them there
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
+
+        def score_validation(self) -> dict:
+            """The rows' scores at threshold 0.5, and the windows' class-weighted loss (the loss trained on)."""
+            (texts, y), batch = self.eval_dataset, args.batch_size * 2
+            probs, window_probs, rows = predict_probs(
+                self.model, self.processing_class, texts, args.max_length, args.stride, batch, return_windows=True
+            )
+            log_p = torch.tensor(window_probs).clamp_min(1e-45).log()  # a probability rounded to 0: finite
+            loss = torch.nn.functional.nll_loss(log_p, torch.tensor([y[r] for r in rows]), torch.tensor(weights))
+            return {f"eval_{k}": v for k, v in {"loss": float(loss), **classification_metrics(y, probs, names)}.items()}
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if model.training:  # padding is compute spent on nothing: count it (the Trainer counts the real tokens)
-                self.computed_tokens += inputs["attention_mask"].numel()
+            # padding is compute spent on nothing: count it (the Trainer counts the real tokens)
+            self.computed_tokens += inputs["attention_mask"].numel()
             loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             # NaN three steps in a row: the weights diverged (one step may be fp16's overflow, which its scaler skips)
-            self.nan_steps = self.nan_steps + 1 if model.training and torch.isnan(loss) else 0
+            self.nan_steps = self.nan_steps + 1 if torch.isnan(loss) else 0
             if self.nan_steps >= 3:
                 raise UserError(
                     f"The training loss became NaN (step {self.state.global_step + 1}, three in a row), with learning rate "

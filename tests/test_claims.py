@@ -64,7 +64,9 @@ def test_the_trainer_optimises_the_class_weighted_loss_it_reports(
     assert differs >= len(loss_spy) // 2  # most batches: the weighted loss is not the plain one
 
 
-def test_the_threshold_is_tuned_on_the_validation_rows_of_the_saved_model(trainer_module, tiny_models, tmp_path):
+def test_the_threshold_and_the_validation_loss_are_the_saved_models(trainer_module, tiny_models, tmp_path):
+    """The threshold is tuned on the validation rows of the model saved, and the loss reported for its epoch is the
+    class-weighted cross-entropy of that model's validation windows: the loss it was trained on."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     t = trainer_module
@@ -84,6 +86,15 @@ def test_the_threshold_is_tuned_on_the_validation_rows_of_the_saved_model(traine
     assert abs(tuned["validation"] - tuned["test"]) > 1e-3  # otherwise this test could not tell
     decision = json.loads((out / "config.json").read_text())["decision_threshold"]
     assert decision == pytest.approx(tuned["validation"], abs=1e-6)
+    metrics = json.loads((out / "metrics.json").read_text())
+    val = [r for r in rows if where[r["id"]] == "validation"]
+    windows = t.tokenize_windows(tokenizer, [joined(r) for r in val], 64, 16, [r["jim_crow"] for r in val])
+    with torch.no_grad():
+        logits = model(**tokenizer.pad({k: windows[k] for k in ("input_ids", "attention_mask")}, return_tensors="pt"))
+    weight = torch.tensor([metrics["class_weights"][n] for n in ("no_jim_crow", "jim_crow")])
+    loss = torch.nn.functional.cross_entropy(logits.logits, torch.tensor(windows["labels"]), weight=weight)
+    kept = next(h for h in metrics["validation_history"] if h["epoch"] == metrics["best_epoch"])
+    assert kept["loss"] == pytest.approx(loss.item(), rel=1e-4)
 
 
 def test_a_score_exactly_on_the_threshold_is_flagged(trainer_module):
@@ -113,6 +124,30 @@ def test_the_run_reports_the_validation_f1_at_its_own_threshold(trainer_module, 
     flagged, positive = scores >= threshold, np.array(y) == 1
     f1 = 2 * (flagged & positive).sum() / (flagged.sum() + positive.sum())  # flagging every score >= the threshold
     assert metrics["validation"]["f1"] == pytest.approx(f1, abs=1e-9) and f1 > 0
+
+
+def test_the_epoch_is_chosen_on_the_validation_scores_the_run_reports(
+    trainer_module, tiny_models, laws_csv, tmp_path, monkeypatch
+):
+    """Validation is scored one way, each epoch and after training: the kept epoch's scores in the history are the
+    final ones. Here the scoring path is made to score otherwise (its classes swapped, as far beyond what a lower
+    precision would do): that must show in the history and in the final scores alike."""
+    original = trainer_module.predict_probs
+
+    def swapped(*a, **k):
+        out = original(*a, **k)
+        swap = np.fliplr  # the second class's probability where the first's was, and back
+        return (swap(out[0]).copy(), swap(out[1]).copy(), out[2]) if k.get("return_windows") else swap(out).copy()
+
+    monkeypatch.setattr(trainer_module, "predict_probs", swapped)
+    out = tmp_path / "out"
+    argv = ["--dataset", str(laws_csv), "--model", str(tiny_models["bert"]), "--no-push", "--output-dir", str(out)]
+    assert trainer_module.main([*argv, "--epochs", "2", *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    kept = next(h for h in metrics["validation_history"] if h["epoch"] == metrics["best_epoch"])
+    assert kept["f1"] == metrics["window_aggregation"]["validation_f1"]["max"]  # both at threshold 0.5
+    assert kept["roc_auc"] == metrics["validation"]["roc_auc"] != 0.5  # no threshold: equal whatever it is
+    assert kept["f1"] == max(h["f1"] for h in metrics["validation_history"])
 
 
 @pytest.fixture
