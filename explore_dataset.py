@@ -35,7 +35,10 @@ loaded exactly as train_modernbert.py loads it. Run with `--help` for every flag
 """
 
 import argparse
+import codecs
+import csv
 import importlib.util
+import itertools
 import json
 import logging
 import math
@@ -43,9 +46,13 @@ import os
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain, combinations
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 # The same defaults, spelled the same way, as train_modernbert.py and train_roberta.py.
 DATASET_ID = "biglam/on_the_books"
@@ -361,10 +368,6 @@ def check_not_results(path: Path, dataset: str) -> None:
 
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
-    import codecs
-    import csv
-    import itertools
-
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
@@ -539,8 +542,6 @@ def is_empty(value) -> bool:
 
 
 def label_balance(labels: list[str | None]) -> dict:
-    from collections import Counter
-
     found = Counter(labels)
     counts = {label: found[label] for label in sorted_labels(labels)}
     total = sum(counts.values())
@@ -853,9 +854,6 @@ def near_duplicate_groups(texts: list[str | None], threshold: float) -> tuple[li
 def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
     """The set of word `size`-grams of each text (lower-cased words), each packed into one uint64:
     exact while the vocabulary has fewer than 2**(64 // size) words. A shorter text is one shingle."""
-    from itertools import chain
-
-    import numpy as np
 
     words = [re.findall(r"\w+", text.lower()) or [text] for text in texts]
     vocab = {w: i for i, w in enumerate(dict.fromkeys(chain.from_iterable(words)), start=1)}  # 0 pads short texts
@@ -875,8 +873,6 @@ def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, ch
     """One row of `num_hashes` minimum hashes per text: two texts agree on a given hash with a
     probability equal to the Jaccard similarity of their shingle sets. Each shingle is mixed once,
     then each of the hash functions is a cheap multiply-add (odd multiplier, arithmetic mod 2**64)."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     multipliers = rng.integers(0, np.iinfo(np.uint64).max, size=num_hashes, dtype=np.uint64) | np.uint64(1)
     addends = rng.integers(0, np.iinfo(np.uint64).max, size=num_hashes, dtype=np.uint64)
@@ -897,8 +893,6 @@ def minhash_signatures(shingle_sets: list, num_hashes: int, seed: int = SEED, ch
 
 def mix64(x):
     """splitmix64's finaliser: a fast, well-spread 64-bit hash that numpy can apply to whole arrays."""
-    import numpy as np
-
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
@@ -908,9 +902,6 @@ def lsh_candidate_pairs(signatures, bands: int = MINHASH_BANDS, rows: int = MINH
     """Pairs of texts that agree on all hashes of at least one band. Within a bucket every pair is
     listed up to MAX_BUCKET_FOR_ALL_PAIRS members, beyond that each member is paired with the first,
     so a thousand copies of one boiler-plate text cost a thousand checks, not half a million."""
-    from itertools import combinations
-
-    import numpy as np
 
     pairs = set()
     for b in range(bands):
@@ -930,8 +921,6 @@ def lsh_candidate_pairs(signatures, bands: int = MINHASH_BANDS, rows: int = MINH
 
 
 def jaccard(a, b) -> float:
-    import numpy as np
-
     shared = np.intersect1d(a, b, assume_unique=True).size
     return shared / (a.size + b.size - shared)
 
@@ -1066,8 +1055,6 @@ def is_numeric_type(feature) -> bool:
 
 def numeric_bins(values: list, bins: int = NUMERIC_BINS) -> list[str]:
     """Each value's quantile bin, named by the smallest and largest value in it ("1-75"); missing stays missing."""
-    import numpy as np
-
     present = np.sort(np.array([v for v in values if not is_missing(v)], dtype=float))
     edges = np.unique([nearest_rank(present, 100 * k // bins) for k in range(1, bins)])  # upper ends of bins 1..bins-1
     index = {v: int(np.searchsorted(edges, v, side="left")) for v in set(present.tolist())}
@@ -1108,8 +1095,6 @@ def contingency(values: list[str], labels: list[str], label_order: list[str]) ->
 def cramers_v(counts: list[list[int]]) -> float:
     """Bias-corrected Cramér's V (Bergsma 2013): 0 for independence, 1 when the value fixes the label.
     The correction stops columns with many values from looking associated by chance."""
-    import numpy as np
-
     observed = np.asarray(counts, dtype=float)
     n = observed.sum()
     r, k = observed.shape
@@ -1185,8 +1170,6 @@ def leakage_verdict(
 
 def uncertainty_coefficient(counts: list[list[int]]) -> float:
     """Theil's U: the share of the label's entropy that knowing the column removes (mutual information / H(label))."""
-    import numpy as np
-
     joint = np.asarray(counts, dtype=float)
     joint /= joint.sum()
     p_label, p_value = joint.sum(0), joint.sum(1, keepdims=True)
@@ -1473,7 +1456,6 @@ def plot_lengths(lengths: list[int], labels: list[str | None], unit: str, marks:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     values = np.asarray(lengths, dtype=float)
     bins = np.geomspace(max(values.min(), 1), values.max() + 1, 40)

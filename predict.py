@@ -4,6 +4,7 @@
 #     "datasets>=4.0",
 #     "huggingface_hub>=1.0",
 #     "jinja2>=3.1",
+#     "numpy>=1.26",
 #     "pandas>=2.0",
 #     "pyarrow>=15",
 #     "torch>=2.6",
@@ -47,7 +48,9 @@ Millions of rows: start several jobs at once, each labelling one slice of the ro
 """
 
 import argparse
+import codecs
 import csv
+import itertools
 import json
 import logging
 import os
@@ -61,8 +64,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from hashlib import sha256
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 # The training default; a model saved by the training scripts records its own in metrics.json.
 TEXT_COLUMNS = ["chapter_text", "section_text"]
@@ -167,7 +173,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=int,
         default=None,
         help="of the --review rows, how many are drawn at random from the collection: the reviewed ones give the "
-        f"model's precision and recall there (default: {REVIEW_RANDOM_SHARE:.0%} of --review, at least 1)",
+        f"model's precision and recall there (default: {100 * REVIEW_RANDOM_SHARE:.0f}%% of --review, at least 1)",
     )
     return check_args(p, p.parse_args(argv))
 
@@ -374,8 +380,6 @@ class Clock:
 
 def describe_run(argv) -> dict:
     """The library versions (logged now) and the command that reproduces the run, for the dataset card."""
-    from importlib.metadata import version
-
     packages = ("transformers", "torch", "datasets", "pyarrow", "huggingface_hub")
     versions = {name: version(name) for name in packages}
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
@@ -934,10 +938,6 @@ def check_not_results(path: Path, dataset: str) -> None:
 
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
-    import codecs
-    import csv
-    import itertools
-
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
@@ -1472,8 +1472,6 @@ def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDO
     discriminatory clause anywhere in a long law is enough to flag it, and a mean would dilute it with the law's
     boiler-plate. For more than two classes "max" takes each class's highest window probability and renormalises.
     Both are measured on validation (`window_aggregation` in metrics.json)."""
-    import numpy as np
-
     window_probs, rows = np.asarray(window_probs, dtype=np.float64), np.asarray(window_rows)
     k = window_probs.shape[1]
     if how == "mean":
@@ -1491,15 +1489,11 @@ def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDO
 
 def count_long_rows(window_rows) -> int:
     """How many rows were cut into more than one window."""
-    from collections import Counter
-
     return sum(1 for n in Counter(window_rows).values() if n > 1)
 
 
 def flagged(scores, threshold: float):
     """A row is flagged when its class-1 score is at least the threshold: a score exactly on it is flagged."""
-    import numpy as np
-
     return np.asarray(scores) >= threshold
 
 
@@ -1522,7 +1516,6 @@ def predict_probs(
     return_windows: bool = False,
 ):
     """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
-    import numpy as np
     import torch
 
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
@@ -1552,8 +1545,6 @@ def predict_probs(
 def score_texts(scorer: Scorer, plan: Plan, texts: list[str], progress=None):
     """Class probabilities per text (NaN for empty texts, which are not scored), in chunks of
     CHUNK_ROWS rows so that the progress bar moves. Returns (probs, rows longer than one window)."""
-    import numpy as np
-
     probs = np.full((len(texts), scorer.model.config.num_labels), np.nan)
     long_rows = 0
     todo = [i for i, t in enumerate(texts) if t]
@@ -1577,8 +1568,6 @@ def score_texts(scorer: Scorer, plan: Plan, texts: list[str], progress=None):
 def label_rows(probs, names: list[str], threshold: float | None, positive: int | None = 1) -> dict[str, list]:
     """The three added columns. Two labels: score = P(names[positive]), label names[positive] when score >= threshold.
     More: the most probable label and its probability. Rows without a score (no text) get no label."""
-    import numpy as np
-
     if len(names) == 2:
         scores, yes, no = probs[:, positive], names[positive], names[1 - positive]
         hits = flagged(np.nan_to_num(scores, nan=-1.0), threshold)
@@ -1919,7 +1908,6 @@ def review_candidates(args, data: Data, plan: Plan, scorer: Scorer, paths: list[
     """Every row the queue could take from this job's rows: the first rows of a random order of the scored rows (the
     random part), and the rows nearest the threshold (twice as many as the queue, so that duplicates can be passed
     over). Returns them with their evidence, and how many rows were eligible (scored, and not labelled already)."""
-    import numpy as np
     import pyarrow.parquet as pq
 
     tables = [pq.read_table(p, columns=["score", "predicted_label"]) for p in paths]
@@ -1958,8 +1946,6 @@ def review_distance(scores, threshold: float | None):
     """How unsure the model is of each row, smallest first: two labels, the distance of the score from the threshold
     in log-odds (on a probability scale a score of 0.001 would sit "near" a threshold of 0.01); more labels, the
     probability of the most probable one."""
-    import numpy as np
-
     if threshold is None:
         return scores
     s, t = np.clip(scores, 1e-7, 1 - 1e-7), np.clip(threshold, 1e-7, 1 - 1e-7)
@@ -1970,8 +1956,6 @@ def review_evidence(scorer: Scorer, plan: Plan, texts: list[str]) -> dict[str, l
     """What drove each row's score: its highest-scoring window (a text longer than one window; else empty), and its
     highest-scoring sentence when each sentence is scored alone. Scores are of the flagged label (two labels), else
     of the row's most probable one."""
-    import numpy as np
-
     model, tok = scorer.model, plan.tokenizer
     row_probs, window_probs, window_rows = predict_probs(
         model, tok, texts, plan.max_length, plan.stride, scorer.batch_size, return_windows=True
@@ -2022,7 +2006,6 @@ def choose_review(candidates: list[tuple[Any, int]], n_uncertain: int, n_random:
     of all eligible rows (how many from each slice drawn as from one urn, then each slice's first rows of its random
     order), and the n_uncertain other rows nearest the threshold: first those whose words (numbers aside) are not
     in the queue already, so that it spreads over the collection, then, if too few, the nearest of the others."""
-    import numpy as np
     import pandas as pd
 
     sizes = [eligible for _, eligible in candidates]

@@ -6,6 +6,7 @@
 #     "huggingface_hub>=1.5",  # HfApi.auth_check(write=True)
 #     "jinja2>=3.1",
 #     "matplotlib>=3.8",
+#     "numpy>=1.26",
 #     "scikit-learn>=1.5",
 #     "torch>=2.6",
 #     "transformers>=5.0",
@@ -37,21 +38,28 @@ To make it your own classifier, edit the three EDIT HERE blocks below. Run with 
 """
 
 import argparse
+import codecs
 import csv
+import datetime
 import errno
 import hashlib
+import itertools
 import json
 import logging
 import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+
+import numpy as np
 
 # ==============================================================================================================
 # EDIT HERE 1 of 3: the base model, and the training recipe of each architecture
@@ -555,7 +563,6 @@ def hub_token() -> str | None:
 def describe_environment(args) -> dict:
     """Library versions, the hardware it trains on, and the command that reproduces the run. Stops at once when
     this machine cannot train as asked."""
-    from importlib.metadata import version
 
     from accelerate import PartialState
 
@@ -611,8 +618,6 @@ def check_hardware(args) -> None:
 def nvidia_driver() -> str | None:
     """The NVIDIA driver's version when an NVIDIA device is present, "unknown" when its version cannot be read,
     None when there is no NVIDIA device."""
-    import subprocess
-
     version = Path("/proc/driver/nvidia/version")
     if version.is_file():
         found = re.search(r"Kernel Module\s+(\S+)", version.read_text(errors="replace"))
@@ -778,9 +783,8 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
         DROP_COLUMNS.get(column)
     )
     details = "; ".join(filter(None, [reason, why]))
-    logger.info(
-        "Dropped column %r before anything else: the model never sees it%s", column, f" ({details})" * bool(details)
-    )
+    what = "Dropped column %r before anything else: the model never sees it%s"
+    logger.info(what, column, f" ({details})" * bool(details))
     return {"name": column, "why": DROP_COLUMNS.get(column), "shares": shares}
 
 
@@ -1010,12 +1014,8 @@ def add_reviewed(args, table, id_column: str | None):
             f"--add-labels: {len(unknown)} reviewed label(s) are none of the dataset's ({', '.join(sorted(spelling))})"
             f": {'; '.join(unknown[:5])}. Write one of those, or leave the cell empty to skip the row."
         )
-    logger.info(
-        "--add-labels: %d reviewed rows added (%s); %d with an empty label skipped",
-        len(origin),
-        dict(Counter(origin)),
-        skipped,
-    )
+    what = "--add-labels: %d reviewed rows added (%s); %d with an empty label skipped"
+    logger.info(what, len(origin), dict(Counter(origin)), skipped)
     more = Dataset.from_dict(added, features=table.features)
     return concatenate_datasets([table, more]), ["dataset"] * len(table) + origin, skipped
 
@@ -1064,9 +1064,8 @@ def split_rows(data: Data, args, seed: int) -> dict:
     split["collection"] = [i for i, o in enumerate(data.origin) if o == "random"]
     left_out = sum(data.groups[i] in held for i in reviewed)
     if left_out:
-        logger.warning(
-            "--add-labels: %d reviewed rows share a text with a validation or test row: not trained on", left_out
-        )
+        what = "--add-labels: %d reviewed rows share a text with a validation or test row: not trained on"
+        logger.warning(what, left_out)
     data.facts["review"]["left_out_shared_text"] = left_out
     return split
 
@@ -1133,7 +1132,6 @@ def majority_labels(labels: list[int], groups: list[int]) -> dict[int, int]:
 def class_weights(train_labels: list[int], num_classes: int) -> list[float]:
     """Inverse-frequency weights w_c = N / (K * n_c), sklearn's "balanced": each class then carries the same total
     weight. A class with no training row (held out whole by --holdout-column) weighs as one row."""
-    import numpy as np
     from sklearn.utils.class_weight import compute_class_weight
 
     present = np.unique(train_labels)  # sklearn refuses a class that is absent, and divides by len(present), not K
@@ -1228,10 +1226,6 @@ def check_not_results(path: Path, dataset: str) -> None:
 
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
-    import codecs
-    import csv
-    import itertools
-
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
@@ -1457,10 +1451,8 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     with clock("tokenization"):
         windows = tokenize_windows(tokenizer, texts, args.max_length, args.stride, labels)
     weights = class_weights(labels, len(data.names))
-    logger.info(
-        "Class weights (N / (K * n_c), training split): %s",
-        {n: round(w, 3) for n, w in zip(data.names, weights, strict=True)},
-    )
+    what = "Class weights (N / (K * n_c), training split): %s"
+    logger.info(what, {n: round(w, 3) for n, w in zip(data.names, weights, strict=True)})
     trainer = make_trainer(args, job, model, tokenizer, windows, part["validation"], weights, data.names)
     logger.info(
         "Training on %d windows from %d rows: %s, precision %s, attention %s",
@@ -1770,8 +1762,6 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
 def score_collection(y: list[int], probs, names: list[str], metrics: dict, seed: int) -> dict:
     """The reviewed rows drawn at random from the collection the model was applied to, never trained on, scored at the
     threshold the model ships with: an estimate of how it does there, apart from the test split."""
-    import numpy as np
-
     threshold = metrics["threshold"]["value"] if len(names) == 2 else None
     pred = predicted_classes(probs, threshold)
     found = triage(y, probs[:, 1], threshold) if threshold is not None else {}
@@ -1827,7 +1817,6 @@ def named_thresholds(y_true, scores) -> dict[str, float]:
     """The thresholds a reader can choose from, all on validation (flag when score >= t): the one that maximises F1
     (a tie goes to the higher threshold: fewer flags), and for each recall target the highest threshold whose flags
     still find that share of the positive rows. Every distinct score is a candidate."""
-    import numpy as np
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(y_true, np.asarray(scores, dtype=np.float64))
@@ -1842,8 +1831,6 @@ def named_thresholds(y_true, scores) -> dict[str, float]:
 
 def triage(y_true, scores, threshold: float) -> dict:
     """What a reader gets at one threshold: precision, recall, and how many rows in 1,000 they would review."""
-    import numpy as np
-
     y, hit = np.asarray(y_true) == 1, flagged(scores, threshold)
     found = int((y & hit).sum())
     return {
@@ -1862,15 +1849,12 @@ def main_metric(names: list[str]) -> str:
 
 def predicted_classes(probs, threshold: float | None):
     """Two classes: class 1 where its probability reaches the threshold (>=). More: the most probable class."""
-    import numpy as np
-
     return flagged(probs[:, 1], threshold).astype(int) if threshold is not None else np.asarray(probs).argmax(axis=1)
 
 
 def classification_metrics(y_true, probs, names: list[str], threshold: float | None = 0.5) -> dict:
     """Two classes: precision, recall and F1 of class 1 at `threshold`. More: averages over the classes, named as
     such (macro, weighted), and per-class scores; the prediction is the most probable class."""
-    import numpy as np
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
 
     y_true, probs, k = np.asarray(y_true), np.asarray(probs), len(names)
@@ -1907,7 +1891,6 @@ def intervals_95(y_true, y_pred, seed: int, resamples: int = BOOTSTRAP_RESAMPLES
     """95% intervals of the test metrics. Precision, recall and accuracy are proportions: their exact (Clopper-Pearson)
     interval, which stays true at 0 and 1, where a bootstrap cannot move (55 of 55 found: 0.935 - 1.000, not 1.000 -
     1.000). F1 is no proportion: a percentile bootstrap over resamples of the rows. None where nothing is counted."""
-    import numpy as np
     from scipy.stats import binomtest
 
     y, p = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
@@ -1958,7 +1941,6 @@ def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list
 def lexical_model(texts: list[str], labels: list[int], split: dict, names: list[str], seed: int):
     """TF-IDF (word 1-2 grams) + class-weighted logistic regression, fitted on the training rows only; C (and, for two
     classes, the F1 threshold) chosen on validation. Returns the fitted pipeline and that threshold."""
-    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -2012,8 +1994,6 @@ def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDO
     discriminatory clause anywhere in a long law is enough to flag it, and a mean would dilute it with the law's
     boiler-plate. For more than two classes "max" takes each class's highest window probability and renormalises.
     Both are measured on validation (`window_aggregation` in metrics.json)."""
-    import numpy as np
-
     window_probs, rows = np.asarray(window_probs, dtype=np.float64), np.asarray(window_rows)
     k = window_probs.shape[1]
     if how == "mean":
@@ -2031,15 +2011,11 @@ def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDO
 
 def count_long_rows(window_rows) -> int:
     """How many rows were cut into more than one window."""
-    from collections import Counter
-
     return sum(1 for n in Counter(window_rows).values() if n > 1)
 
 
 def flagged(scores, threshold: float):
     """A row is flagged when its class-1 score is at least the threshold: a score exactly on it is flagged."""
-    import numpy as np
-
     return np.asarray(scores) >= threshold
 
 
@@ -2062,7 +2038,6 @@ def predict_probs(
     return_windows: bool = False,
 ):
     """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
-    import numpy as np
     import torch
 
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
@@ -2130,8 +2105,6 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
     """Render the card once from made-up scores on the real split, before training, and when it will be pushed ask
     the Hub whether it accepts its metadata: a card that breaks stops the run now, not after the training was paid
     for."""
-    import numpy as np
-
     y = {k: [data.labels[i] for i in rows] for k, rows in split.items()}
     made_up = {k: np.eye(len(data.names))[v] * 0.5 + 0.5 / len(data.names) for k, v in y.items()}
     metrics = {
@@ -2677,11 +2650,8 @@ def log_summary(record: dict, out: Path, clock) -> None:
         record["baseline"][key],
         record["errors"]["count"],
     )
-    logger.info(
-        "Wrote the model, its card (README.md), metrics.json and the run's tables to %s in %.0f s",
-        out,
-        clock.rounded()["wall"],
-    )
+    what = "Wrote the model, its card (README.md), metrics.json and the run's tables to %s in %.0f s"
+    logger.info(what, out, clock.rounded()["wall"])
 
 
 # ==============================================================================================================
@@ -2690,8 +2660,6 @@ def log_summary(record: dict, out: Path, clock) -> None:
 def launch_processes(args) -> int | None:
     """With several GPUs and no launcher yet, run this same command once per GPU under torch.distributed.run (DDP)
     and return its exit code; --gpus 1 keeps one GPU. None: this process trains, alone or as one of the ranks."""
-    import datetime
-    import subprocess
 
     import torch
 
@@ -2738,13 +2706,8 @@ def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
     """Whether each batch is cut into one part per process (the batches, and so the training, stay those of one
     process), and the effective batch. A batch that does not divide is taken whole by every process instead."""
     if processes > 1 and batch_size % processes:
-        logger.warning(
-            "--batch-size %d does not divide among %d processes: each takes %d, an effective batch of %d.",
-            batch_size,
-            processes,
-            batch_size,
-            batch_size * processes,
-        )
+        what = "--batch-size %d does not divide among %d processes: each takes %d, an effective batch of %d."
+        logger.warning(what, batch_size, processes, batch_size, batch_size * processes)
         return False, batch_size * processes
     return processes > 1, batch_size
 
@@ -2775,8 +2738,6 @@ def share(value):
 # ==============================================================================================================
 def seed_study(args, data: Data, first: Run, clock, token) -> dict:
     """Train and score once more per extra seed; report the mean and spread of the test metrics."""
-    import numpy as np
-
     runs = [first.metrics]
     for seed in range(args.seed + 1, args.seed + args.seeds):
         split = split_rows(data, args, seed)
@@ -2824,9 +2785,8 @@ def check_holdout_values(column: str, values: list) -> None:
 
 def holdout_study(args, data: Data, clock, token, values: list | None = None) -> dict:
     """One training per value of the column (or of `values`): test on all rows with that value, train on the others."""
-    logger.info(
-        "--holdout-column %s is used only to group rows for the held-out runs, never as input", args.holdout_column
-    )
+    what = "--holdout-column %s is used only to group rows for the held-out runs, never as input"
+    logger.info(what, args.holdout_column)
     groups = []
     for n, value in enumerate(values or sorted(set(data.holdout), key=str)):
         split = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
@@ -2921,9 +2881,8 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
         if (fetched / "last-checkpoint" / "trainer_state.json").is_file():
             found, hub["resumed"] = str(fetched / "last-checkpoint"), True
     if found is None:
-        logger.warning(
-            "--resume: no checkpoint in %s%s; starting from the beginning.", local, " or on the Hub" * bool(hub)
-        )
+        what = "--resume: no checkpoint in %s%s; starting from the beginning."
+        logger.warning(what, local, " or on the Hub" * bool(hub))
         return None
     saved = Path(found) / RUN_SETTINGS
     then = json.loads(saved.read_text())["settings"] if saved.is_file() else None

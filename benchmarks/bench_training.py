@@ -35,6 +35,9 @@ The numbers are also written to --output (default: bench_training.json).
 """
 
 import argparse
+import codecs
+import csv
+import itertools
 import json
 import logging
 import os
@@ -43,7 +46,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 MODEL_ID = "answerdotai/ModernBERT-base"
 DATASET_ID = "biglam/on_the_books"
@@ -155,10 +161,6 @@ def check_not_results(path: Path, dataset: str) -> None:
 
 def check_text_file(path: Path, dataset: str) -> None:
     """A CSV, TSV or JSON file must hold something, and be UTF-8 text: say where it is not."""
-    import codecs
-    import csv
-    import itertools
-
     if path.stat().st_size == 0:
         raise UserError(f"--dataset {dataset}: the file is empty: no rows.")
     with path.open("rb") as f:
@@ -274,8 +276,6 @@ def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDO
     discriminatory clause anywhere in a long law is enough to flag it, and a mean would dilute it with the law's
     boiler-plate. For more than two classes "max" takes each class's highest window probability and renormalises.
     Both are measured on validation (`window_aggregation` in metrics.json)."""
-    import numpy as np
-
     window_probs, rows = np.asarray(window_probs, dtype=np.float64), np.asarray(window_rows)
     k = window_probs.shape[1]
     if how == "mean":
@@ -293,15 +293,11 @@ def aggregate_windows(window_probs, window_rows, num_rows: int, how: str = WINDO
 
 def count_long_rows(window_rows) -> int:
     """How many rows were cut into more than one window."""
-    from collections import Counter
-
     return sum(1 for n in Counter(window_rows).values() if n > 1)
 
 
 def flagged(scores, threshold: float):
     """A row is flagged when its class-1 score is at least the threshold: a score exactly on it is flagged."""
-    import numpy as np
-
     return np.asarray(scores) >= threshold
 
 
@@ -324,7 +320,6 @@ def predict_probs(
     return_windows: bool = False,
 ):
     """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
-    import numpy as np
     import torch
 
     windows = tokenize_windows(tokenizer, texts, max_length, stride)

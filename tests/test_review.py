@@ -328,3 +328,25 @@ def test_add_labels_flags_are_checked_at_once(trainer_module, tmp_path, capsys):
     with pytest.raises(SystemExit):
         trainer_module.parse_args(["--add-labels", str(tmp_path / "r.csv"), "--holdout-column", "source"])
     assert "run it without --add-labels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["train_modernbert.py", "train_roberta.py", "predict.py", "explore_dataset.py"])
+def test_help_answers_at_once_and_gives_every_default(script):
+    """--help loads no heavy library (torch, transformers, datasets) and every flag's help ends with its default (an
+    argparse % in a help text, such as "20% of", would break --help itself)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = "import runpy, sys; sys.argv = [sys.argv[1], '--help']\ntry:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    code += "except SystemExit:\n    pass\nprint('HEAVY', sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / script)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.rstrip().endswith("HEAVY []")
+    options = done.stdout.split("options:", 1)[1].split("\nEnvironment")[0]
+    entries = [" ".join(e.split()) for e in re.split(r"\n  (?=-)", options) if e.strip().startswith("-")]
+    assert len(entries) > 5
+    assert [e for e in entries if not re.search(r"\(default|no default\)", e) and not e.startswith("-h")] == []
