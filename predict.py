@@ -338,6 +338,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         p.error("--review-random is a part of --review: give --review N and at most N random rows")
     if args.review is not None and args.review < 1:
         p.error("--review must be at least 1")
+    if args.review and args.num_shards > 1 and not args.output_dataset:
+        p.error("--review with --num-shards needs --output-dataset: --finalize chooses the queue from the slices' repo")
     return check_slice_args(p, args)
 
 
@@ -458,8 +460,8 @@ class Slice:
         """Whether a file of the dataset repo is this slice's: its data files and its record (one slice of one: every
         data file, as before slices)."""
         if self.count == 1:
-            return repo_file.startswith("data/")
-        return repo_file.startswith(f"data/{self.prefix}") or repo_file == self.record
+            return repo_file.startswith("data/") or repo_file == REVIEW_FILE
+        return repo_file.startswith(f"data/{self.prefix}") or repo_file in (self.record, self.review)
 
 
 @dataclass
@@ -823,12 +825,11 @@ def load_data(args, token: str | None, part: Slice) -> Data:
     text_columns = match_columns(table, chosen_text_columns(args, record))
     check_columns(table, {"--text-columns": text_columns})
     check_added_columns(table, csv_output=bool(args.output) and Path(args.output).suffix.lower() == ".csv")
-    if args.review and (
-        clash := [c for c in [record.get("label_column") or "label", *REVIEW_COLUMNS] if c in table.column_names]
-    ):
+    added = [review_label(record), *REVIEW_COLUMNS]
+    if args.review and (clash := [c for c in table.column_names if c in added or c.startswith("_review_")]):
         raise UserError(
-            f"--review: --dataset already has column(s) {clash}, which {REVIEW_FILE} adds (the first is the label to "
-            "fill in). Remove or rename them first, so that no original column is lost."
+            f"--review: --dataset already has column(s) {clash}, which {REVIEW_FILE} adds or uses ({added[0]} is the "
+            "label to fill in). Remove or rename them first, so that no original column is lost."
         )
     num_rows = min(len(table), args.max_samples or len(table))
     if not num_rows:
@@ -1308,6 +1309,10 @@ def delete_remote(target: Target) -> None:
         message = f"Delete the earlier labels of {part}"
         step = partial(target.api.create_commit, operations=deletions, commit_message=message, **where)
     with_retries("Deleting the old data files", step)
+    if (
+        part.count == 1 and REVIEW_FILE in target.remote
+    ):  # an earlier --review's queue: this run writes its own, or none
+        with_retries(f"Deleting {REVIEW_FILE}", partial(target.api.delete_file, REVIEW_FILE, **where))
     target.remote = set()
 
 
@@ -1881,7 +1886,7 @@ def queue_review(args, token: str | None, data: Data, plan: Plan, scorer: Scorer
         upload(
             target, f"Uploading {target.part.review}", local, target.part.review, f"Review candidates, {target.part}"
         )
-    return {"eligible": eligible}
+    return {"eligible": eligible, "asked": list(review_sizes(args))}
 
 
 def labelled_ids(model_name: str, token: str | None, record: dict) -> set[str]:
@@ -1919,8 +1924,13 @@ def review_candidates(args, data: Data, plan: Plan, scorer: Scorer, paths: list[
     ids = data.table.with_format("arrow")[data.rows.start : data.rows.stop][id_column].to_pylist() if known else None
     eligible = ~np.isnan(scores)
     if ids is not None and skip:
-        eligible &= np.array([str(v) not in skip for v in ids])
-        logger.info("--review: %d rows already labelled (in the model's splits.csv) are not queued", (~eligible).sum())
+        labelled = np.array([str(v) in skip for v in ids])
+        eligible &= ~labelled
+        what = "--review: %d rows whose %s the model's splits.csv lists (already labelled) are not queued"
+        logger.info(what, labelled.sum(), id_column)
+    elif not known:
+        what = "--review: the collection has no %s column: rows the model was trained on cannot be told apart"
+        logger.warning(what, id_column or "id")
     n_uncertain, n_random = review_sizes(args)
     where = np.flatnonzero(eligible)
     order = np.random.default_rng([REVIEW_SEED, data.rows.start]).permutation(where)[:n_random]
@@ -1933,9 +1943,10 @@ def review_candidates(args, data: Data, plan: Plan, scorer: Scorer, paths: list[
     frame["predicted_label"] = [labels[i] for i in picked]
     frame["score"] = scores[picked]
     frame["threshold"] = plan.threshold
-    frame["random_rank"] = [rank.get(int(i), -1) for i in picked]
-    frame["distance"] = distance[picked]
-    frame["text_key"] = [" ".join(re.findall(r"[a-z]+", t.lower())) for t in texts]
+    frame["_review_random_rank"] = [rank.get(int(i), -1) for i in picked]
+    frame["_review_distance"] = distance[picked]
+    frame["_review_text_key"] = [" ".join(re.findall(r"[^\W\d_]+", t.lower())) for t in texts]  # words, in any script
+    frame["_review_nearest"] = np.isin(picked, nearest)
     frame["collection_row"] = rows[picked]
     for name, values in review_evidence(scorer, plan, texts).items():
         frame[name] = values
@@ -1957,6 +1968,8 @@ def review_evidence(scorer: Scorer, plan: Plan, texts: list[str]) -> dict[str, l
     highest-scoring sentence when each sentence is scored alone. Scores are of the flagged label (two labels), else
     of the row's most probable one."""
     model, tok = scorer.model, plan.tokenizer
+    if not texts:  # nothing left to queue in these rows (all labelled already, say)
+        return {"evidence_sentence": [], "evidence_sentence_score": [], "evidence_window": []}
     row_probs, window_probs, window_rows = predict_probs(
         model, tok, texts, plan.max_length, plan.stride, scorer.batch_size, return_windows=True
     )
@@ -1969,7 +1982,8 @@ def review_evidence(scorer: Scorer, plan: Plan, texts: list[str]) -> dict[str, l
         if len(mine) > 1:
             best_window[r] = windows[mine[np.argmax(window_probs[mine, label[r]])]]
     sentences = [(r, s) for r, t in enumerate(texts) for s in split_sentences(t)]
-    probs = predict_probs(model, tok, [s for _, s in sentences], plan.max_length, plan.stride, scorer.batch_size)
+    said = [s for _, s in sentences]
+    probs = predict_probs(model, tok, said, plan.max_length, plan.stride, scorer.batch_size) if said else []
     best, best_score = [""] * len(texts), [None] * len(texts)
     for (r, sentence), p in zip(sentences, probs, strict=True):
         if best_score[r] is None or p[label[r]] > best_score[r]:
@@ -2010,16 +2024,21 @@ def choose_review(candidates: list[tuple[Any, int]], n_uncertain: int, n_random:
 
     sizes = [eligible for _, eligible in candidates]
     draws = np.random.default_rng(seed).multivariate_hypergeometric(sizes, min(n_random, sum(sizes)))
-    drawn = [c[(c["random_rank"] >= 0) & (c["random_rank"] < k)] for (c, _), k in zip(candidates, draws, strict=True)]
-    rest = pd.concat([c[~c.index.isin(d.index)] for (c, _), d in zip(candidates, drawn, strict=True)])
-    seen = {key for d in drawn for key in d["text_key"]}
-    rest = rest.sort_values("distance", kind="stable")
+    drawn = [
+        c[(c["_review_random_rank"] >= 0) & (c["_review_random_rank"] < k)]
+        for (c, _), k in zip(candidates, draws, strict=True)
+    ]
+    rest = pd.concat(
+        [c[~c.index.isin(d.index) & c["_review_nearest"]] for (c, _), d in zip(candidates, drawn, strict=True)]
+    )
+    seen = {key for d in drawn for key in d["_review_text_key"]}
+    rest = rest.sort_values("_review_distance", kind="stable")
     distinct = []
-    for position, key in enumerate(rest["text_key"]):
+    for position, key in enumerate(rest["_review_text_key"]):
         if key not in seen:
             seen.add(key)
             distinct.append(position)
-    others = [p for p in range(len(rest)) if p not in set(distinct)]
+    others = [p for p in range(len(rest)) if p not in set(distinct)]  # repeats, only when too few distinct
     keep = (distinct + others)[:n_uncertain]
     queue = pd.concat(
         [rest.iloc[keep].assign(review_reason="uncertain"), *(d.assign(review_reason="random") for d in drawn)]
@@ -2041,7 +2060,7 @@ def write_review(args, target: Target, label: str, queue) -> None:
     """review.csv: the label column to fill in (empty), the row's own columns, then its score, why it was chosen and
     its evidence. Beside --output, or uploaded to the dataset repo."""
     added = ["predicted_label", "score", "threshold", *REVIEW_COLUMNS]
-    own = [c for c in queue.columns if c not in (*added, "random_rank", "distance", "text_key")]
+    own = [c for c in queue.columns if c not in added and not c.startswith("_review_")]
     queue = queue.assign(**{label: ""})[[label, *own, *added]]
     path = Path(args.output).expanduser().parent / REVIEW_FILE if args.output else target.work_dir / REVIEW_WORK_FILE
     tmp = path.with_name(path.name + ".tmp")
@@ -2052,8 +2071,14 @@ def write_review(args, target: Target, label: str, queue) -> None:
     counts = review_counts(queue)
     where = path if args.output else f"{REVIEW_FILE} in https://huggingface.co/datasets/{target.repo_id}"
     what = "Wrote %s: %d rows for a person to label (%d the model is least sure of, %d drawn at random from the "
-    what += "collection). Fill in its `%s` column, then train again with --add-labels %s"
-    logger.info(what, where, counts["rows"], counts["uncertain"], counts["random"], label, REVIEW_FILE)
+    what += "collection). Fill in its `%s` column, then train again with --add-labels %s (rename it first if you run "
+    what += "--review again: an existing %s is never replaced)"
+    fill = path if args.output else REVIEW_FILE
+    logger.info(what, where, counts["rows"], counts["uncertain"], counts["random"], label, fill, REVIEW_FILE)
+    if counts["rows"] < args.review:
+        logger.warning(
+            "--review %d: only %d rows could be queued (scored, not labelled already)", args.review, counts["rows"]
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -2098,6 +2123,13 @@ def finalize_review(args, token: str | None, target: Target, files: set[str], re
             f"--finalize --review: {name_slices(missing, count)} uploaded no review candidates: rerun "
             f"{'its job' if len(missing) == 1 else 'their jobs'} with --review and --overwrite, or --finalize without "
             "--review."
+        )
+    wanted, asked = review_sizes(args), [r["review"].get("asked") for r in records]
+    if any(a is None or a[0] < wanted[0] or a[1] < wanted[1] for a in asked):
+        raise UserError(
+            f"--finalize --review {args.review}: the slices prepared candidates for a smaller queue ({asked[0][0]} "
+            f"uncertain, {asked[0][1]} random rows); the queue would be short and its random part not uniform. Give "
+            "the slices' --review and --review-random, or rerun them with these."
         )
     candidates = []
     for index, record in enumerate(records):

@@ -713,8 +713,9 @@ def load_data(args, token) -> Data:
     for line in card_words(args, names)[2]:
         logger.warning(line)
     chosen = choose_rows(labels, names, args)
+    own = [i for i in chosen if origin is None or origin[usable[i]] == "dataset"]  # a reviewed row has no such value
     dropped = [
-        describe_dropped(c, [v[usable[i]] for i in chosen], [labels[i] for i in chosen], names)
+        describe_dropped(c, [v[usable[i]] for i in own], [labels[i] for i in own], names)
         for c, v in dropped_values.items()
     ]
     rows = [usable[i] for i in chosen]
@@ -981,11 +982,18 @@ def add_reviewed(args, table, id_column: str | None):
     added, origin, skipped, repeated, unknown = {c: [] for c in table.column_names}, [], 0, [], []
     for path in args.add_labels:
         reviewed = load_table(path)
-        check_columns(reviewed, {"--text-columns": args.text_columns, "--label-column": [args.label_column]})
-        if id_column:
-            check_columns(reviewed, {"--id-column (in --add-labels)": [id_column]})
+        if missing := [
+            c for c in [*args.text_columns, args.label_column, id_column] if c and c not in reviewed.column_names
+        ]:
+            raise UserError(
+                f"--add-labels {path}: no column {', '.join(missing)}. A reviewed file needs the dataset's text, label"
+                f"{' and id' if id_column else ''} columns, as the review.csv of predict.py --review has them."
+            )
         texts = build_texts(reviewed, args.text_columns)
         reasons = reviewed["review_reason"] if "review_reason" in reviewed.column_names else ["added"] * len(texts)
+        if "review_reason" not in reviewed.column_names:
+            what = "--add-labels %s has no review_reason column: all its rows are trained on, none measures the model"
+            logger.warning(what, path)
         for n, (row, text, reason) in enumerate(zip(reviewed, texts, reasons, strict=True)):
             value = row[args.label_column]
             if value is None or str(value).strip() in ("", "nan"):
@@ -1008,6 +1016,11 @@ def add_reviewed(args, table, id_column: str | None):
             f"--add-labels: {len(repeated)} reviewed row(s) are already in the dataset or in an earlier --add-labels "
             f"file ({', '.join(repeated[:5])}{', ...' if len(repeated) > 5 else ''}): a row trained on twice, or "
             "tested after training on it, flatters the model. Remove them from the file (or from the dataset)."
+        )
+    if not origin:
+        raise UserError(
+            f"--add-labels: no reviewed row has a label in {args.label_column} ({skipped} left empty). Fill in the "
+            "file first; an empty cell skips its row."
         )
     if unknown:
         raise UserError(
@@ -1050,7 +1063,8 @@ def review_facts(args, origin: list[str], skipped: int) -> dict:
 def split_rows(data: Data, args, seed: int) -> dict:
     """The dataset's rows split into train, validation and test (grouped_split). Reviewed rows (--add-labels) are
     kept off validation and test, which stay the dataset's: the random sample goes to `collection`, scored at the end
-    like test and never trained on; the others go to train, unless they share a text with a validation or test row."""
+    like test and never trained on; the others go to train. A reviewed row whose text a row of another split holds
+    goes nowhere (`left_out`): splits.csv lists them all, so that predict.py --review queues none of them again."""
     if data.origin is None:
         return grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
     own = [i for i, o in enumerate(data.origin) if o == "dataset"]
@@ -1058,15 +1072,26 @@ def split_rows(data: Data, args, seed: int) -> dict:
         [data.labels[i] for i in own], [data.groups[i] for i in own], args.validation_size, args.test_size, seed
     )
     split = {name: [own[j] for j in rows] for name, rows in part.items()}
-    held = {data.groups[i] for name in ("validation", "test") for i in split[name]}
+    groups_of = {name: {data.groups[i] for i in rows} for name, rows in split.items()}
+    drawn = [i for i, o in enumerate(data.origin) if o == "random"]
+    split["collection"] = [i for i in drawn if data.groups[i] not in groups_of["train"]]
+    held = groups_of["validation"] | groups_of["test"] | {data.groups[i] for i in split["collection"]}
     reviewed = [i for i, o in enumerate(data.origin) if o not in ("dataset", "random")]
     split["train"] = sorted(split["train"] + [i for i in reviewed if data.groups[i] not in held])
-    split["collection"] = [i for i, o in enumerate(data.origin) if o == "random"]
-    left_out = sum(data.groups[i] in held for i in reviewed)
-    if left_out:
-        what = "--add-labels: %d reviewed rows share a text with a validation or test row: not trained on"
-        logger.warning(what, left_out)
-    data.facts["review"]["left_out_shared_text"] = left_out
+    # Each text in one split: a reviewed row whose text another split holds is used nowhere (splits.csv lists it, so
+    # that the next queue does not offer it again).
+    split["left_out"] = [i for i in drawn if i not in split["collection"]] + [
+        i for i in reviewed if data.groups[i] in held
+    ]
+    if split["left_out"]:
+        what = "--add-labels: %d reviewed rows share a text with a row of another split: left out"
+        logger.warning(what, len(split["left_out"]))
+    if seed == args.seed:  # the published model's split (--seeds trains others): what the card counts
+        data.facts["review"].update(
+            left_out_shared_text=len(split["left_out"]),
+            trained_on=sum(data.origin[i] != "dataset" for i in split["train"]),
+            measured=len(split["collection"]),
+        )
     return split
 
 
@@ -1764,19 +1789,22 @@ def score_collection(y: list[int], probs, names: list[str], metrics: dict, seed:
     threshold the model ships with: an estimate of how it does there, apart from the test split."""
     threshold = metrics["threshold"]["value"] if len(names) == 2 else None
     pred = predicted_classes(probs, threshold)
-    found = triage(y, probs[:, 1], threshold) if threshold is not None else {}
-    return {
-        **classification_metrics(y, probs, names, threshold),
-        **{k: found[k] for k in ("found", "positives") if k in found},
-        "rows": len(y),
-        "flagged": int((pred == 1).sum()) if threshold is not None else None,
-        "threshold": metrics["threshold"]["name"] if threshold is not None else None,
-        # More than two classes: accuracy's exact interval, a proportion of rows right (none for macro F1).
-        "intervals_95": intervals_95(y, pred, seed)
-        if threshold is not None
-        else {"accuracy": intervals_95([1] * len(y), (np.asarray(y) == pred).astype(int), seed)["accuracy"]},
-        "intervals_95_method": INTERVAL_METHODS,
-    }
+    scores = {**classification_metrics(y, probs, names, threshold), "rows": len(y)}
+    # More than two classes: accuracy's exact interval, a proportion of rows right (none for macro F1).
+    intervals = {"accuracy": intervals_95([1] * len(y), (np.asarray(y) == pred).astype(int), seed)["accuracy"]}
+    if threshold is not None:
+        found = triage(y, probs[:, 1], threshold)
+        flagged = int((pred == 1).sum())
+        intervals = intervals_95(y, pred, seed)
+        scores.update(found=found["found"], positives=found["positives"], flagged=flagged)
+        scores.update(threshold=metrics["threshold"]["name"])
+        for key, undefined in (("recall", not found["positives"]), ("precision", not flagged)):
+            if undefined:  # nothing to count (no positive row, or none flagged): not 0, unknown
+                scores[key], intervals[key] = None, None
+        if not found["positives"]:
+            scores["f1"], intervals["f1"] = None, None
+    method = {k: v.replace("the test rows", "these rows") for k, v in INTERVAL_METHODS.items()}
+    return {**scores, "intervals_95": intervals, "intervals_95_method": method}
 
 
 def score_predictions(metrics: dict, names: list[str], y: dict, probs: dict, args):
@@ -3050,7 +3078,7 @@ With `truncation=True` the pipeline reads only the start of a text longer than t
 {% endfor %}{% if dropped_columns | selectattr("why", "equalto", "leak") | list %}  A column whose values go with the label (who labelled a row, say) would let a model learn that, not what the text says.
 {% endif %}{% endif -%}
 {% if review -%}
-- **Reviewed rows** (`--add-labels` {{ review.files | join(", ") }}): {{ review.rows }} rows labelled by a person after `predict.py --review`{% if review.random %}: {{ review.random }} drawn at random from the collection the model was applied to, kept apart to measure the model there (below), and {{ review.trained_on }} for training{% else %}, all for training{% endif %}{% if review.uncertain %} ({{ review.uncertain }} of them the rows the earlier model was least sure of){% endif %}{% if review.left_out_shared_text %}, of which {{ review.left_out_shared_text }} were left out: they share a text with a validation or test row{% endif %}.{% if review.skipped_unlabelled %} {{ review.skipped_unlabelled }} reviewed rows with an empty label were skipped.{% endif %}
+- **Reviewed rows** (`--add-labels` {{ review.files | join(", ") }}): {{ review.rows }} rows labelled by a person{% if review.uncertain or review.random %} after `predict.py --review`{% endif %}: {% if review.measured %}{{ review.measured }} drawn at random from the collection it was run on, kept apart to measure the model there (below), and {% endif %}{{ review.trained_on }} trained on{% if review.uncertain %} ({{ review.uncertain }} of the reviewed rows were those the earlier model was least sure of){% endif %}{% if review.left_out_shared_text %}; {{ review.left_out_shared_text }} used nowhere, because a row of another split shares their text{% endif %}.{% if review.skipped_unlabelled %} {{ review.skipped_unlabelled }} reviewed rows with an empty label were skipped.{% endif %}
 {% endif -%}
 - **Duplicates**: rows that share the whitespace-normalised text of any input column form a group ({{ rows.rows_in_duplicate_groups }} rows in {{ rows.duplicate_groups }} group{{ "s" if rows.duplicate_groups != 1 }}). Each group is kept inside one split, so no text is trained on and then tested on.
 
@@ -3101,12 +3129,12 @@ In the held-out columns, each held-out run used its own threshold of that name, 
 **No cut-off to tune.** With more than two classes each text gets its most probable label, so the per-class precision and recall above are the whole trade-off.
 {% endif %}
 {% if collection -%}
-**On the collection the model was applied to** (an estimate, apart from the test split): the {{ collection.rows }} reviewed rows drawn at random from it (`--add-labels`), never trained on, scored {% if binary %}at the shipped threshold `{{ collection.threshold }}`{% else %}by the most probable label{% endif %}.{% if binary %} The model flagged {{ collection.flagged }} of them and found {{ collection.found }} of their {{ collection.positives }} `{{ positive_label }}` rows.{% endif %}
+**On the collection** (an estimate, apart from the test split): the {{ collection.rows }} reviewed rows drawn at random from the collection `predict.py --review` ran on (`--add-labels`), never trained on, scored {% if binary %}at the shipped threshold `{{ collection.threshold }}`{% else %}by the most probable label{% endif %}.{% if binary %} The model flagged {{ collection.flagged }} of them and found {{ collection.found }} of their {{ collection.positives }} `{{ positive_label }}` rows.{% if not collection.positives %} With no `{{ positive_label }}` row among them, recall cannot be measured on them.{% endif %}{% endif %}
 
 | Metric | On the collection | 95% interval |
 |---|---|---|
 {% for key, name in ([("precision", "Precision"), ("recall", "Recall"), ("f1", "F1")] if binary else [("accuracy", "Accuracy"), ("macro_f1", "Macro F1")]) -%}
-| {{ name }} | {{ "%.3f" | format(collection[key]) }} | {% if collection.intervals_95[key] %}{{ "%.3f – %.3f" | format(collection.intervals_95[key][0], collection.intervals_95[key][1]) }}{% endif %} |
+| {{ name }} | {{ "%.3f" | format(collection[key]) if collection[key] is not none else "cannot be measured" }} | {% if collection.intervals_95[key] %}{{ "%.3f – %.3f" | format(collection.intervals_95[key][0], collection.intervals_95[key][1]) }}{% endif %} |
 {% endfor %}
 A sample of {{ collection.rows }} rows gives wide intervals: review more random rows to narrow them.
 

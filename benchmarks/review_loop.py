@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import average_precision_score
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ["--no-push", "--epochs", "3", "--max-length", "128", "--stride", "32"]
@@ -60,22 +61,23 @@ def main() -> int:
             break
         reviewed.append(label(args, folder, flagged, truth, n))
         model = folder / "model"
-        run(
-            args,
-            folder,
-            "train_modernbert.py",
-            [
-                "--model",
-                args.model,
-                "--dataset",
-                str(start),
-                "--output-dir",
-                str(model),
-                "--add-labels",
-                ",".join(map(str, reviewed)),
-                *TRAIN,
-            ],
-        )
+        if not (model / "metrics.json").exists():  # a rerun keeps the rounds already trained
+            run(
+                args,
+                folder,
+                "train_modernbert.py",
+                [
+                    "--model",
+                    args.model,
+                    "--dataset",
+                    str(start),
+                    "--output-dir",
+                    str(model),
+                    "--add-labels",
+                    ",".join(map(str, reviewed)),
+                    *TRAIN,
+                ],
+            )
     return 0
 
 
@@ -149,6 +151,7 @@ def measure(args, model: Path, truth: dict, scored: Path, n: int) -> dict:
     fresh = ~np.isin([r["id"] for r in rows], labelled_ids(args, n + 1))  # not reviewed in an earlier round
     m = json.loads((model / "metrics.json").read_text())
     estimate = m.get("collection")
+    score = np.array([float(r["score"]) for r in rows])  # threshold-free: the ranking alone
     return {
         "round": n,
         "arm": args.arm if n else "start",
@@ -162,6 +165,7 @@ def measure(args, model: Path, truth: dict, scored: Path, n: int) -> dict:
         "unreviewed_rows": int(fresh.sum()),
         "unreviewed_recall": float((y & hit & fresh).sum() / max((y & fresh).sum(), 1)),
         "unreviewed_precision": float((y & hit & fresh).sum() / max((hit & fresh).sum(), 1)),
+        "unreviewed_average_precision": float(average_precision_score(y[fresh], score[fresh])),
         "estimate": estimate and {k: estimate[k] for k in ("rows", "precision", "recall", "intervals_95")},
     }
 

@@ -147,9 +147,10 @@ def candidates_of(sizes: list[int], rng) -> list[tuple[pd.DataFrame, int]]:
                 pd.DataFrame(
                     {
                         "collection_row": np.arange(start, start + size),
-                        "random_rank": np.argsort(order),
-                        "distance": rng.random(size),
-                        "text_key": [f"text {start + i}" for i in range(size)],
+                        "_review_random_rank": np.argsort(order),
+                        "_review_distance": rng.random(size),
+                        "_review_text_key": [f"text {start + i}" for i in range(size)],
+                        "_review_nearest": True,
                     }
                 ),
                 size,
@@ -178,9 +179,10 @@ def test_the_uncertain_part_fills_up_with_repeated_texts_only_when_distinct_ones
     frame = pd.DataFrame(
         {
             "collection_row": range(6),
-            "random_rank": [-1] * 6,
-            "distance": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-            "text_key": ["a", "a", "b", "a", "c", "b"],
+            "_review_random_rank": [-1] * 6,
+            "_review_distance": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+            "_review_text_key": ["a", "a", "b", "a", "c", "b"],
+            "_review_nearest": [True] * 5 + [False],  # the last: a random-order candidate only, never "uncertain"
         }
     )
     queue = pr.choose_review([(frame, 6)], n_uncertain=4, n_random=0)
@@ -257,6 +259,7 @@ def test_reviewed_rows_train_or_measure_and_the_card_counts_them(trainer_module,
         "random": len(random_ids),
         "uncertain": len(uncertain_ids),
         "trained_on": len(uncertain_ids),
+        "measured": len(random_ids),
         "skipped_unlabelled": 6,
         "left_out_shared_text": 0,
     }
@@ -288,7 +291,7 @@ def test_reviewed_rows_train_or_measure_and_the_card_counts_them(trainer_module,
     card = (out / "README.md").read_text()
     assert f"54 rows labelled by a person after `predict.py --review`: {len(random_ids)} drawn at random" in card
     assert "6 reviewed rows with an empty label were skipped" in card
-    assert f"the {len(random_ids)} reviewed rows drawn at random from it" in card
+    assert f"the {len(random_ids)} reviewed rows drawn at random from the collection" in card
     assert f"| Recall | {estimate['recall']:.3f} | {exact.low:.3f} – {exact.high:.3f} |" in card
 
 
@@ -350,3 +353,100 @@ def test_help_answers_at_once_and_gives_every_default(script):
     entries = [" ".join(e.split()) for e in re.split(r"\n  (?=-)", options) if e.strip().startswith("-")]
     assert len(entries) > 5
     assert [e for e in entries if not re.search(r"\(default|no default\)", e) and not e.startswith("-h")] == []
+
+
+def test_a_reviewed_row_sharing_a_text_with_a_test_row_is_left_out_and_still_listed(trainer_module):
+    """Reviewed rows never reach validation or test; an uncertain one whose text a test row shares is not trained on,
+    and splits.csv still lists it (as left_out), so that the next queue does not offer it again."""
+    from types import SimpleNamespace
+
+    t = trainer_module
+    labels, groups = [i % 2 for i in range(40)], list(range(40))
+    args = SimpleNamespace(validation_size=0.2, test_size=0.2, seed=7)
+    test_row = t.grouped_split(labels, groups, 0.2, 0.2, 7)["test"][0]
+    origin = ["dataset"] * 40 + ["uncertain", "uncertain", "random", "added"]
+    data = t.Data(
+        texts=[f"text {i}" for i in range(44)],
+        labels=labels + [1, 0, 1, 0],
+        names=["no", "yes"],
+        ids=[str(i) for i in range(44)],
+        groups=groups + [test_row, 40, 41, 42],  # row 40 shares the test row's text
+        holdout=None,
+        facts={"review": {}},
+        origin=origin,
+    )
+    split = t.split_rows(data, args, 7)
+    assert split["left_out"] == [40] and split["collection"] == [42]
+    assert {41, 43} <= set(split["train"]) and not {40, 41, 42, 43} & set(split["validation"] + split["test"])
+    assert {k: split[k] for k in ("train", "validation", "test")} == {
+        k: sorted(v) for k, v in t.grouped_split(labels, groups, 0.2, 0.2, 7).items() if k != "train"
+    } | {"train": sorted(t.grouped_split(labels, groups, 0.2, 0.2, 7)["train"] + [41, 43])}
+    assert data.facts["review"] == {"left_out_shared_text": 1, "trained_on": 2, "measured": 1}
+
+    # a random row whose text a training row holds measures nothing; an uncertain row sharing a random row's text is
+    # not trained on (it would be tested on after training)
+    train_row = t.grouped_split(labels, groups, 0.2, 0.2, 7)["train"][0]
+    data.groups = groups + [train_row, 40, 41, 41]
+    data.origin = ["dataset"] * 40 + ["random", "uncertain", "random", "uncertain"]
+    split = t.split_rows(data, args, 7)
+    assert split["collection"] == [42] and split["left_out"] == [40, 43] and 41 in split["train"]
+
+
+def test_review_flags_that_cannot_work_are_refused_at_once(pr, capsys):
+    argv = ["--model", "m", "--dataset", "d.csv", "--output", "out.csv", "--review", "10", "--num-shards", "2"]
+    with pytest.raises(SystemExit):
+        pr.parse_args([*argv, "--shard-index", "0"])
+    assert "--review with --num-shards needs --output-dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        pr.parse_args([*argv[:6], "--review-random", "3"])
+    assert "--review-random is a part of --review" in capsys.readouterr().err
+
+
+def test_finalize_refuses_a_bigger_queue_than_the_slices_prepared_and_the_repo_keeps_its_review(
+    pr, folder_hub, trained, collection, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    flags = ["--model", str(trained), "--dataset", str(collection), "--output-dataset", "me/q", "--max-samples", "60"]
+    for i in range(2):
+        assert pr.main([*flags, "--num-shards", "2", "--review", "10", "--shard-index", str(i)]) == 0
+    with pytest.raises(pr.UserError, match=r"the slices prepared candidates for a smaller queue \(8 uncertain, 2"):
+        pr.main([*flags, "--num-shards", "2", "--review", "30", "--finalize"])
+    # one run into a repo that holds an earlier review.csv: refused unless --overwrite, which deletes it first
+    single = [
+        "--model",
+        str(trained),
+        "--dataset",
+        str(collection),
+        "--output-dataset",
+        "me/one",
+        "--max-samples",
+        "40",
+    ]
+    assert pr.main([*single, "--review", "6"]) == 0
+    assert "review.csv" in folder_hub.files("me/one")
+    with pytest.raises(pr.UserError, match="already holds"):
+        pr.main([*single, "--review", "6"])
+    assert pr.main([*single, "--overwrite"]) == 0
+    assert "review.csv" not in folder_hub.files("me/one")  # this run wrote no queue: no earlier queue is left
+
+
+def test_a_review_file_that_cannot_be_used_is_refused_with_its_name(trainer_module, tiny_models, labelled, tmp_path):
+    dataset, review, _ = labelled
+    rows = read(review)
+    empty = write_csv(tmp_path / "empty.csv", [{**r, "jim_crow": ""} for r in rows])
+    with pytest.raises(trainer_module.UserError, match=r"no reviewed row has a label in jim_crow \(60 left empty\)"):
+        train(trainer_module, tiny_models, dataset, tmp_path / "o1", "--add-labels", str(empty))
+    no_id = write_csv(tmp_path / "no_id.csv", [{k: v for k, v in r.items() if k != "id"} for r in rows])
+    with pytest.raises(trainer_module.UserError, match=rf"--add-labels {re.escape(str(no_id))}: no column id"):
+        train(trainer_module, tiny_models, dataset, tmp_path / "o2", "--add-labels", str(no_id))
+
+
+def test_a_random_sample_without_positives_reports_recall_as_unknown_not_zero(trainer_module):
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    metrics = {"threshold": {"name": "f1", "value": 0.5}}
+    none_positive = trainer_module.score_collection([0, 0, 0], probs, ["no", "yes"], metrics, seed=0)
+    assert none_positive["recall"] is None and none_positive["f1"] is None
+    assert none_positive["intervals_95"]["recall"] is None and none_positive["precision"] == 0.0
+    none_flagged = trainer_module.score_collection([1, 0, 0], probs[[0, 0, 2]], ["no", "yes"], metrics, seed=0)
+    assert none_flagged["precision"] is None and none_flagged["recall"] == 0.0 and none_flagged["flagged"] == 0
+    assert "these rows" in none_flagged["intervals_95_method"]["f1"]
