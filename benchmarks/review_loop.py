@@ -13,6 +13,7 @@ every round), recall and precision on the whole collection (its hidden labels), 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/review_loop.py --dataset ../shared/data/on_the_books.csv \
         --model $MINILM --work /tmp/review-loop --arm queue
     (the same with --arm random, side by side; round 0 is trained once and shared)
+    .venv/bin/python benchmarks/review_loop.py --compare /tmp/review-loop   # the table, once both have finished
 """
 
 import argparse
@@ -31,6 +32,8 @@ TRAIN = ["--no-push", "--epochs", "3", "--max-length", "128", "--stride", "32"]
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--compare"]:  # both arms done: the table for docs/results.md
+        return compare(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "../shared/data/on_the_books.csv")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, help="a labelled CSV (the simulation hides part of its labels)")
     p.add_argument("--model", required=True, help="the base model folder")
@@ -168,6 +171,36 @@ def measure(args, model: Path, truth: dict, scored: Path, n: int) -> dict:
         "unreviewed_average_precision": float(average_precision_score(y[fresh], score[fresh])),
         "estimate": estimate and {k: estimate[k] for k in ("rows", "precision", "recall", "intervals_95")},
     }
+
+
+def compare(work: Path, dataset: str) -> int:
+    """Each round's model of each arm on the same rows: the collection rows that neither arm reviewed in any round,
+    at the model's shipped threshold, and by ranking alone (average precision); with each round's estimate."""
+    with open(dataset, newline="", encoding="utf-8") as f:
+        truth = {r["id"]: int(r["jim_crow"]) for r in csv.DictReader(f)}
+    reviewed = set()
+    for path in work.glob("*/reviewed-*.csv"):
+        with open(path, newline="", encoding="utf-8") as f:
+            reviewed |= {r["id"] for r in csv.DictReader(f)}
+    print(
+        "| Arm | Round | Rows trained on | Test F1 | Recall | Precision | Average precision | Estimate: precision, recall (rows) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for arm in ("queue", "random"):
+        results = json.loads((work / f"results-{arm}.json").read_text())
+        for n, result in enumerate(results):
+            with open(work / f"{arm}{n + 1}" / "flagged.csv", newline="", encoding="utf-8") as f:
+                rows = [r for r in csv.DictReader(f) if r["id"] not in reviewed]
+            y = np.array([truth[r["id"]] for r in rows]) == 1
+            hit = np.array([r["predicted_label"] == "jim_crow" for r in rows])
+            ap = average_precision_score(y, [float(r["score"]) for r in rows])
+            e = result["estimate"]
+            shown = "-" if not e else f"{e['precision']:.2f}, {e['recall']:.2f} ({e['rows']})"
+            cells = [arm if n else "start", n, result["training_rows"], f"{result['test_f1']:.3f}"]
+            cells += [f"{(y & hit).sum() / y.sum():.3f}", f"{(y & hit).sum() / max(hit.sum(), 1):.3f}", f"{ap:.3f}"]
+            print("| " + " | ".join(map(str, [*cells, shown])) + " |")
+    print(f"\nCommon rows: {len(rows)} ({int(y.sum())} positive), reviewed by neither arm in any round.")
+    return 0
 
 
 def run(args, folder: Path, script: str, argv: list[str]) -> None:
