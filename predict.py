@@ -2134,21 +2134,19 @@ def finalize_review(args, token: str | None, target: Target, files: set[str], re
     candidates = []
     for index, record in enumerate(records):
         name = Slice(index, count).review
-        path = with_retries(
-            f"Downloading {name}",
-            partial(
-                target.api.hf_hub_download,
-                repo_id=target.repo_id,
-                filename=name,
-                repo_type="dataset",
-                local_dir=str(target.work_dir),
-            ),
-            advice="Run --finalize again.",
-        )
+        path = download(target, name)
         candidates.append((pd.read_parquet(path), record["review"]["eligible"]))
     queue = choose_review(candidates, *review_sizes(args))
     write_review(args, target, review_label(training_record(args.model, token)), queue)
     return {"eligible": sum(e for _, e in candidates), **review_counts(queue)}
+
+
+def download(target: Target, name: str) -> str:
+    """One file of the dataset repo, into the work dir, for --finalize."""
+    where = dict(repo_id=target.repo_id, filename=name, repo_type="dataset", local_dir=str(target.work_dir))
+    return with_retries(
+        f"Downloading {name}", partial(target.api.hf_hub_download, **where), advice="Run --finalize again."
+    )
 
 
 def repo_files(api, user: str, repo_id: str) -> set[str]:
@@ -2172,17 +2170,7 @@ def read_slice_records(target: Target, files: set[str], count: int) -> list[dict
         if name not in files:
             records.append(None)
             continue
-        path = with_retries(
-            f"Downloading {name}",
-            partial(
-                target.api.hf_hub_download,
-                repo_id=target.repo_id,
-                filename=name,
-                repo_type="dataset",
-                local_dir=str(target.work_dir),
-            ),
-            advice="Run --finalize again.",
-        )
+        path = download(target, name)
         try:
             record = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
