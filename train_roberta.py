@@ -1368,24 +1368,16 @@ def resolve_model(args, token) -> dict:
     reads = AutoTokenizer.from_pretrained(args.model, token=token).model_max_length  # RoBERTa: 512 of its 514 positions
     limit = min(getattr(config, "max_position_embeddings", None) or args.max_length, reads)  # unset: a huge number
     if args.max_length > limit:
-        logger.warning(
-            "--max-length %d is more than %s supports (%d tokens); using %d. Longer texts become windows.",
-            args.max_length,
-            args.model,
-            limit,
-            limit,
-        )
+        what = "--max-length %d is more than %s supports (%d tokens); using %d. Longer texts become windows."
+        logger.warning(what, args.max_length, args.model, limit, limit)
         args.max_length = limit
     if "stride" not in given:  # the preset's, or a quarter of a smaller window
         args.stride = min(args.stride, args.max_length // 4)
     if args.stride >= args.max_length // 2:
         raise UserError(f"--stride {args.stride} must be below half of the window length {args.max_length}.")
     default, why = default_name(args, config.model_type)
-    if named := [
-        what
-        for what, given in (("output folder", args.output_dir), ("repo", args.hub_model_id or args.no_push))
-        if not given
-    ]:
+    chosen = (("output folder", args.output_dir), ("repo", args.hub_model_id or args.no_push))
+    if named := [what for what, given in chosen if not given]:
         logger.info("%s name %s (%s)", " and ".join(named).capitalize(), default, why)
     args.output_dir = args.output_dir or Path(default)
     local = Path(args.model).expanduser().exists()
@@ -1479,14 +1471,9 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     what = "Class weights (N / (K * n_c), training split): %s"
     logger.info(what, {n: round(w, 3) for n, w in zip(data.names, weights, strict=True)})
     trainer = make_trainer(args, job, model, tokenizer, windows, part["validation"], weights, data.names)
-    logger.info(
-        "Training on %d windows from %d rows: %s, precision %s, attention %s",
-        len(windows["row"]),
-        len(texts),
-        describe_device(trainer.args.device),
-        trainer.precision,
-        model.config._attn_implementation,
-    )
+    device, attention = describe_device(trainer.args.device), model.config._attn_implementation
+    what = "Training on %d windows from %d rows: %s, precision %s, attention %s"
+    logger.info(what, len(windows["row"]), len(texts), device, trainer.precision, attention)
     if job.resume_from:
         logger.info("Resuming from %s", job.resume_from)
     with clock("training"):
@@ -1509,7 +1496,7 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     metrics = {
         "seed": job.seed,
         "precision": trainer.precision,
-        "attention": model.config._attn_implementation,
+        "attention": attention,
         **trainer.batch,
         "training_tokens": tokens,
         "validation_history": history,
@@ -1609,9 +1596,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, validation: tu
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_loss_func=weighted_loss,
     )
-    trainer.add_callback(
-        progress_keeper(trainer, job.settings, job.resume_from)
-    )  # before the pusher: the file goes up too
+    trainer.add_callback(progress_keeper(trainer, job.settings, job.resume_from))  # before the pusher: it goes up too
     if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
         trainer.add_callback(checkpoint_pusher(job.push_to))
     trainer.precision = precision
@@ -1678,13 +1663,8 @@ def checkpoint_pusher(hub: dict):
                     commit_message=f"Checkpoint at epoch {state.epoch:.0f}",
                 )
             except Exception as err:  # a safety net only: the training goes on, and the model is pushed at the end
-                logger.warning(
-                    "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
-                    "pushed before it, if any.",
-                    folder.name,
-                    type(err).__name__,
-                    first_line(err),
-                )
+                what = "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
+                logger.warning(what + "pushed before it, if any.", folder.name, type(err).__name__, first_line(err))
 
     return PushCheckpoint()
 
@@ -1759,27 +1739,22 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
     `metrics`; returns the rows' probabilities and the test rows' predicted classes."""
     batch, key = args.batch_size * 2, main_metric(names)
     val_true = part["validation"][1]
+    window = (args.max_length, args.stride, batch)
     val_probs, win_probs, win_rows = predict_probs(
-        model, tokenizer, part["validation"][0], args.max_length, args.stride, batch, return_windows=True
+        model, tokenizer, part["validation"][0], *window, return_windows=True
     )
     by_mean = classification_metrics(val_true, aggregate_windows(win_probs, win_rows, len(val_true), "mean"), names)
     by_max = classification_metrics(val_true, val_probs, names)
-    metrics["window_aggregation"] = {
-        "used": WINDOW_AGGREGATION,
-        "validation_f1": {"max": by_max[key], "mean": by_mean[key]},
-    }
-    test_probs, _, test_rows = predict_probs(
-        model, tokenizer, part["test"][0], args.max_length, args.stride, batch, return_windows=True
-    )
+    f1 = {"max": by_max[key], "mean": by_mean[key]}
+    metrics["window_aggregation"] = {"used": WINDOW_AGGREGATION, "validation_f1": f1}
+    test_probs, _, test_rows = predict_probs(model, tokenizer, part["test"][0], *window, return_windows=True)
     probs = {"validation": val_probs, "test": test_probs}
     test_pred = score_predictions(metrics, names, {k: part[k][1] for k in probs}, probs, args)
-    metrics["rows_longer_than_one_window"] = {
-        "validation": count_long_rows(win_rows),
-        "test": count_long_rows(test_rows),
-    }
+    long_rows = {"validation": count_long_rows(win_rows), "test": count_long_rows(test_rows)}
+    metrics["rows_longer_than_one_window"] = long_rows
     if part.get("collection", ([],))[0]:  # --add-labels: the reviewed rows drawn at random
         texts, y = part["collection"]
-        probs["collection"] = predict_probs(model, tokenizer, texts, args.max_length, args.stride, batch)
+        probs["collection"] = predict_probs(model, tokenizer, texts, *window)
         metrics["collection"] = score_collection(y, probs["collection"], names, metrics, args.seed)
     return probs, test_pred
 
@@ -1900,11 +1875,9 @@ def classification_metrics(y_true, probs, names: list[str], threshold: float | N
     else:
         out.update({f"{a}_{m}": v for a in ("macro", "weighted") for m, v in scores(report[f"{a} avg"]).items()})
     if len(np.unique(y_true)) == k:
-        out["roc_auc"] = float(
-            roc_auc_score(y_true, probs[:, 1])
-            if k == 2
-            else roc_auc_score(y_true, probs, multi_class="ovr", labels=labels)
-        )
+        ovr = {} if k == 2 else {"multi_class": "ovr", "labels": labels}
+        out["roc_auc"] = float(roc_auc_score(y_true, probs[:, 1] if k == 2 else probs, **ovr))
+
     out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     if k > 2:
         rows = {n: report[str(i)] for i, n in enumerate(names)}
@@ -1953,14 +1926,8 @@ def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list
     partner, threshold = lexical_model(texts, labels, split, names, seed)
     test = [texts[i] for i in split["test"]]
     result = classification_metrics([labels[i] for i in split["test"]], partner.predict_proba(test), names, threshold)
-    result.update(
-        {
-            "C": partner[-1].C,
-            "threshold": threshold,
-            "train_rows": len(split["train"]),
-            "seconds": round(time.time() - start, 2),
-        }
-    )
+    result.update(C=partner[-1].C, threshold=threshold, train_rows=len(split["train"]))
+    result["seconds"] = round(time.time() - start, 2)
     if threshold is None:
         del result["threshold"]
     return result
@@ -1981,9 +1948,8 @@ def lexical_model(texts: list[str], labels: list[int], split: dict, names: list[
     key = main_metric(names)
     best = None
     for c in (0.1, 1.0, 10.0, 100.0):
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=seed).fit(
-            m_train, y["train"]
-        )
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=seed)
+        clf.fit(m_train, y["train"])
         p_val = clf.predict_proba(m_val)
         threshold = named_thresholds(y["validation"], p_val[:, 1])["f1"] if len(names) == 2 else None
         score = classification_metrics(y["validation"], p_val, names, threshold)[key]
@@ -2184,12 +2150,8 @@ def rehearse_studies(args, data: Data, metrics: dict) -> dict:
     for seed in range(args.seed + 1, args.seed + args.seeds):
         grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
     scores = {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
-    seeds = {
-        "n": args.seeds,
-        "seeds": list(range(args.seed, args.seed + args.seeds)),
-        "runs": [],
-        "summary": {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()},
-    }
+    summary = {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()}
+    seeds = {"n": args.seeds, "seeds": list(range(args.seed, args.seed + args.seeds)), "runs": [], "summary": summary}
     groups = []
     for value in sorted(set(data.holdout), key=str) if args.holdout_column else []:
         part = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
@@ -2239,11 +2201,8 @@ def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
     """splits.csv (where each row went), predictions.csv (the scores of the validation, test and collection rows) and
     errors.csv (the misclassified test rows, to read)."""
     split, names = run.job.split, data.names
-    write_csv(
-        out / "splits.csv",
-        ["row", "id", "split"],
-        [(data.rows[i], data.ids[i], k) for k, rows in split.items() for i in rows],
-    )
+    where = [(data.rows[i], data.ids[i], k) for k, rows in split.items() for i in rows]
+    write_csv(out / "splits.csv", ["row", "id", "split"], where)
     score_names = [names[1]] if len(names) == 2 else names
     rows = [
         (data.ids[i], part, names[data.labels[i]], *(float(x) for x in (p[1:] if len(names) == 2 else p)))
@@ -2320,11 +2279,9 @@ def read_template(path: str | None) -> tuple[str, str]:
 def metric_rows(record: dict) -> list[dict]:
     """The card's test table: each metric, its interval, its value at threshold 0.5 and the baseline's."""
     binary = "threshold" in record
-    keys = (
-        ["f1", "precision", "recall", "accuracy", "roc_auc"]
-        if binary
-        else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1", "accuracy", "roc_auc"]
-    )
+    keys = ["f1", "precision", "recall"] if binary else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
+    keys += ["accuracy", "roc_auc"]
+
     test, half, baseline = record["test"], record.get("test_at_default_threshold") or {}, record.get("baseline") or {}
     return [
         {
@@ -2359,18 +2316,11 @@ def render_card(record: dict, template: str) -> str:
 
     rows, data = metric_rows(record), record["dataset"]
     about, task = data["about"] or {}, record["task"] or {}
+    split = f"test (grouped, stratified, seed {record['hyperparameters']['seed']})"
+    on = {"task_type": "text-classification", "task_name": "Text classification", "dataset_split": split}
+    on.update(dataset_type=data["id"], dataset_name=data["id"])
     results = [
-        EvalResult(
-            task_type="text-classification",
-            task_name="Text classification",
-            dataset_type=data["id"],
-            dataset_name=data["id"],
-            metric_type=r["key"],
-            metric_name=r["label"],
-            dataset_split=f"test (grouped, stratified, seed {record['hyperparameters']['seed']})",
-            metric_value=round(r["value"], 4),
-        )
-        for r in rows
+        EvalResult(**on, metric_type=r["key"], metric_name=r["label"], metric_value=round(r["value"], 4)) for r in rows
     ]
     base = record["base_model"]
     card_data = ModelCardData(
@@ -2387,15 +2337,8 @@ def render_card(record: dict, template: str) -> str:
         widget=[{"text": t} for t in task["examples"]] if task else None,
     )
     example = task["examples"][0] if task else "Replace this with a text to classify."
-    card = ModelCard.from_template(
-        card_data,
-        template_str=template,
-        metric_rows=rows,
-        example=example,
-        bootstrap_resamples=BOOTSTRAP_RESAMPLES,
-        **record,
-    )
-    return str(card)
+    fill = {"metric_rows": rows, "example": example, "bootstrap_resamples": BOOTSTRAP_RESAMPLES}
+    return str(ModelCard.from_template(card_data, template_str=template, **fill, **record))
 
 
 # ==============================================================================================================
@@ -2423,10 +2366,8 @@ def check_hub(args, base: dict, token) -> dict:
         )
     want_private = args.private or (not args.public and looks_like_local_path(args.dataset))
     if want_private and not args.private:
-        logger.info(
-            "The repo will be private: a model trained on a local file may have memorised rows that were "
-            "never meant to be public. Add --public to publish it."
-        )
+        what = "The repo will be private: a model trained on a local file may have memorised rows that were never "
+        logger.info(what + "meant to be public. Add --public to publish it.")
     if private is False and want_private:
         raise UserError(
             f"{repo_id} already exists and is public; this run would make its model private, and the Hub "
@@ -2580,16 +2521,13 @@ def push_metrics(hub: dict, out: Path, record: dict) -> None:
     """metrics.json again, with the push's record, uploaded last so that the Hub's copy is the local one. The model is
     published and verified by then: a failure here is a warning."""
     api, repo_id, path = hub["api"], hub["repo_id"], out / "metrics.json"
+    repo = {"repo_id": repo_id}
     write_json(path, record)
     try:
-        commit_retrying_once(
-            lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id)
-        )
+        commit_retrying_once(lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo="metrics.json", **repo))
     except Exception as err:
-        what = f"{type(err).__name__}: {first_line(err)}"
-        logger.warning(
-            "Could not upload the final metrics.json (%s). Finish with: hf upload %s %s", what, repo_id, path
-        )
+        what = "Could not upload the final metrics.json (%s: %s). Finish with: hf upload %s %s"
+        logger.warning(what, type(err).__name__, first_line(err), repo_id, path)
 
 
 def ensure_repo(hub: dict) -> None:
@@ -2654,30 +2592,19 @@ def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
     except Exception as err:
         if http_status(err) == 404:  # none there: every checkpoint push failed
             return []
-        logger.warning(
-            "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
-            "repo's Files page.",
-            repo_id,
-            type(err).__name__,
-        )
+        what = "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
+        logger.warning(what + "repo's Files page.", repo_id, type(err).__name__)
         return []
     logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
     return ["last-checkpoint"]
 
 
 def log_summary(record: dict, out: Path, clock) -> None:
-    test = record["test"]
-    key = main_metric(record["labels"])
-    logger.info(
-        "Test (%d rows): %s %.3f, accuracy %.3f%s | baseline %.3f | %d errors",
-        test["n"],
-        METRIC_NAMES[key],
-        test[key],
-        test["accuracy"],
-        f", ROC-AUC {test['roc_auc']:.3f}" if "roc_auc" in test else "",
-        record["baseline"][key],
-        record["errors"]["count"],
-    )
+    test, key = record["test"], main_metric(record["labels"])
+    auc = f", ROC-AUC {test['roc_auc']:.3f}" if "roc_auc" in test else ""
+    shown = [test["n"], METRIC_NAMES[key], test[key], test["accuracy"], auc, record["baseline"][key]]
+    what = "Test (%d rows): %s %.3f, accuracy %.3f%s | baseline %.3f | %d errors"
+    logger.info(what, *shown, record["errors"]["count"])
     what = "Wrote the model, its card (README.md), metrics.json and the run's tables to %s in %.0f s"
     logger.info(what, out, clock.rounded()["wall"])
 
@@ -2706,15 +2633,8 @@ def launch_processes(args) -> int | None:
         logging.getLogger("train").warning("%d GPUs here; --gpus 1 trains on one, the others stay idle.", count)
     if wanted < 2:
         return None
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={wanted}",
-        str(Path(__file__).resolve()),
-        *args.argv,
-    ]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={wanted}"]
+    command = [*launcher, str(Path(__file__).resolve()), *args.argv]
     print(f"{wanted} GPUs: one training process per GPU: {shlex.join(command)}", file=sys.stderr, flush=True)
     launcher = subprocess.Popen(command)
     try:
@@ -2781,12 +2701,8 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
         for k in keys
         for v in [[r["test"][k] for r in runs]]
     }
-    return {
-        "n": len(runs),
-        "seeds": [r["seed"] for r in runs],
-        "summary": summary,
-        "runs": [{k: r[k] for k in ("seed", "test", "best_epoch")} for r in runs],
-    }
+    kept = [{k: r[k] for k in ("seed", "test", "best_epoch")} for r in runs]
+    return {"n": len(runs), "seeds": [r["seed"] for r in runs], "summary": summary, "runs": kept}
 
 
 # ==============================================================================================================
@@ -2863,11 +2779,8 @@ def holdout_split(labels, groups, holdout_values, value, validation_size: float,
         strata = None
     _, val_groups = train_test_split(rest_groups, test_size=validation_size, random_state=seed, stratify=strata)
     val_groups = set(val_groups)
-    return {
-        "train": [i for i in rest if groups[i] not in val_groups],
-        "validation": [i for i in rest if groups[i] in val_groups],
-        "test": test,
-    }
+    train, validation = [i for i in rest if groups[i] not in val_groups], [i for i in rest if groups[i] in val_groups]
+    return {"train": train, "validation": validation, "test": test}
 
 
 def holdout_summary(metrics: dict, y_true: list[int], names: list[str]) -> str:
@@ -2898,9 +2811,8 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
     if found is None and hub is not None and hub.get("create") is None:  # the repo exists: it may hold one
         shutil.rmtree(fetched, ignore_errors=True)  # snapshot_download would return an earlier fetch when offline
         try:
-            hub["api"].snapshot_download(
-                repo_id=hub["repo_id"], allow_patterns=["last-checkpoint/*"], local_dir=str(fetched)
-            )
+            fetch = {"allow_patterns": ["last-checkpoint/*"], "local_dir": str(fetched)}
+            hub["api"].snapshot_download(repo_id=hub["repo_id"], **fetch)
         except Exception as err:  # starting over would replace the Hub's checkpoint at the first save
             raise UserError(
                 f"--resume: could not fetch last-checkpoint/ from {hub['repo_id']} ({type(err).__name__}: "
@@ -2954,12 +2866,10 @@ def interrupted(argv: list[str]) -> str:
             f"Interrupted (Ctrl-C): the model, its card and the run's files are saved in {SAVED[-1]}. Push them with: "
             f"hf upload <your repo> {SAVED[-1]}"
         )
-    folder = WRITING[-1] / "checkpoints" if WRITING else None
-    if folder is None or not folder.is_dir():
-        return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
     from transformers.trainer_utils import get_last_checkpoint
 
-    last = get_last_checkpoint(str(folder))
+    folder = WRITING[-1] / "checkpoints" if WRITING else None
+    last = get_last_checkpoint(str(folder)) if folder is not None and folder.is_dir() else None
     if last is None:
         return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
     return f"Interrupted (Ctrl-C): the last checkpoint is kept in {last}. Continue from it with: {again} --resume"
