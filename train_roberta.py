@@ -266,9 +266,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
     flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
     flag(data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_X,X")
-    flag(
-        data, "--positive-label", None, "two classes: the label to flag", "TASK_CARD's, else by the names of the labels"
-    )
+    shown = "TASK_CARD's, else by the names of the labels"
+    flag(data, "--positive-label", None, "two classes: the label to flag", shown)
     flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
     flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
@@ -285,14 +284,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--epochs", None, "training epochs", preset, type=float)
     flag(train, "--learning-rate", None, "peak learning rate", preset, type=float)
     flag(train, "--batch-size", BATCH_SIZE, "training batch size; evaluation uses twice this", type=int)
-    flag(
-        train,
-        "--threshold-for",
-        None,
-        "the named threshold saved as decision_threshold, which predict.py applies",
-        "TASK_CARD's threshold for its task, else f1",
-        choices=threshold_names(),
-    )
+    saved = "the named threshold saved as decision_threshold, which predict.py applies"
+    shown = "TASK_CARD's threshold for its task, else f1"
+    flag(train, "--threshold-for", None, saved, shown, choices=threshold_names())
     flag(train, "--seed", 42, "seed for the split, the initialisation and the bootstrap", type=int)
     flag(train, "--seeds", 1, "train with this many seeds and report mean +- std; the first is pushed", type=int)
     flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
@@ -637,9 +631,12 @@ def reproduce_command(argv: list[str]) -> str:
     argv = [a for a in argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
     named = named_not_located(argv, ("--dataset", "--model", "--output-dir", "--card-template"))
     words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
-    if os.environ.get("JOB_ID"):
-        return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
-    return f"uv run {words}"
+    if not os.environ.get("JOB_ID"):
+        return f"uv run {words}"
+    # the job's flavor: its ACCELERATOR variable where that names one; else l4x1, the flavor this script is made for
+    accelerator = os.environ.get("ACCELERATOR", "").lower()
+    flavor = accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
+    return f"hf jobs uv run --flavor {flavor} --secrets HF_TOKEN {words}"
 
 
 # --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
@@ -656,13 +653,6 @@ def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]
 
 
 # --- end shared: command ---
-
-
-def job_flavor() -> str:
-    """The hf jobs flavor of this job, from its ACCELERATOR variable where that names one; else l4x1, the flavor this
-    script is made for."""
-    accelerator = os.environ.get("ACCELERATOR", "").lower()
-    return accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
 
 
 # ==============================================================================================================
@@ -688,11 +678,9 @@ def load_data(args, token) -> Data:
     table = load_table(args.dataset, token)
     args.text_columns = match_columns(table, args.text_columns)
     holdout = [args.holdout_column] if args.holdout_column else []
-    check_columns(
-        table, {"--text-columns": args.text_columns, "--label-column": [args.label_column], "--holdout-column": holdout}
-    )
-    missing = [c for c in args.drop_columns if c not in table.column_names]
-    if missing:
+    wanted = {"--text-columns": args.text_columns, "--label-column": [args.label_column], "--holdout-column": holdout}
+    check_columns(table, wanted)
+    if missing := [c for c in args.drop_columns if c not in table.column_names]:
         logger.warning("--drop-columns: %s not in the dataset; nothing to drop there.", missing)
     dropped_values = {c: table[c] for c in args.drop_columns if c in table.column_names}
     holdout_values = table[args.holdout_column] if args.holdout_column else None
@@ -714,10 +702,8 @@ def load_data(args, token) -> Data:
         logger.warning(line)
     chosen = choose_rows(labels, names, args)
     own = [i for i in chosen if origin is None or origin[usable[i]] == "dataset"]  # a reviewed row has no such value
-    dropped = [
-        describe_dropped(c, [v[usable[i]] for i in own], [labels[i] for i in own], names)
-        for c, v in dropped_values.items()
-    ]
+    own_labels = [labels[i] for i in own]
+    dropped = [describe_dropped(c, [v[usable[i]] for i in own], own_labels, names) for c, v in dropped_values.items()]
     rows = [usable[i] for i in chosen]
     table = table.select(rows)
     groups = duplicate_groups(table, args.text_columns)
@@ -780,10 +766,8 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
             hits = [y for v, y in zip(values, labels, strict=True) if v == value]
             shares.append({"value": value, "count": len(hits), "positive": sum(hits), "share": sum(hits) / len(hits)})
     why = "; ".join(f"{s['value']}: {s['positive']}/{s['count']} {names[1]}" for s in shares)
-    reason = {"leak": "it gives the label away", "label": "another label of the same rows"}.get(
-        DROP_COLUMNS.get(column)
-    )
-    details = "; ".join(filter(None, [reason, why]))
+    reasons = {"leak": "it gives the label away", "label": "another label of the same rows"}
+    details = "; ".join(filter(None, [reasons.get(DROP_COLUMNS.get(column)), why]))
     what = "Dropped column %r before anything else: the model never sees it%s"
     logger.info(what, column, f" ({details})" * bool(details))
     return {"name": column, "why": DROP_COLUMNS.get(column), "shares": shares}
@@ -1068,9 +1052,8 @@ def split_rows(data: Data, args, seed: int) -> dict:
     if data.origin is None:
         return grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
     own = [i for i, o in enumerate(data.origin) if o == "dataset"]
-    part = grouped_split(
-        [data.labels[i] for i in own], [data.groups[i] for i in own], args.validation_size, args.test_size, seed
-    )
+    labels, groups = [data.labels[i] for i in own], [data.groups[i] for i in own]
+    part = grouped_split(labels, groups, args.validation_size, args.test_size, seed)
     split = {name: [own[j] for j in rows] for name, rows in part.items()}
     groups_of = {name: {data.groups[i] for i in rows} for name, rows in split.items()}
     drawn = [i for i, o in enumerate(data.origin) if o == "random"]
@@ -1078,11 +1061,8 @@ def split_rows(data: Data, args, seed: int) -> dict:
     held = groups_of["validation"] | groups_of["test"] | {data.groups[i] for i in split["collection"]}
     reviewed = [i for i, o in enumerate(data.origin) if o not in ("dataset", "random")]
     split["train"] = sorted(split["train"] + [i for i in reviewed if data.groups[i] not in held])
-    # Each text in one split: a reviewed row whose text another split holds is used nowhere (splits.csv lists it, so
-    # that the next queue does not offer it again).
-    split["left_out"] = [i for i in drawn if i not in split["collection"]] + [
-        i for i in reviewed if data.groups[i] in held
-    ]
+    left_out = [i for i in drawn if i not in split["collection"]]  # each text in one split: see the docstring
+    split["left_out"] = left_out + [i for i in reviewed if data.groups[i] in held]
     if split["left_out"]:
         what = "--add-labels: %d reviewed rows share a text with a row of another split: left out"
         logger.warning(what, len(split["left_out"]))
@@ -1123,12 +1103,10 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
         members[g].append(row)
     label_of = majority_labels(labels, groups)
     try:
-        rest, test = train_test_split(
-            list(members), test_size=test_size, stratify=list(label_of.values()), random_state=seed
-        )
-        train, validation = train_test_split(
-            rest, test_size=validation_size / (1 - test_size), random_state=seed, stratify=[label_of[g] for g in rest]
-        )
+        strata = list(label_of.values())
+        rest, test = train_test_split(list(members), test_size=test_size, stratify=strata, random_state=seed)
+        strata, share = [label_of[g] for g in rest], validation_size / (1 - test_size)
+        train, validation = train_test_split(rest, test_size=share, random_state=seed, stratify=strata)
     except ValueError as err:  # a class whose rows fall in too few groups to stratify
         raise UserError(
             f"Cannot split the rows: {first_line(err)} Rows that share a text are kept together, and "
@@ -1173,12 +1151,9 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 def looks_like_local_path(name: str) -> bool:
     """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
     ./ ~ / or more slashes (load_table refuses it when it is missing)."""
+    here, suffix = Path(name).expanduser().exists(), Path(name).suffix.lower() in TABLE_SUFFIXES
     return (
-        Path(name).expanduser().exists()
-        or name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or (os.sep != "/" and os.sep in name)
+        here or suffix or name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
     )
 
 
@@ -1327,11 +1302,8 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
-    columns = [table[c] for c in text_columns]
-    return [
-        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
-        for row in zip(*columns, strict=True)
-    ]
+    rows = zip(*[table[c] for c in text_columns], strict=True)
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in rows]
 
 
 # --- end shared: load_table ---
@@ -1416,15 +1388,10 @@ def load_model(model_name: str, names: list[str], token: str | None):
     tokenizer = AutoTokenizer.from_pretrained(model_name, token=token)
     if not tokenizer.is_fast:
         raise UserError(f"--model {model_name}: its tokenizer has no fast (Rust) version, which windowing needs.")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_name,
-        token=token,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={n: i for i, n in enumerate(names)},
-        ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
-        dtype=torch.float32,
-    )
+    ids = {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+    # ignore_mismatched_sizes: a classifier with another number of labels gets a fresh head
+    fresh = {"num_labels": len(names), "ignore_mismatched_sizes": True, "dtype": torch.float32}
+    model = AutoModelForSequenceClassification.from_pretrained(model_name, token=token, **ids, **fresh)
     for key in ("positive_label", "decision_threshold", "decision_threshold_name", "decision_thresholds"):  # old task
         if hasattr(model.config, key):
             delattr(model.config, key)  # save_outputs writes this run's, when it decides them
@@ -1966,14 +1933,8 @@ WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: 
 def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, labels: list[int] | None = None):
     """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride` tokens (the
     tokenizer's overflow support). Each window carries its row number and its row's label."""
-    enc = tokenizer(
-        texts,
-        truncation=True,
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_attention_mask=True,
-    )
+    cut = {"truncation": True, "max_length": max_length, "stride": stride, "return_overflowing_tokens": True}
+    enc = tokenizer(texts, **cut, return_attention_mask=True)
     rows = list(enc.pop("overflow_to_sample_mapping"))
     windows = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "row": rows}
     if labels is not None:
@@ -2042,13 +2003,8 @@ def predict_probs(
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_here(device)):
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenizer.pad(
-                {
-                    "input_ids": [windows["input_ids"][i] for i in idx],
-                    "attention_mask": [windows["attention_mask"][i] for i in idx],
-                },
-                return_tensors="pt",
-            )
+            ids = {k: [windows[k][i] for i in idx] for k in ("input_ids", "attention_mask")}
+            batch = tokenizer.pad(ids, return_tensors="pt")
             logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
@@ -2101,17 +2057,11 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
     for."""
     y = {k: [data.labels[i] for i in rows] for k, rows in split.items()}
     made_up = {k: np.eye(len(data.names))[v] * 0.5 + 0.5 / len(data.names) for k, v in y.items()}
-    metrics = {
-        "precision": "fp32",
-        "attention": "sdpa",
-        "processes": 1,
-        "effective_batch_size": args.batch_size,
-        "class_weights": dict.fromkeys(data.names, 1.0),
-        "best_epoch": 1.0,
-        "training_tokens": {"real": 1, "computed": 1, "padding_efficiency": 1.0, "real_tokens_per_second": 1.0},
-        "window_aggregation": {"used": WINDOW_AGGREGATION, "validation_f1": {"max": 1.0, "mean": 1.0}},
-        "rows_longer_than_one_window": {"train": 0},
-    }
+    metrics = {"precision": "fp32", "attention": "sdpa", "processes": 1, "effective_batch_size": args.batch_size}
+    metrics.update(class_weights=dict.fromkeys(data.names, 1.0), best_epoch=1.0)
+    metrics["rows_longer_than_one_window"] = {"train": 0}
+    metrics["training_tokens"] = {"real": 1, "computed": 1, "padding_efficiency": 1.0, "real_tokens_per_second": 1.0}
+    metrics["window_aggregation"] = {"used": WINDOW_AGGREGATION, "validation_f1": {"max": 1.0, "mean": 1.0}}
     test_pred = score_predictions(metrics, data.names, y, made_up, args)
     metrics.update(validation_history=[{"epoch": 1.0, "loss": 0.5, **metrics["validation"]}], baseline=metrics["test"])
     run = Run(Job(args.seed, split, args.output_dir), None, None, metrics, made_up, test_pred)
