@@ -373,25 +373,21 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     for problem, message in problems:
         if problem:
             p.error(message)
-    check_report_to(p, args.report_to)
-    return args
-
-
-def check_report_to(p: argparse.ArgumentParser, report_to: str) -> None:
-    """A --report-to integration that is not installed would fail after the data and the model are loaded."""
-    if report_to == "none":
-        return
+    if args.report_to == "none":
+        return args
+    # A --report-to integration that is not installed would fail after the data and the model are loaded.
     from transformers.integrations import get_available_reporting_integrations
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
-    wanted = [name.strip() for name in report_to.split(",")]
+    wanted = [name.strip() for name in args.report_to.split(",")]
     missing = [n for n in wanted if n in INTEGRATION_TO_CALLBACK and n not in get_available_reporting_integrations()]
     if missing:
         script, extra = Path(__file__).name, " ".join(f"--with {n}" for n in missing)
         p.error(
-            f"--report-to {report_to}: {', '.join(missing)} is not installed here. Run with it: uv run {extra} "
+            f"--report-to {args.report_to}: {', '.join(missing)} is not installed here. Run with it: uv run {extra} "
             f"{script} ... (on Hugging Face Jobs: hf jobs uv run {extra} ... {script} ...)"
         )
+    return args
 
 
 MARKER = ".classifier-run.json"  # written into the output folder when it is made: it marks it as this script's
@@ -568,11 +564,8 @@ def describe_environment(args) -> dict:
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
     check_hardware(args)
     count, hardware = processes(), describe_device(PartialState().device)  # the device the Trainer will train on
-    return {
-        "hardware": f"{count} × {hardware}" if count > 1 else hardware,
-        "versions": versions,
-        "command": reproduce_command(args.argv),
-    }
+    hardware = f"{count} × {hardware}" if count > 1 else hardware
+    return {"hardware": hardware, "versions": versions, "command": reproduce_command(args.argv)}
 
 
 MIN_DRIVER = {"13": "580.65.06", "12": "525.60.13"}  # CUDA major -> oldest NVIDIA driver (CUDA release notes)
@@ -778,8 +771,7 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
     if class_names is not None:
         values, class_names = drop_unused_names(values, class_names, label_column)
     if class_names is None:  # not a ClassLabel: the sorted unique values define the order
-        fractional = [v for v in values if isinstance(v, float) and v != int(v)]
-        if fractional:
+        if fractional := [v for v in values if isinstance(v, float) and v != int(v)]:
             raise UserError(
                 f"--label-column {label_column}: holds non-integer numbers (e.g. {fractional[0]}), which "
                 "looks like a regression target. This script classifies; give it a column of classes."
@@ -1285,8 +1277,7 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
     import pyarrow as pa
 
     for flag, names in wanted.items():
-        missing = [n for n in names if n not in table.column_names]
-        if missing:
+        if missing := [n for n in names if n not in table.column_names]:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
@@ -1451,15 +1442,12 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         return Run(job, None, None, {}, {}, None)
     key = trainer.args.metric_for_best_model
     trained = {round(e["epoch"], 2): e["loss"] for e in trainer.state.log_history if "loss" in e}
-    history = [
-        {
-            "epoch": round(e["epoch"], 2),
-            "training_loss": trained.get(round(e["epoch"], 2)),
-            **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)},
-        }
-        for e in trainer.state.log_history
-        if f"eval_{key}" in e
-    ]
+    history = []
+    for e in (e for e in trainer.state.log_history if f"eval_{key}" in e):
+        epoch = round(e["epoch"], 2)
+        scores = {k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)}
+        history.append({"epoch": epoch, "training_loss": trained.get(epoch), **scores})
+
     metrics = {
         "seed": job.seed,
         "precision": trainer.precision,
@@ -1622,12 +1610,10 @@ def checkpoint_pusher(hub: dict):
             logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
             try:
                 ensure_repo(hub)
+                where = {"path_in_repo": "last-checkpoint", "delete_patterns": "*"}
+                message = f"Checkpoint at epoch {state.epoch:.0f}"
                 hub["api"].upload_folder(
-                    repo_id=hub["repo_id"],
-                    folder_path=str(folder),
-                    path_in_repo="last-checkpoint",
-                    delete_patterns="*",
-                    commit_message=f"Checkpoint at epoch {state.epoch:.0f}",
+                    repo_id=hub["repo_id"], folder_path=str(folder), commit_message=message, **where
                 )
             except Exception as err:  # a safety net only: the training goes on, and the model is pushed at the end
                 what = "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
@@ -1658,9 +1644,9 @@ def classifier_trainer(args, names: list[str], weights: list[float]):
 
         def score_validation(self) -> dict:
             """The rows' scores at threshold 0.5, and the windows' class-weighted loss (the loss trained on)."""
-            (texts, y), batch = self.eval_dataset, args.batch_size * 2
+            (texts, y), window = self.eval_dataset, (args.max_length, args.stride, args.batch_size * 2)
             probs, window_probs, rows = predict_probs(
-                self.model, self.processing_class, texts, args.max_length, args.stride, batch, return_windows=True
+                self.model, self.processing_class, texts, *window, return_windows=True
             )
             log_p = torch.tensor(window_probs).clamp_min(1e-45).log()  # a probability rounded to 0: finite
             loss = torch.nn.functional.nll_loss(log_p, torch.tensor([y[r] for r in rows]), torch.tensor(weights))
@@ -2074,13 +2060,10 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
             f"The card template does not render ({type(err).__name__}: {first_line(err)}). Fix it "
             "(--card-template) before anything is trained."
         ) from err
-    if hub is not None:
-        check_card_metadata(card)
-
-
-def check_card_metadata(card: str) -> None:
-    """The Hub checks a README's metadata (licence, language, tags, model-index) when it is uploaded and refuses the
-    whole commit when it fails; ask it now. No answer is only a warning: the upload asks again."""
+    if hub is None:
+        return
+    # The Hub checks a README's metadata (licence, language, tags, model-index) when it is uploaded and refuses the
+    # whole commit when it fails; ask it now. No answer is only a warning: the upload asks again.
     from huggingface_hub import ModelCard
 
     try:
@@ -2114,10 +2097,9 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     """Write the model, the tokenizer, the tables of the run, the card and metrics.json. Returns the files written,
     relative to `out` (made by make_output_dir): exactly what a push uploads."""
     if "threshold" in record:
-        run.model.config.positive_label = data.names[1]
-        run.model.config.decision_threshold = record["threshold"]["value"]
-        run.model.config.decision_threshold_name = record["threshold"]["name"]
-        run.model.config.decision_thresholds = {n: t["value"] for n, t in record["thresholds"].items()}
+        chosen, named = record["threshold"], {n: t["value"] for n, t in record["thresholds"].items()}
+        run.model.config.update({"positive_label": data.names[1], "decision_thresholds": named})
+        run.model.config.update({"decision_threshold": chosen["value"], "decision_threshold_name": chosen["name"]})
     run.model.save_pretrained(out)  # not trainer.save_model: with --push-checkpoints that would push a placeholder card
     index = out / "model.safetensors.index.json"  # a large model is saved in shards that this file lists
     shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else []
@@ -2231,7 +2213,6 @@ def metric_rows(record: dict) -> list[dict]:
     binary = "threshold" in record
     keys = ["f1", "precision", "recall"] if binary else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
     keys += ["accuracy", "roc_auc"]
-
     test, half, baseline = record["test"], record.get("test_at_default_threshold") or {}, record.get("baseline") or {}
     return [
         {
@@ -2580,7 +2561,7 @@ def launch_processes(args) -> int | None:
     wanted = min(count, args.gpus or count)
     if count > 1 and wanted == 1:
         os.environ["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
-        logging.getLogger("train").warning("%d GPUs here; --gpus 1 trains on one, the others stay idle.", count)
+        logger.warning("%d GPUs here; --gpus 1 trains on one, the others stay idle.", count)
     if wanted < 2:
         return None
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={wanted}"]

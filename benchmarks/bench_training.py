@@ -217,8 +217,7 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
     import pyarrow as pa
 
     for flag, names in wanted.items():
-        missing = [n for n in names if n not in table.column_names]
-        if missing:
+        if missing := [n for n in names if n not in table.column_names]:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
