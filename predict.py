@@ -862,9 +862,8 @@ def looks_like_local_path(name: str) -> bool:
     """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
     ./ ~ / or more slashes (load_table refuses it when it is missing)."""
     here, suffix = Path(name).expanduser().exists(), Path(name).suffix.lower() in TABLE_SUFFIXES
-    return (
-        here or suffix or name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
-    )
+    shaped = name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+    return here or suffix or shaped
 
 
 def load_table(dataset: str, token: str | None = None):

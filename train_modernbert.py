@@ -271,10 +271,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
     flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
-    reviewed = (
-        "comma-separated files of reviewed rows (predict.py --review's review.csv, labels filled in): its random "
-    )
-    reviewed += "rows measure the model on that collection, the others are trained on"
+    reviewed = "comma-separated files of reviewed rows (predict.py --review's review.csv, labels filled in): its "
+    reviewed += "random rows measure the model on that collection, the others are trained on"
+
     flag(data, "--add-labels", None, reviewed, "none")
     flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
     flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
@@ -596,10 +595,8 @@ def check_hardware(args) -> None:
     if torch.backends.mps.is_available():
         logger.info("Training on the Apple GPU (mps), in fp32.")
         return
-    logger.warning(
-        "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 "
-        "--epochs 1 first, or run on hf jobs with --flavor l4x1."
-    )
+    what = "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 --epochs 1 "
+    logger.warning(what + "first, or run on hf jobs with --flavor l4x1.")
 
 
 def nvidia_driver() -> str | None:
@@ -1144,9 +1141,8 @@ def looks_like_local_path(name: str) -> bool:
     """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
     ./ ~ / or more slashes (load_table refuses it when it is missing)."""
     here, suffix = Path(name).expanduser().exists(), Path(name).suffix.lower() in TABLE_SUFFIXES
-    return (
-        here or suffix or name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
-    )
+    shaped = name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+    return here or suffix or shaped
 
 
 def load_table(dataset: str, token: str | None = None):
@@ -1610,11 +1606,9 @@ def checkpoint_pusher(hub: dict):
             logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
             try:
                 ensure_repo(hub)
-                where = {"path_in_repo": "last-checkpoint", "delete_patterns": "*"}
+                where = {"repo_id": hub["repo_id"], "path_in_repo": "last-checkpoint", "delete_patterns": "*"}
                 message = f"Checkpoint at epoch {state.epoch:.0f}"
-                hub["api"].upload_folder(
-                    repo_id=hub["repo_id"], folder_path=str(folder), commit_message=message, **where
-                )
+                hub["api"].upload_folder(folder_path=str(folder), commit_message=message, **where)
             except Exception as err:  # a safety net only: the training goes on, and the model is pushed at the end
                 what = "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
                 logger.warning(what + "pushed before it, if any.", folder.name, type(err).__name__, first_line(err))
@@ -1645,9 +1639,8 @@ def classifier_trainer(args, names: list[str], weights: list[float]):
         def score_validation(self) -> dict:
             """The rows' scores at threshold 0.5, and the windows' class-weighted loss (the loss trained on)."""
             (texts, y), window = self.eval_dataset, (args.max_length, args.stride, args.batch_size * 2)
-            probs, window_probs, rows = predict_probs(
-                self.model, self.processing_class, texts, *window, return_windows=True
-            )
+            model, tokenizer = self.model, self.processing_class
+            probs, window_probs, rows = predict_probs(model, tokenizer, texts, *window, return_windows=True)
             log_p = torch.tensor(window_probs).clamp_min(1e-45).log()  # a probability rounded to 0: finite
             loss = torch.nn.functional.nll_loss(log_p, torch.tensor([y[r] for r in rows]), torch.tensor(weights))
             return {f"eval_{k}": v for k, v in {"loss": float(loss), **classification_metrics(y, probs, names)}.items()}
@@ -1691,11 +1684,8 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
     """Predict the validation rows and, once, the test rows with the selected model, then score them. Fills
     `metrics`; returns the rows' probabilities and the test rows' predicted classes."""
     batch, key = args.batch_size * 2, main_metric(names)
-    val_true = part["validation"][1]
-    window = (args.max_length, args.stride, batch)
-    val_probs, win_probs, win_rows = predict_probs(
-        model, tokenizer, part["validation"][0], *window, return_windows=True
-    )
+    (val_texts, val_true), window = part["validation"], (args.max_length, args.stride, batch)
+    val_probs, win_probs, win_rows = predict_probs(model, tokenizer, val_texts, *window, return_windows=True)
     by_mean = classification_metrics(val_true, aggregate_windows(win_probs, win_rows, len(val_true), "mean"), names)
     by_max = classification_metrics(val_true, val_probs, names)
     f1 = {"max": by_max[key], "mean": by_mean[key]}
