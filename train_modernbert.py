@@ -887,11 +887,8 @@ def card_words(args, names: list[str]) -> tuple[dict | None, dict | None, list[s
         task_off = f"{task_is} with the classes {TASK_CARD['classes']}; this run's are {names}"
     else:
         task_off = None
-    about_off = None
-    if not describes_dataset(DATASET_CARD.get("dataset"), args.dataset):
-        about_off = (
-            f"DATASET_CARD describes `{DATASET_CARD.get('dataset', 'no dataset')}`; this run's data is `{args.dataset}`"
-        )
+    about = f"DATASET_CARD describes `{DATASET_CARD.get('dataset', 'no dataset')}`; this run's data is `{args.dataset}`"
+    about_off = None if describes_dataset(DATASET_CARD.get("dataset"), args.dataset) else about
     left_out = [f"{why}: its words are left out and the card asks for them" for why in (task_off, about_off) if why]
     return None if task_off else TASK_CARD, None if about_off else DATASET_CARD, left_out
 
@@ -2617,11 +2614,9 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
     if not is_main():  # the other processes only helped train
         return None
     keys = [k for k in METRIC_NAMES if all(k in r["test"] for r in runs)]
-    summary = {
-        k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "values": v}
-        for k in keys
-        for v in [[r["test"][k] for r in runs]]
-    }
+    values = {k: [r["test"][k] for r in runs] for k in keys}
+    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "values": v} for k, v in values.items()}
+
     kept = [{k: r[k] for k in ("seed", "test", "best_epoch")} for r in runs]
     return {"n": len(runs), "seeds": [r["seed"] for r in runs], "summary": summary, "runs": kept}
 
