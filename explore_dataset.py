@@ -290,13 +290,9 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 def looks_like_local_path(name: str) -> bool:
     """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
     ./ ~ / or more slashes (load_table refuses it when it is missing)."""
-    return (
-        Path(name).expanduser().exists()
-        or name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or (os.sep != "/" and os.sep in name)
-    )
+    here, suffix = Path(name).expanduser().exists(), Path(name).suffix.lower() in TABLE_SUFFIXES
+    shaped = name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+    return here or suffix or shaped
 
 
 def load_table(dataset: str, token: str | None = None):
@@ -427,8 +423,7 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
     import pyarrow as pa
 
     for flag, names in wanted.items():
-        missing = [n for n in names if n not in table.column_names]
-        if missing:
+        if missing := [n for n in names if n not in table.column_names]:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
@@ -444,11 +439,8 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
-    columns = [table[c] for c in text_columns]
-    return [
-        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
-        for row in zip(*columns, strict=True)
-    ]
+    rows = zip(*[table[c] for c in text_columns], strict=True)
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in rows]
 
 
 # --- end shared: load_table ---

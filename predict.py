@@ -861,13 +861,9 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 def looks_like_local_path(name: str) -> bool:
     """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
     ./ ~ / or more slashes (load_table refuses it when it is missing)."""
-    return (
-        Path(name).expanduser().exists()
-        or name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or (os.sep != "/" and os.sep in name)
-    )
+    here, suffix = Path(name).expanduser().exists(), Path(name).suffix.lower() in TABLE_SUFFIXES
+    shaped = name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+    return here or suffix or shaped
 
 
 def load_table(dataset: str, token: str | None = None):
@@ -998,8 +994,7 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
     import pyarrow as pa
 
     for flag, names in wanted.items():
-        missing = [n for n in names if n not in table.column_names]
-        if missing:
+        if missing := [n for n in names if n not in table.column_names]:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
@@ -1015,11 +1010,8 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
-    columns = [table[c] for c in text_columns]
-    return [
-        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
-        for row in zip(*columns, strict=True)
-    ]
+    rows = zip(*[table[c] for c in text_columns], strict=True)
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in rows]
 
 
 # --- end shared: load_table ---
@@ -1455,14 +1447,8 @@ WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: 
 def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, labels: list[int] | None = None):
     """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride` tokens (the
     tokenizer's overflow support). Each window carries its row number and its row's label."""
-    enc = tokenizer(
-        texts,
-        truncation=True,
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_attention_mask=True,
-    )
+    cut = {"truncation": True, "max_length": max_length, "stride": stride, "return_overflowing_tokens": True}
+    enc = tokenizer(texts, **cut, return_attention_mask=True)
     rows = list(enc.pop("overflow_to_sample_mapping"))
     windows = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "row": rows}
     if labels is not None:
@@ -1531,13 +1517,8 @@ def predict_probs(
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_here(device)):
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenizer.pad(
-                {
-                    "input_ids": [windows["input_ids"][i] for i in idx],
-                    "attention_mask": [windows["attention_mask"][i] for i in idx],
-                },
-                return_tensors="pt",
-            )
+            ids = {k: [windows[k][i] for i in idx] for k in ("input_ids", "attention_mask")}
+            batch = tokenizer.pad(ids, return_tensors="pt")
             logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     row_probs = aggregate_windows(probs, windows["row"], len(texts), how)

@@ -266,16 +266,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--text-columns", ",".join(TEXT_COLUMNS), "comma-separated columns joined into the input text")
     flag(data, "--label-column", LABEL_COLUMN, "column holding the label")
     flag(data, "--label-names", None, "comma-separated names for the sorted label values", "the values; 0/1: no_X,X")
-    flag(
-        data, "--positive-label", None, "two classes: the label to flag", "TASK_CARD's, else by the names of the labels"
-    )
+    shown = "TASK_CARD's, else by the names of the labels"
+    flag(data, "--positive-label", None, "two classes: the label to flag", shown)
     flag(data, "--id-column", ID_COLUMN, "column naming each row in splits.csv and errors.csv; else row numbers")
     flag(data, "--drop-columns", ",".join(DROP_COLUMNS), "comma-separated columns removed before anything; '' for none")
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
-    reviewed = (
-        "comma-separated files of reviewed rows (predict.py --review's review.csv, labels filled in): its random "
-    )
-    reviewed += "rows measure the model on that collection, the others are trained on"
+    reviewed = "comma-separated files of reviewed rows (predict.py --review's review.csv, labels filled in): its "
+    reviewed += "random rows measure the model on that collection, the others are trained on"
+
     flag(data, "--add-labels", None, reviewed, "none")
     flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
     flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
@@ -285,14 +283,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(train, "--epochs", None, "training epochs", preset, type=float)
     flag(train, "--learning-rate", None, "peak learning rate", preset, type=float)
     flag(train, "--batch-size", BATCH_SIZE, "training batch size; evaluation uses twice this", type=int)
-    flag(
-        train,
-        "--threshold-for",
-        None,
-        "the named threshold saved as decision_threshold, which predict.py applies",
-        "TASK_CARD's threshold for its task, else f1",
-        choices=threshold_names(),
-    )
+    saved = "the named threshold saved as decision_threshold, which predict.py applies"
+    shown = "TASK_CARD's threshold for its task, else f1"
+    flag(train, "--threshold-for", None, saved, shown, choices=threshold_names())
     flag(train, "--seed", 42, "seed for the split, the initialisation and the bootstrap", type=int)
     flag(train, "--seeds", 1, "train with this many seeds and report mean +- std; the first is pushed", type=int)
     flag(train, "--holdout-column", None, "also train once per value of this column, testing on its rows", "off")
@@ -379,25 +372,21 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     for problem, message in problems:
         if problem:
             p.error(message)
-    check_report_to(p, args.report_to)
-    return args
-
-
-def check_report_to(p: argparse.ArgumentParser, report_to: str) -> None:
-    """A --report-to integration that is not installed would fail after the data and the model are loaded."""
-    if report_to == "none":
-        return
+    if args.report_to == "none":
+        return args
+    # A --report-to integration that is not installed would fail after the data and the model are loaded.
     from transformers.integrations import get_available_reporting_integrations
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
-    wanted = [name.strip() for name in report_to.split(",")]
+    wanted = [name.strip() for name in args.report_to.split(",")]
     missing = [n for n in wanted if n in INTEGRATION_TO_CALLBACK and n not in get_available_reporting_integrations()]
     if missing:
         script, extra = Path(__file__).name, " ".join(f"--with {n}" for n in missing)
         p.error(
-            f"--report-to {report_to}: {', '.join(missing)} is not installed here. Run with it: uv run {extra} "
+            f"--report-to {args.report_to}: {', '.join(missing)} is not installed here. Run with it: uv run {extra} "
             f"{script} ... (on Hugging Face Jobs: hf jobs uv run {extra} ... {script} ...)"
         )
+    return args
 
 
 MARKER = ".classifier-run.json"  # written into the output folder when it is made: it marks it as this script's
@@ -574,11 +563,8 @@ def describe_environment(args) -> dict:
     logger.info("Versions: %s", ", ".join(f"{k} {v}" for k, v in versions.items()))
     check_hardware(args)
     count, hardware = processes(), describe_device(PartialState().device)  # the device the Trainer will train on
-    return {
-        "hardware": f"{count} × {hardware}" if count > 1 else hardware,
-        "versions": versions,
-        "command": reproduce_command(args.argv),
-    }
+    hardware = f"{count} × {hardware}" if count > 1 else hardware
+    return {"hardware": hardware, "versions": versions, "command": reproduce_command(args.argv)}
 
 
 MIN_DRIVER = {"13": "580.65.06", "12": "525.60.13"}  # CUDA major -> oldest NVIDIA driver (CUDA release notes)
@@ -609,10 +595,8 @@ def check_hardware(args) -> None:
     if torch.backends.mps.is_available():
         logger.info("Training on the Apple GPU (mps), in fp32.")
         return
-    logger.warning(
-        "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 "
-        "--epochs 1 first, or run on hf jobs with --flavor l4x1."
-    )
+    what = "No GPU found: training on the CPU. That works but is slow for a full run; try --max-samples 200 --epochs 1 "
+    logger.warning(what + "first, or run on hf jobs with --flavor l4x1.")
 
 
 def nvidia_driver() -> str | None:
@@ -637,9 +621,12 @@ def reproduce_command(argv: list[str]) -> str:
     argv = [a for a in argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
     named = named_not_located(argv, ("--dataset", "--model", "--output-dir", "--card-template"))
     words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
-    if os.environ.get("JOB_ID"):
-        return f"hf jobs uv run --flavor {job_flavor()} --secrets HF_TOKEN {words}"
-    return f"uv run {words}"
+    if not os.environ.get("JOB_ID"):
+        return f"uv run {words}"
+    # the job's flavor: its ACCELERATOR variable where that names one; else l4x1, the flavor this script is made for
+    accelerator = os.environ.get("ACCELERATOR", "").lower()
+    flavor = accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
+    return f"hf jobs uv run --flavor {flavor} --secrets HF_TOKEN {words}"
 
 
 # --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
@@ -656,13 +643,6 @@ def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]
 
 
 # --- end shared: command ---
-
-
-def job_flavor() -> str:
-    """The hf jobs flavor of this job, from its ACCELERATOR variable where that names one; else l4x1, the flavor this
-    script is made for."""
-    accelerator = os.environ.get("ACCELERATOR", "").lower()
-    return accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
 
 
 # ==============================================================================================================
@@ -688,11 +668,9 @@ def load_data(args, token) -> Data:
     table = load_table(args.dataset, token)
     args.text_columns = match_columns(table, args.text_columns)
     holdout = [args.holdout_column] if args.holdout_column else []
-    check_columns(
-        table, {"--text-columns": args.text_columns, "--label-column": [args.label_column], "--holdout-column": holdout}
-    )
-    missing = [c for c in args.drop_columns if c not in table.column_names]
-    if missing:
+    wanted = {"--text-columns": args.text_columns, "--label-column": [args.label_column], "--holdout-column": holdout}
+    check_columns(table, wanted)
+    if missing := [c for c in args.drop_columns if c not in table.column_names]:
         logger.warning("--drop-columns: %s not in the dataset; nothing to drop there.", missing)
     dropped_values = {c: table[c] for c in args.drop_columns if c in table.column_names}
     holdout_values = table[args.holdout_column] if args.holdout_column else None
@@ -714,10 +692,8 @@ def load_data(args, token) -> Data:
         logger.warning(line)
     chosen = choose_rows(labels, names, args)
     own = [i for i in chosen if origin is None or origin[usable[i]] == "dataset"]  # a reviewed row has no such value
-    dropped = [
-        describe_dropped(c, [v[usable[i]] for i in own], [labels[i] for i in own], names)
-        for c, v in dropped_values.items()
-    ]
+    own_labels = [labels[i] for i in own]
+    dropped = [describe_dropped(c, [v[usable[i]] for i in own], own_labels, names) for c, v in dropped_values.items()]
     rows = [usable[i] for i in chosen]
     table = table.select(rows)
     groups = duplicate_groups(table, args.text_columns)
@@ -780,10 +756,8 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
             hits = [y for v, y in zip(values, labels, strict=True) if v == value]
             shares.append({"value": value, "count": len(hits), "positive": sum(hits), "share": sum(hits) / len(hits)})
     why = "; ".join(f"{s['value']}: {s['positive']}/{s['count']} {names[1]}" for s in shares)
-    reason = {"leak": "it gives the label away", "label": "another label of the same rows"}.get(
-        DROP_COLUMNS.get(column)
-    )
-    details = "; ".join(filter(None, [reason, why]))
+    reasons = {"leak": "it gives the label away", "label": "another label of the same rows"}
+    details = "; ".join(filter(None, [reasons.get(DROP_COLUMNS.get(column)), why]))
     what = "Dropped column %r before anything else: the model never sees it%s"
     logger.info(what, column, f" ({details})" * bool(details))
     return {"name": column, "why": DROP_COLUMNS.get(column), "shares": shares}
@@ -794,8 +768,7 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
     if class_names is not None:
         values, class_names = drop_unused_names(values, class_names, label_column)
     if class_names is None:  # not a ClassLabel: the sorted unique values define the order
-        fractional = [v for v in values if isinstance(v, float) and v != int(v)]
-        if fractional:
+        if fractional := [v for v in values if isinstance(v, float) and v != int(v)]:
             raise UserError(
                 f"--label-column {label_column}: holds non-integer numbers (e.g. {fractional[0]}), which "
                 "looks like a regression target. This script classifies; give it a column of classes."
@@ -914,11 +887,8 @@ def card_words(args, names: list[str]) -> tuple[dict | None, dict | None, list[s
         task_off = f"{task_is} with the classes {TASK_CARD['classes']}; this run's are {names}"
     else:
         task_off = None
-    about_off = None
-    if not describes_dataset(DATASET_CARD.get("dataset"), args.dataset):
-        about_off = (
-            f"DATASET_CARD describes `{DATASET_CARD.get('dataset', 'no dataset')}`; this run's data is `{args.dataset}`"
-        )
+    about = f"DATASET_CARD describes `{DATASET_CARD.get('dataset', 'no dataset')}`; this run's data is `{args.dataset}`"
+    about_off = None if describes_dataset(DATASET_CARD.get("dataset"), args.dataset) else about
     left_out = [f"{why}: its words are left out and the card asks for them" for why in (task_off, about_off) if why]
     return None if task_off else TASK_CARD, None if about_off else DATASET_CARD, left_out
 
@@ -1068,9 +1038,8 @@ def split_rows(data: Data, args, seed: int) -> dict:
     if data.origin is None:
         return grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
     own = [i for i, o in enumerate(data.origin) if o == "dataset"]
-    part = grouped_split(
-        [data.labels[i] for i in own], [data.groups[i] for i in own], args.validation_size, args.test_size, seed
-    )
+    labels, groups = [data.labels[i] for i in own], [data.groups[i] for i in own]
+    part = grouped_split(labels, groups, args.validation_size, args.test_size, seed)
     split = {name: [own[j] for j in rows] for name, rows in part.items()}
     groups_of = {name: {data.groups[i] for i in rows} for name, rows in split.items()}
     drawn = [i for i, o in enumerate(data.origin) if o == "random"]
@@ -1078,11 +1047,8 @@ def split_rows(data: Data, args, seed: int) -> dict:
     held = groups_of["validation"] | groups_of["test"] | {data.groups[i] for i in split["collection"]}
     reviewed = [i for i, o in enumerate(data.origin) if o not in ("dataset", "random")]
     split["train"] = sorted(split["train"] + [i for i in reviewed if data.groups[i] not in held])
-    # Each text in one split: a reviewed row whose text another split holds is used nowhere (splits.csv lists it, so
-    # that the next queue does not offer it again).
-    split["left_out"] = [i for i in drawn if i not in split["collection"]] + [
-        i for i in reviewed if data.groups[i] in held
-    ]
+    left_out = [i for i in drawn if i not in split["collection"]]  # each text in one split: see the docstring
+    split["left_out"] = left_out + [i for i in reviewed if data.groups[i] in held]
     if split["left_out"]:
         what = "--add-labels: %d reviewed rows share a text with a row of another split: left out"
         logger.warning(what, len(split["left_out"]))
@@ -1123,12 +1089,10 @@ def grouped_split(labels: list[int], groups: list[int], validation_size: float, 
         members[g].append(row)
     label_of = majority_labels(labels, groups)
     try:
-        rest, test = train_test_split(
-            list(members), test_size=test_size, stratify=list(label_of.values()), random_state=seed
-        )
-        train, validation = train_test_split(
-            rest, test_size=validation_size / (1 - test_size), random_state=seed, stratify=[label_of[g] for g in rest]
-        )
+        strata = list(label_of.values())
+        rest, test = train_test_split(list(members), test_size=test_size, stratify=strata, random_state=seed)
+        strata, share = [label_of[g] for g in rest], validation_size / (1 - test_size)
+        train, validation = train_test_split(rest, test_size=share, random_state=seed, stratify=strata)
     except ValueError as err:  # a class whose rows fall in too few groups to stratify
         raise UserError(
             f"Cannot split the rows: {first_line(err)} Rows that share a text are kept together, and "
@@ -1173,13 +1137,9 @@ RUN_MARKERS = (".classifier-run.json", ".predict-run.json")  # what train_*.py a
 def looks_like_local_path(name: str) -> bool:
     """A local file or folder, not a Hub id (`owner/name`): one that is here, or a name with a file suffix, a leading
     ./ ~ / or more slashes (load_table refuses it when it is missing)."""
-    return (
-        Path(name).expanduser().exists()
-        or name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or Path(name).suffix.lower() in TABLE_SUFFIXES
-        or (os.sep != "/" and os.sep in name)
-    )
+    here, suffix = Path(name).expanduser().exists(), Path(name).suffix.lower() in TABLE_SUFFIXES
+    shaped = name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+    return here or suffix or shaped
 
 
 def load_table(dataset: str, token: str | None = None):
@@ -1310,8 +1270,7 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
     import pyarrow as pa
 
     for flag, names in wanted.items():
-        missing = [n for n in names if n not in table.column_names]
-        if missing:
+        if missing := [n for n in names if n not in table.column_names]:
             raise UserError(
                 f"{flag}: column(s) {missing} not in the dataset. Its columns are: {', '.join(table.column_names)}."
             )
@@ -1327,11 +1286,8 @@ def check_columns(table, wanted: dict[str, list[str]]) -> None:
 
 def build_texts(table, text_columns: list[str]) -> list[str]:
     """Join the text columns of each row with a blank line; missing values count as empty."""
-    columns = [table[c] for c in text_columns]
-    return [
-        "\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip())
-        for row in zip(*columns, strict=True)
-    ]
+    rows = zip(*[table[c] for c in text_columns], strict=True)
+    return ["\n\n".join(str(v).strip() for v in row if v is not None and str(v).strip()) for row in rows]
 
 
 # --- end shared: load_table ---
@@ -1368,24 +1324,16 @@ def resolve_model(args, token) -> dict:
     reads = AutoTokenizer.from_pretrained(args.model, token=token).model_max_length  # RoBERTa: 512 of its 514 positions
     limit = min(getattr(config, "max_position_embeddings", None) or args.max_length, reads)  # unset: a huge number
     if args.max_length > limit:
-        logger.warning(
-            "--max-length %d is more than %s supports (%d tokens); using %d. Longer texts become windows.",
-            args.max_length,
-            args.model,
-            limit,
-            limit,
-        )
+        what = "--max-length %d is more than %s supports (%d tokens); using %d. Longer texts become windows."
+        logger.warning(what, args.max_length, args.model, limit, limit)
         args.max_length = limit
     if "stride" not in given:  # the preset's, or a quarter of a smaller window
         args.stride = min(args.stride, args.max_length // 4)
     if args.stride >= args.max_length // 2:
         raise UserError(f"--stride {args.stride} must be below half of the window length {args.max_length}.")
     default, why = default_name(args, config.model_type)
-    if named := [
-        what
-        for what, given in (("output folder", args.output_dir), ("repo", args.hub_model_id or args.no_push))
-        if not given
-    ]:
+    chosen = (("output folder", args.output_dir), ("repo", args.hub_model_id or args.no_push))
+    if named := [what for what, given in chosen if not given]:
         logger.info("%s name %s (%s)", " and ".join(named).capitalize(), default, why)
     args.output_dir = args.output_dir or Path(default)
     local = Path(args.model).expanduser().exists()
@@ -1424,15 +1372,10 @@ def load_model(model_name: str, names: list[str], token: str | None):
     tokenizer = AutoTokenizer.from_pretrained(model_name, token=token)
     if not tokenizer.is_fast:
         raise UserError(f"--model {model_name}: its tokenizer has no fast (Rust) version, which windowing needs.")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_name,
-        token=token,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={n: i for i, n in enumerate(names)},
-        ignore_mismatched_sizes=True,  # a classifier with another number of labels gets a fresh head
-        dtype=torch.float32,
-    )
+    ids = {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+    # ignore_mismatched_sizes: a classifier with another number of labels gets a fresh head
+    fresh = {"num_labels": len(names), "ignore_mismatched_sizes": True, "dtype": torch.float32}
+    model = AutoModelForSequenceClassification.from_pretrained(model_name, token=token, **ids, **fresh)
     for key in ("positive_label", "decision_threshold", "decision_threshold_name", "decision_thresholds"):  # old task
         if hasattr(model.config, key):
             delattr(model.config, key)  # save_outputs writes this run's, when it decides them
@@ -1479,14 +1422,9 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     what = "Class weights (N / (K * n_c), training split): %s"
     logger.info(what, {n: round(w, 3) for n, w in zip(data.names, weights, strict=True)})
     trainer = make_trainer(args, job, model, tokenizer, windows, part["validation"], weights, data.names)
-    logger.info(
-        "Training on %d windows from %d rows: %s, precision %s, attention %s",
-        len(windows["row"]),
-        len(texts),
-        describe_device(trainer.args.device),
-        trainer.precision,
-        model.config._attn_implementation,
-    )
+    device, attention = describe_device(trainer.args.device), model.config._attn_implementation
+    what = "Training on %d windows from %d rows: %s, precision %s, attention %s"
+    logger.info(what, len(windows["row"]), len(texts), device, trainer.precision, attention)
     if job.resume_from:
         logger.info("Resuming from %s", job.resume_from)
     with clock("training"):
@@ -1497,19 +1435,16 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         return Run(job, None, None, {}, {}, None)
     key = trainer.args.metric_for_best_model
     trained = {round(e["epoch"], 2): e["loss"] for e in trainer.state.log_history if "loss" in e}
-    history = [
-        {
-            "epoch": round(e["epoch"], 2),
-            "training_loss": trained.get(round(e["epoch"], 2)),
-            **{k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)},
-        }
-        for e in trainer.state.log_history
-        if f"eval_{key}" in e
-    ]
+    history = []
+    for e in (e for e in trainer.state.log_history if f"eval_{key}" in e):
+        epoch = round(e["epoch"], 2)
+        scores = {k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)}
+        history.append({"epoch": epoch, "training_loss": trained.get(epoch), **scores})
+
     metrics = {
         "seed": job.seed,
         "precision": trainer.precision,
-        "attention": model.config._attn_implementation,
+        "attention": attention,
         **trainer.batch,
         "training_tokens": tokens,
         "validation_history": history,
@@ -1609,9 +1544,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, validation: tu
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_loss_func=weighted_loss,
     )
-    trainer.add_callback(
-        progress_keeper(trainer, job.settings, job.resume_from)
-    )  # before the pusher: the file goes up too
+    trainer.add_callback(progress_keeper(trainer, job.settings, job.resume_from))  # before the pusher: it goes up too
     if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
         trainer.add_callback(checkpoint_pusher(job.push_to))
     trainer.precision = precision
@@ -1670,21 +1603,12 @@ def checkpoint_pusher(hub: dict):
             logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
             try:
                 ensure_repo(hub)
-                hub["api"].upload_folder(
-                    repo_id=hub["repo_id"],
-                    folder_path=str(folder),
-                    path_in_repo="last-checkpoint",
-                    delete_patterns="*",
-                    commit_message=f"Checkpoint at epoch {state.epoch:.0f}",
-                )
+                where = {"repo_id": hub["repo_id"], "path_in_repo": "last-checkpoint", "delete_patterns": "*"}
+                message = f"Checkpoint at epoch {state.epoch:.0f}"
+                hub["api"].upload_folder(folder_path=str(folder), commit_message=message, **where)
             except Exception as err:  # a safety net only: the training goes on, and the model is pushed at the end
-                logger.warning(
-                    "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
-                    "pushed before it, if any.",
-                    folder.name,
-                    type(err).__name__,
-                    first_line(err),
-                )
+                what = "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
+                logger.warning(what + "pushed before it, if any.", folder.name, type(err).__name__, first_line(err))
 
     return PushCheckpoint()
 
@@ -1711,10 +1635,9 @@ def classifier_trainer(args, names: list[str], weights: list[float]):
 
         def score_validation(self) -> dict:
             """The rows' scores at threshold 0.5, and the windows' class-weighted loss (the loss trained on)."""
-            (texts, y), batch = self.eval_dataset, args.batch_size * 2
-            probs, window_probs, rows = predict_probs(
-                self.model, self.processing_class, texts, args.max_length, args.stride, batch, return_windows=True
-            )
+            (texts, y), window = self.eval_dataset, (args.max_length, args.stride, args.batch_size * 2)
+            model, tokenizer = self.model, self.processing_class
+            probs, window_probs, rows = predict_probs(model, tokenizer, texts, *window, return_windows=True)
             log_p = torch.tensor(window_probs).clamp_min(1e-45).log()  # a probability rounded to 0: finite
             loss = torch.nn.functional.nll_loss(log_p, torch.tensor([y[r] for r in rows]), torch.tensor(weights))
             return {f"eval_{k}": v for k, v in {"loss": float(loss), **classification_metrics(y, probs, names)}.items()}
@@ -1758,28 +1681,20 @@ def evaluate(model, tokenizer, args, names: list[str], part: dict, metrics: dict
     """Predict the validation rows and, once, the test rows with the selected model, then score them. Fills
     `metrics`; returns the rows' probabilities and the test rows' predicted classes."""
     batch, key = args.batch_size * 2, main_metric(names)
-    val_true = part["validation"][1]
-    val_probs, win_probs, win_rows = predict_probs(
-        model, tokenizer, part["validation"][0], args.max_length, args.stride, batch, return_windows=True
-    )
+    (val_texts, val_true), window = part["validation"], (args.max_length, args.stride, batch)
+    val_probs, win_probs, win_rows = predict_probs(model, tokenizer, val_texts, *window, return_windows=True)
     by_mean = classification_metrics(val_true, aggregate_windows(win_probs, win_rows, len(val_true), "mean"), names)
     by_max = classification_metrics(val_true, val_probs, names)
-    metrics["window_aggregation"] = {
-        "used": WINDOW_AGGREGATION,
-        "validation_f1": {"max": by_max[key], "mean": by_mean[key]},
-    }
-    test_probs, _, test_rows = predict_probs(
-        model, tokenizer, part["test"][0], args.max_length, args.stride, batch, return_windows=True
-    )
+    f1 = {"max": by_max[key], "mean": by_mean[key]}
+    metrics["window_aggregation"] = {"used": WINDOW_AGGREGATION, "validation_f1": f1}
+    test_probs, _, test_rows = predict_probs(model, tokenizer, part["test"][0], *window, return_windows=True)
     probs = {"validation": val_probs, "test": test_probs}
     test_pred = score_predictions(metrics, names, {k: part[k][1] for k in probs}, probs, args)
-    metrics["rows_longer_than_one_window"] = {
-        "validation": count_long_rows(win_rows),
-        "test": count_long_rows(test_rows),
-    }
+    long_rows = {"validation": count_long_rows(win_rows), "test": count_long_rows(test_rows)}
+    metrics["rows_longer_than_one_window"] = long_rows
     if part.get("collection", ([],))[0]:  # --add-labels: the reviewed rows drawn at random
         texts, y = part["collection"]
-        probs["collection"] = predict_probs(model, tokenizer, texts, args.max_length, args.stride, batch)
+        probs["collection"] = predict_probs(model, tokenizer, texts, *window)
         metrics["collection"] = score_collection(y, probs["collection"], names, metrics, args.seed)
     return probs, test_pred
 
@@ -1900,11 +1815,9 @@ def classification_metrics(y_true, probs, names: list[str], threshold: float | N
     else:
         out.update({f"{a}_{m}": v for a in ("macro", "weighted") for m, v in scores(report[f"{a} avg"]).items()})
     if len(np.unique(y_true)) == k:
-        out["roc_auc"] = float(
-            roc_auc_score(y_true, probs[:, 1])
-            if k == 2
-            else roc_auc_score(y_true, probs, multi_class="ovr", labels=labels)
-        )
+        ovr = {} if k == 2 else {"multi_class": "ovr", "labels": labels}
+        out["roc_auc"] = float(roc_auc_score(y_true, probs[:, 1] if k == 2 else probs, **ovr))
+
     out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     if k > 2:
         rows = {n: report[str(i)] for i, n in enumerate(names)}
@@ -1953,14 +1866,8 @@ def tfidf_baseline(texts: list[str], labels: list[int], split: dict, names: list
     partner, threshold = lexical_model(texts, labels, split, names, seed)
     test = [texts[i] for i in split["test"]]
     result = classification_metrics([labels[i] for i in split["test"]], partner.predict_proba(test), names, threshold)
-    result.update(
-        {
-            "C": partner[-1].C,
-            "threshold": threshold,
-            "train_rows": len(split["train"]),
-            "seconds": round(time.time() - start, 2),
-        }
-    )
+    result.update(C=partner[-1].C, threshold=threshold, train_rows=len(split["train"]))
+    result["seconds"] = round(time.time() - start, 2)
     if threshold is None:
         del result["threshold"]
     return result
@@ -1981,9 +1888,8 @@ def lexical_model(texts: list[str], labels: list[int], split: dict, names: list[
     key = main_metric(names)
     best = None
     for c in (0.1, 1.0, 10.0, 100.0):
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=seed).fit(
-            m_train, y["train"]
-        )
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=seed)
+        clf.fit(m_train, y["train"])
         p_val = clf.predict_proba(m_val)
         threshold = named_thresholds(y["validation"], p_val[:, 1])["f1"] if len(names) == 2 else None
         score = classification_metrics(y["validation"], p_val, names, threshold)[key]
@@ -2000,14 +1906,8 @@ WINDOW_AGGREGATION = "max"  # how a long text's window scores become one score: 
 def tokenize_windows(tokenizer, texts: list[str], max_length: int, stride: int, labels: list[int] | None = None):
     """Tokenise texts, cutting any text longer than max_length into windows that overlap by `stride` tokens (the
     tokenizer's overflow support). Each window carries its row number and its row's label."""
-    enc = tokenizer(
-        texts,
-        truncation=True,
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_attention_mask=True,
-    )
+    cut = {"truncation": True, "max_length": max_length, "stride": stride, "return_overflowing_tokens": True}
+    enc = tokenizer(texts, **cut, return_attention_mask=True)
     rows = list(enc.pop("overflow_to_sample_mapping"))
     windows = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "row": rows}
     if labels is not None:
@@ -2076,13 +1976,8 @@ def predict_probs(
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_here(device)):
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenizer.pad(
-                {
-                    "input_ids": [windows["input_ids"][i] for i in idx],
-                    "attention_mask": [windows["attention_mask"][i] for i in idx],
-                },
-                return_tensors="pt",
-            )
+            ids = {k: [windows[k][i] for i in idx] for k in ("input_ids", "attention_mask")}
+            batch = tokenizer.pad(ids, return_tensors="pt")
             logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
@@ -2135,17 +2030,11 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
     for."""
     y = {k: [data.labels[i] for i in rows] for k, rows in split.items()}
     made_up = {k: np.eye(len(data.names))[v] * 0.5 + 0.5 / len(data.names) for k, v in y.items()}
-    metrics = {
-        "precision": "fp32",
-        "attention": "sdpa",
-        "processes": 1,
-        "effective_batch_size": args.batch_size,
-        "class_weights": dict.fromkeys(data.names, 1.0),
-        "best_epoch": 1.0,
-        "training_tokens": {"real": 1, "computed": 1, "padding_efficiency": 1.0, "real_tokens_per_second": 1.0},
-        "window_aggregation": {"used": WINDOW_AGGREGATION, "validation_f1": {"max": 1.0, "mean": 1.0}},
-        "rows_longer_than_one_window": {"train": 0},
-    }
+    metrics = {"precision": "fp32", "attention": "sdpa", "processes": 1, "effective_batch_size": args.batch_size}
+    metrics.update(class_weights=dict.fromkeys(data.names, 1.0), best_epoch=1.0)
+    metrics["rows_longer_than_one_window"] = {"train": 0}
+    metrics["training_tokens"] = {"real": 1, "computed": 1, "padding_efficiency": 1.0, "real_tokens_per_second": 1.0}
+    metrics["window_aggregation"] = {"used": WINDOW_AGGREGATION, "validation_f1": {"max": 1.0, "mean": 1.0}}
     test_pred = score_predictions(metrics, data.names, y, made_up, args)
     metrics.update(validation_history=[{"epoch": 1.0, "loss": 0.5, **metrics["validation"]}], baseline=metrics["test"])
     run = Run(Job(args.seed, split, args.output_dir), None, None, metrics, made_up, test_pred)
@@ -2158,13 +2047,10 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
             f"The card template does not render ({type(err).__name__}: {first_line(err)}). Fix it "
             "(--card-template) before anything is trained."
         ) from err
-    if hub is not None:
-        check_card_metadata(card)
-
-
-def check_card_metadata(card: str) -> None:
-    """The Hub checks a README's metadata (licence, language, tags, model-index) when it is uploaded and refuses the
-    whole commit when it fails; ask it now. No answer is only a warning: the upload asks again."""
+    if hub is None:
+        return
+    # The Hub checks a README's metadata (licence, language, tags, model-index) when it is uploaded and refuses the
+    # whole commit when it fails; ask it now. No answer is only a warning: the upload asks again.
     from huggingface_hub import ModelCard
 
     try:
@@ -2184,12 +2070,8 @@ def rehearse_studies(args, data: Data, metrics: dict) -> dict:
     for seed in range(args.seed + 1, args.seed + args.seeds):
         grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
     scores = {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
-    seeds = {
-        "n": args.seeds,
-        "seeds": list(range(args.seed, args.seed + args.seeds)),
-        "runs": [],
-        "summary": {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()},
-    }
+    summary = {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()}
+    seeds = {"n": args.seeds, "seeds": list(range(args.seed, args.seed + args.seeds)), "runs": [], "summary": summary}
     groups = []
     for value in sorted(set(data.holdout), key=str) if args.holdout_column else []:
         part = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
@@ -2202,10 +2084,9 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     """Write the model, the tokenizer, the tables of the run, the card and metrics.json. Returns the files written,
     relative to `out` (made by make_output_dir): exactly what a push uploads."""
     if "threshold" in record:
-        run.model.config.positive_label = data.names[1]
-        run.model.config.decision_threshold = record["threshold"]["value"]
-        run.model.config.decision_threshold_name = record["threshold"]["name"]
-        run.model.config.decision_thresholds = {n: t["value"] for n, t in record["thresholds"].items()}
+        chosen, named = record["threshold"], {n: t["value"] for n, t in record["thresholds"].items()}
+        run.model.config.update({"positive_label": data.names[1], "decision_thresholds": named})
+        run.model.config.update({"decision_threshold": chosen["value"], "decision_threshold_name": chosen["name"]})
     run.model.save_pretrained(out)  # not trainer.save_model: with --push-checkpoints that would push a placeholder card
     index = out / "model.safetensors.index.json"  # a large model is saved in shards that this file lists
     shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else []
@@ -2239,11 +2120,8 @@ def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
     """splits.csv (where each row went), predictions.csv (the scores of the validation, test and collection rows) and
     errors.csv (the misclassified test rows, to read)."""
     split, names = run.job.split, data.names
-    write_csv(
-        out / "splits.csv",
-        ["row", "id", "split"],
-        [(data.rows[i], data.ids[i], k) for k, rows in split.items() for i in rows],
-    )
+    where = [(data.rows[i], data.ids[i], k) for k, rows in split.items() for i in rows]
+    write_csv(out / "splits.csv", ["row", "id", "split"], where)
     score_names = [names[1]] if len(names) == 2 else names
     rows = [
         (data.ids[i], part, names[data.labels[i]], *(float(x) for x in (p[1:] if len(names) == 2 else p)))
@@ -2320,11 +2198,8 @@ def read_template(path: str | None) -> tuple[str, str]:
 def metric_rows(record: dict) -> list[dict]:
     """The card's test table: each metric, its interval, its value at threshold 0.5 and the baseline's."""
     binary = "threshold" in record
-    keys = (
-        ["f1", "precision", "recall", "accuracy", "roc_auc"]
-        if binary
-        else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1", "accuracy", "roc_auc"]
-    )
+    keys = ["f1", "precision", "recall"] if binary else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
+    keys += ["accuracy", "roc_auc"]
     test, half, baseline = record["test"], record.get("test_at_default_threshold") or {}, record.get("baseline") or {}
     return [
         {
@@ -2359,18 +2234,11 @@ def render_card(record: dict, template: str) -> str:
 
     rows, data = metric_rows(record), record["dataset"]
     about, task = data["about"] or {}, record["task"] or {}
+    split = f"test (grouped, stratified, seed {record['hyperparameters']['seed']})"
+    on = {"task_type": "text-classification", "task_name": "Text classification", "dataset_split": split}
+    on.update(dataset_type=data["id"], dataset_name=data["id"])
     results = [
-        EvalResult(
-            task_type="text-classification",
-            task_name="Text classification",
-            dataset_type=data["id"],
-            dataset_name=data["id"],
-            metric_type=r["key"],
-            metric_name=r["label"],
-            dataset_split=f"test (grouped, stratified, seed {record['hyperparameters']['seed']})",
-            metric_value=round(r["value"], 4),
-        )
-        for r in rows
+        EvalResult(**on, metric_type=r["key"], metric_name=r["label"], metric_value=round(r["value"], 4)) for r in rows
     ]
     base = record["base_model"]
     card_data = ModelCardData(
@@ -2387,15 +2255,8 @@ def render_card(record: dict, template: str) -> str:
         widget=[{"text": t} for t in task["examples"]] if task else None,
     )
     example = task["examples"][0] if task else "Replace this with a text to classify."
-    card = ModelCard.from_template(
-        card_data,
-        template_str=template,
-        metric_rows=rows,
-        example=example,
-        bootstrap_resamples=BOOTSTRAP_RESAMPLES,
-        **record,
-    )
-    return str(card)
+    fill = {"metric_rows": rows, "example": example, "bootstrap_resamples": BOOTSTRAP_RESAMPLES}
+    return str(ModelCard.from_template(card_data, template_str=template, **fill, **record))
 
 
 # ==============================================================================================================
@@ -2423,10 +2284,8 @@ def check_hub(args, base: dict, token) -> dict:
         )
     want_private = args.private or (not args.public and looks_like_local_path(args.dataset))
     if want_private and not args.private:
-        logger.info(
-            "The repo will be private: a model trained on a local file may have memorised rows that were "
-            "never meant to be public. Add --public to publish it."
-        )
+        what = "The repo will be private: a model trained on a local file may have memorised rows that were never "
+        logger.info(what + "meant to be public. Add --public to publish it.")
     if private is False and want_private:
         raise UserError(
             f"{repo_id} already exists and is public; this run would make its model private, and the Hub "
@@ -2580,16 +2439,13 @@ def push_metrics(hub: dict, out: Path, record: dict) -> None:
     """metrics.json again, with the push's record, uploaded last so that the Hub's copy is the local one. The model is
     published and verified by then: a failure here is a warning."""
     api, repo_id, path = hub["api"], hub["repo_id"], out / "metrics.json"
+    repo = {"repo_id": repo_id}
     write_json(path, record)
     try:
-        commit_retrying_once(
-            lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id)
-        )
+        commit_retrying_once(lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo="metrics.json", **repo))
     except Exception as err:
-        what = f"{type(err).__name__}: {first_line(err)}"
-        logger.warning(
-            "Could not upload the final metrics.json (%s). Finish with: hf upload %s %s", what, repo_id, path
-        )
+        what = "Could not upload the final metrics.json (%s: %s). Finish with: hf upload %s %s"
+        logger.warning(what, type(err).__name__, first_line(err), repo_id, path)
 
 
 def ensure_repo(hub: dict) -> None:
@@ -2654,30 +2510,19 @@ def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
     except Exception as err:
         if http_status(err) == 404:  # none there: every checkpoint push failed
             return []
-        logger.warning(
-            "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
-            "repo's Files page.",
-            repo_id,
-            type(err).__name__,
-        )
+        what = "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
+        logger.warning(what + "repo's Files page.", repo_id, type(err).__name__)
         return []
     logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
     return ["last-checkpoint"]
 
 
 def log_summary(record: dict, out: Path, clock) -> None:
-    test = record["test"]
-    key = main_metric(record["labels"])
-    logger.info(
-        "Test (%d rows): %s %.3f, accuracy %.3f%s | baseline %.3f | %d errors",
-        test["n"],
-        METRIC_NAMES[key],
-        test[key],
-        test["accuracy"],
-        f", ROC-AUC {test['roc_auc']:.3f}" if "roc_auc" in test else "",
-        record["baseline"][key],
-        record["errors"]["count"],
-    )
+    test, key = record["test"], main_metric(record["labels"])
+    auc = f", ROC-AUC {test['roc_auc']:.3f}" if "roc_auc" in test else ""
+    shown = [test["n"], METRIC_NAMES[key], test[key], test["accuracy"], auc, record["baseline"][key]]
+    what = "Test (%d rows): %s %.3f, accuracy %.3f%s | baseline %.3f | %d errors"
+    logger.info(what, *shown, record["errors"]["count"])
     what = "Wrote the model, its card (README.md), metrics.json and the run's tables to %s in %.0f s"
     logger.info(what, out, clock.rounded()["wall"])
 
@@ -2703,18 +2548,11 @@ def launch_processes(args) -> int | None:
     wanted = min(count, args.gpus or count)
     if count > 1 and wanted == 1:
         os.environ["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
-        logging.getLogger("train").warning("%d GPUs here; --gpus 1 trains on one, the others stay idle.", count)
+        logger.warning("%d GPUs here; --gpus 1 trains on one, the others stay idle.", count)
     if wanted < 2:
         return None
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={wanted}",
-        str(Path(__file__).resolve()),
-        *args.argv,
-    ]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={wanted}"]
+    command = [*launcher, str(Path(__file__).resolve()), *args.argv]
     print(f"{wanted} GPUs: one training process per GPU: {shlex.join(command)}", file=sys.stderr, flush=True)
     launcher = subprocess.Popen(command)
     try:
@@ -2776,17 +2614,11 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
     if not is_main():  # the other processes only helped train
         return None
     keys = [k for k in METRIC_NAMES if all(k in r["test"] for r in runs)]
-    summary = {
-        k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "values": v}
-        for k in keys
-        for v in [[r["test"][k] for r in runs]]
-    }
-    return {
-        "n": len(runs),
-        "seeds": [r["seed"] for r in runs],
-        "summary": summary,
-        "runs": [{k: r[k] for k in ("seed", "test", "best_epoch")} for r in runs],
-    }
+    values = {k: [r["test"][k] for r in runs] for k in keys}
+    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "values": v} for k, v in values.items()}
+
+    kept = [{k: r[k] for k in ("seed", "test", "best_epoch")} for r in runs]
+    return {"n": len(runs), "seeds": [r["seed"] for r in runs], "summary": summary, "runs": kept}
 
 
 # ==============================================================================================================
@@ -2863,11 +2695,8 @@ def holdout_split(labels, groups, holdout_values, value, validation_size: float,
         strata = None
     _, val_groups = train_test_split(rest_groups, test_size=validation_size, random_state=seed, stratify=strata)
     val_groups = set(val_groups)
-    return {
-        "train": [i for i in rest if groups[i] not in val_groups],
-        "validation": [i for i in rest if groups[i] in val_groups],
-        "test": test,
-    }
+    train, validation = [i for i in rest if groups[i] not in val_groups], [i for i in rest if groups[i] in val_groups]
+    return {"train": train, "validation": validation, "test": test}
 
 
 def holdout_summary(metrics: dict, y_true: list[int], names: list[str]) -> str:
@@ -2898,9 +2727,8 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
     if found is None and hub is not None and hub.get("create") is None:  # the repo exists: it may hold one
         shutil.rmtree(fetched, ignore_errors=True)  # snapshot_download would return an earlier fetch when offline
         try:
-            hub["api"].snapshot_download(
-                repo_id=hub["repo_id"], allow_patterns=["last-checkpoint/*"], local_dir=str(fetched)
-            )
+            fetch = {"allow_patterns": ["last-checkpoint/*"], "local_dir": str(fetched)}
+            hub["api"].snapshot_download(repo_id=hub["repo_id"], **fetch)
         except Exception as err:  # starting over would replace the Hub's checkpoint at the first save
             raise UserError(
                 f"--resume: could not fetch last-checkpoint/ from {hub['repo_id']} ({type(err).__name__}: "
@@ -2954,12 +2782,10 @@ def interrupted(argv: list[str]) -> str:
             f"Interrupted (Ctrl-C): the model, its card and the run's files are saved in {SAVED[-1]}. Push them with: "
             f"hf upload <your repo> {SAVED[-1]}"
         )
-    folder = WRITING[-1] / "checkpoints" if WRITING else None
-    if folder is None or not folder.is_dir():
-        return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
     from transformers.trainer_utils import get_last_checkpoint
 
-    last = get_last_checkpoint(str(folder))
+    folder = WRITING[-1] / "checkpoints" if WRITING else None
+    last = get_last_checkpoint(str(folder)) if folder is not None and folder.is_dir() else None
     if last is None:
         return f"Interrupted (Ctrl-C) before the first checkpoint: nothing to continue from. Start again with: {again}"
     return f"Interrupted (Ctrl-C): the last checkpoint is kept in {last}. Continue from it with: {again} --resume"
