@@ -273,7 +273,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     flag(data, "--max-samples", None, "train on a stratified subset of this many rows", "all rows", type=int)
     reviewed = "comma-separated files of reviewed rows (predict.py --review's review.csv, labels filled in): its "
     reviewed += "random rows measure the model on that collection, the others are trained on"
-
     flag(data, "--add-labels", None, reviewed, "none")
     flag(data, "--validation-size", VALIDATION_SIZE, "share of rows for validation", type=float)
     flag(data, "--test-size", TEST_SIZE, "share of rows for the test split, scored once at the end", type=float)
@@ -552,7 +551,6 @@ def hub_token() -> str | None:
 def describe_environment(args) -> dict:
     """Library versions, the hardware it trains on, and the command that reproduces the run. Stops at once when
     this machine cannot train as asked."""
-
     from accelerate import PartialState
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
@@ -948,7 +946,15 @@ def add_reviewed(args, table, id_column: str | None):
     from datasets import Dataset, concatenate_datasets
 
     known = {str(v) for v in table[id_column]} if id_column else set(build_texts(table, args.text_columns))
-    spelling = label_spellings(table, args.label_column)
+    # Each way a reviewer may write a label, mapped to the dataset's own value: the value as text (1, 1.0), and the
+    # label's name where the dataset has one (a ClassLabel's, or X and no_X for a 0/1 column named X).
+    values = [v for v in set(table[args.label_column]) if v is not None and str(v).strip()]
+    spelling = {str(v).strip(): v for v in values}
+    spelling.update({f"{float(v)}": v for v in values if isinstance(v, int) and not isinstance(v, bool)})
+    if hasattr(table.features[args.label_column], "names"):
+        spelling.update({name: i for i, name in enumerate(table.features[args.label_column].names)})
+    elif set(values) <= {0, 1}:
+        spelling.update({f"no_{args.label_column}": 0, args.label_column: 1})
     added, origin, skipped, repeated, unknown = {c: [] for c in table.column_names}, [], 0, [], []
     for path in args.add_labels:
         reviewed = load_table(path)
@@ -1001,20 +1007,6 @@ def add_reviewed(args, table, id_column: str | None):
     logger.info(what, len(origin), dict(Counter(origin)), skipped)
     more = Dataset.from_dict(added, features=table.features)
     return concatenate_datasets([table, more]), ["dataset"] * len(table) + origin, skipped
-
-
-def label_spellings(table, label_column: str) -> dict:
-    """Each way a reviewer may write a label, mapped to the dataset's own value: the value as text (1, 1.0), and the
-    label's name where the dataset has one (a ClassLabel's, or X and no_X for a 0/1 column named X)."""
-    feature = table.features[label_column]
-    values = [v for v in set(table[label_column]) if v is not None and str(v).strip()]
-    spelling = {str(v).strip(): v for v in values}
-    spelling.update({f"{float(v)}": v for v in values if isinstance(v, int) and not isinstance(v, bool)})
-    if hasattr(feature, "names"):
-        spelling.update({name: i for i, name in enumerate(feature.names)})
-    elif set(values) <= {0, 1}:
-        spelling.update({f"no_{label_column}": 0, label_column: 1})
-    return spelling
 
 
 def review_facts(args, origin: list[str], skipped: int) -> dict:
@@ -2038,7 +2030,20 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
     test_pred = score_predictions(metrics, data.names, y, made_up, args)
     metrics.update(validation_history=[{"epoch": 1.0, "loss": 0.5, **metrics["validation"]}], baseline=metrics["test"])
     run = Run(Job(args.seed, split, args.output_dir), None, None, metrics, made_up, test_pred)
-    record = build_record(args, env, base, data, run, rehearse_studies(args, data, metrics), "rehearsal")
+    # Made-up results of the optional studies; their splits are made now, so that a seed or a held-out value that
+    # cannot be split stops the run before the main training, not after it.
+    for seed in range(args.seed + 1, args.seed + args.seeds):
+        grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
+    scores = {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
+    summary = {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()}
+    seeds = {"n": args.seeds, "seeds": list(range(args.seed, args.seed + args.seeds)), "runs": [], "summary": summary}
+    groups = []
+    for value in sorted(set(data.holdout), key=str) if args.holdout_column else []:
+        part = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
+        groups.append(holdout_group(value, part, data, metrics, summary="rehearsal"))
+    holdout = {"column": args.holdout_column, "groups": groups} if args.holdout_column else None
+    studies = {"seeds": seeds if args.seeds > 1 else None, "holdout": holdout}
+    record = build_record(args, env, base, data, run, studies, "rehearsal")
     record.update(errors={"count": 0, "file": "errors.csv"}, timings={"wall": 0.0})
     try:
         card = render_card(record, template)
@@ -2062,22 +2067,6 @@ def rehearse_card(args, env: dict, base: dict, data: Data, split: dict, template
         ) from err
     except Exception as err:
         logger.warning("Could not ask the Hub to check the card's metadata (%s); the upload will.", type(err).__name__)
-
-
-def rehearse_studies(args, data: Data, metrics: dict) -> dict:
-    """Made-up results of the optional studies, for the rehearsal; their splits are made now, so that a seed or a
-    held-out value that cannot be split stops the run before the main training, not after it."""
-    for seed in range(args.seed + 1, args.seed + args.seeds):
-        grouped_split(data.labels, data.groups, args.validation_size, args.test_size, seed)
-    scores = {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
-    summary = {k: {"mean": v, "std": 0.0, "values": [v] * args.seeds} for k, v in scores.items()}
-    seeds = {"n": args.seeds, "seeds": list(range(args.seed, args.seed + args.seeds)), "runs": [], "summary": summary}
-    groups = []
-    for value in sorted(set(data.holdout), key=str) if args.holdout_column else []:
-        part = holdout_split(data.labels, data.groups, data.holdout, value, args.validation_size, args.seed)
-        groups.append(holdout_group(value, part, data, metrics, summary="rehearsal"))
-    holdout = {"column": args.holdout_column, "groups": groups} if args.holdout_column else None
-    return {"seeds": seeds if args.seeds > 1 else None, "holdout": holdout}
 
 
 def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, clock) -> list[str]:
@@ -2275,7 +2264,16 @@ def check_hub(args, base: dict, token) -> dict:
     api = HfApi(token=token)
     me = hub_call(api.whoami, "check HF_TOKEN", "The Hub did not accept HF_TOKEN")
     repo_id = args.hub_model_id or f"{me['name']}/{default_name(args, base['type'])[0]}"
-    private = repo_visibility(api, repo_id)
+
+    def visibility():  # True for an existing private repo, False for an existing public one, None when there is none
+        try:
+            return bool(api.repo_info(repo_id).private)
+        except Exception as err:
+            if is_missing_repo(err):
+                return None
+            raise
+
+    private = hub_call(visibility, f"look up {repo_id}", f"Cannot read {repo_id}")
     problem = write_problem(api, me, repo_id, exists=private is not None)
     if problem:
         raise UserError(
@@ -2318,20 +2316,6 @@ def hub_call(call, what: str, refused: str):
             f"{refused} ({type(err).__name__}: {first_line(err)}). Make a write token at "
             "https://huggingface.co/settings/tokens, or use --no-push."
         ) from err
-
-
-def repo_visibility(api, repo_id: str) -> bool | None:
-    """True for an existing private repo, False for an existing public one, None when there is none."""
-
-    def look():
-        try:
-            return bool(api.repo_info(repo_id).private)
-        except Exception as err:
-            if is_missing_repo(err):
-                return None
-            raise
-
-    return hub_call(look, f"look up {repo_id}", f"Cannot read {repo_id}")
 
 
 def write_problem(api, me: dict, repo_id: str, exists: bool) -> str | None:
@@ -2405,20 +2389,32 @@ def push_and_verify(hub: dict, out: Path, files: list[str], clock) -> dict:
         ensure_repo(hub)
         api.create_commit(repo_id=repo_id, operations=operations, commit_message="Upload model and card")
 
+    uploaded = False
     try:
         with clock("upload"):
             logger.info("Uploading %d files to https://huggingface.co/%s", len(files), repo_id)
             commit_retrying_once(upload)
-    except Exception as err:
-        failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
-        raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
-    try:
+        uploaded = True
         with clock("push_verification"):
             verified = verify_push(api, repo_id, out, files)
-    except Exception as err:  # the files are up but not proven: keep them where they can be pushed again from
-        failed = str(err) if isinstance(err, UserError) else f"Could not check the push ({type(err).__name__})."
+    except Exception as err:  # up but not proven, or not up: keep the files where they can be pushed again from
+        failed = f"Uploading the model to {repo_id} failed ({type(err).__name__}: {first_line(err)})."
+        if uploaded:
+            failed = str(err) if isinstance(err, UserError) else f"Could not check the push ({type(err).__name__})."
         raise UserError(f"{failed} {keep_for_later(out, files, repo_id, hub['user'])}") from err
-    removed = remove_hub_checkpoint(api, repo_id) if hub["checkpoints"] or hub.get("resumed") else []
+    # The repo's last-checkpoint/, which this run pushed or resumed from, let a killed job resume and is now dead
+    # weight: deleted. The model is published, so a failure here is a warning.
+    removed = ["last-checkpoint"] if hub["checkpoints"] or hub.get("resumed") else []
+    try:
+        if removed:
+            done = "Remove last-checkpoint/: training done"
+            api.delete_folder("last-checkpoint", repo_id=repo_id, commit_message=done)
+            logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
+    except Exception as err:
+        removed = []
+        if http_status(err) != 404:  # 404: none there, every checkpoint push failed
+            what = "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
+            logger.warning(what + "repo's Files page.", repo_id, type(err).__name__)
     return {"repo_id": repo_id, "files": files, **verified, "removed": removed}
 
 
@@ -2502,21 +2498,6 @@ def verify_push(api, repo_id: str, out: Path, files: list[str]) -> dict:
     return {"verified_files": len(files)}
 
 
-def remove_hub_checkpoint(api, repo_id: str) -> list[str]:
-    """After a verified push, delete the repo's last-checkpoint/, which this run pushed or resumed from: it let a killed
-    job resume and is now dead weight. The model is published, so a failure here is a warning."""
-    try:
-        api.delete_folder("last-checkpoint", repo_id=repo_id, commit_message="Remove last-checkpoint/: training done")
-    except Exception as err:
-        if http_status(err) == 404:  # none there: every checkpoint push failed
-            return []
-        what = "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
-        logger.warning(what + "repo's Files page.", repo_id, type(err).__name__)
-        return []
-    logger.info("Removed last-checkpoint/ from %s: training finished and the pushed model is verified", repo_id)
-    return ["last-checkpoint"]
-
-
 def log_summary(record: dict, out: Path, clock) -> None:
     test, key = record["test"], main_metric(record["labels"])
     auc = f", ROC-AUC {test['roc_auc']:.3f}" if "roc_auc" in test else ""
@@ -2533,7 +2514,6 @@ def log_summary(record: dict, out: Path, clock) -> None:
 def launch_processes(args) -> int | None:
     """With several GPUs and no launcher yet, run this same command once per GPU under torch.distributed.run (DDP)
     and return its exit code; --gpus 1 keeps one GPU. None: this process trains, alone or as one of the ranks."""
-
     import torch
 
     if "LOCAL_RANK" in os.environ:  # under the launcher: join the others (one GPU each) before anything else
@@ -2616,7 +2596,6 @@ def seed_study(args, data: Data, first: Run, clock, token) -> dict:
     keys = [k for k in METRIC_NAMES if all(k in r["test"] for r in runs)]
     values = {k: [r["test"][k] for r in runs] for k in keys}
     summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "values": v} for k, v in values.items()}
-
     kept = [{k: r[k] for k in ("seed", "test", "best_epoch")} for r in runs]
     return {"n": len(runs), "seeds": [r["seed"] for r in runs], "summary": summary, "runs": kept}
 
