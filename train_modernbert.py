@@ -243,8 +243,7 @@ def main(argv=None) -> int:
         files = save_outputs(args.output_dir, run, data, record, template, clock)
     # 5. Push exactly those files, then check what landed.
     if hub is not None:
-        record["push"] = push_and_verify(hub, args.output_dir, files, clock)
-        push_metrics(hub, args.output_dir, {**record, "timings": clock.rounded()})
+        push_and_verify(hub, args.output_dir, files, clock, record)
     log_summary(record, args.output_dir, clock)
     return 0
 
@@ -500,25 +499,21 @@ def run_settings(args, base: dict, data) -> dict:
     """What a checkpoint depends on: --resume refuses one made with other values (a new split would put training rows
     in the test set; another number of epochs another schedule)."""
     names = ("max_samples", "text_columns", "label_column", *HYPERPARAMETERS)
+    model = base["id"]
+    if not base["on_hub"]:  # a local model by its contents, not its folder's name (two called `model` are not one)
+        digest, folder = hashlib.sha256(), Path(args.model).expanduser()
+        for path in sorted([folder / "config.json", *folder.glob("*.safetensors"), *folder.glob("*.bin")]):
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 24):
+                    digest.update(chunk)
+        model = f"{model} (sha256 {digest.hexdigest()[:16]})"  # of its config and weights
     return {
         "data": data.facts["texts_and_labels_sha256"],
-        "model": base["id"] if base["on_hub"] else model_fingerprint(args.model, base["id"]),
+        "model": model,
         "labels": data.names,
         "processes": processes(),
         **{k: getattr(args, k) for k in names},
     }
-
-
-def model_fingerprint(folder: str, name: str) -> str:
-    """A local model by its contents, not its folder's name (two folders called `model` are not one model): the
-    sha256 of its config and weights."""
-    digest = hashlib.sha256()
-    folder = Path(folder).expanduser()
-    for path in sorted([folder / "config.json", *folder.glob("*.safetensors"), *folder.glob("*.bin")]):
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 24):
-                digest.update(chunk)
-    return f"{name} (sha256 {digest.hexdigest()[:16]})"
 
 
 @dataclass
@@ -562,7 +557,18 @@ def describe_environment(args) -> dict:
     check_hardware(args)
     count, hardware = processes(), describe_device(PartialState().device)  # the device the Trainer will train on
     hardware = f"{count} × {hardware}" if count > 1 else hardware
-    return {"hardware": hardware, "versions": versions, "command": reproduce_command(args.argv)}
+    # The command that reproduces this run, naming the script (never a /data/... path): as a Hugging Face Job when it
+    # runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no absolute path
+    # of this machine goes into the card.
+    argv = [a for a in args.argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
+    named = named_not_located(argv, ("--dataset", "--model", "--output-dir", "--card-template"))
+    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
+    # the job's flavor: its ACCELERATOR variable where that names one; else l4x1, the flavor this script is made for
+    accelerator = os.environ.get("ACCELERATOR", "").lower()
+    flavor = accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
+    job = f"hf jobs uv run --flavor {flavor} --secrets HF_TOKEN {words}"
+    command = job if os.environ.get("JOB_ID") else f"uv run {words}"
+    return {"hardware": hardware, "versions": versions, "command": command}
 
 
 MIN_DRIVER = {"13": "580.65.06", "12": "525.60.13"}  # CUDA major -> oldest NVIDIA driver (CUDA release notes)
@@ -610,21 +616,6 @@ def nvidia_driver() -> str | None:
         if answer.returncode == 0 and answer.stdout.strip():
             return answer.stdout.split()[0]
     return "unknown" if Path("/dev/nvidia0").exists() else None
-
-
-def reproduce_command(argv: list[str]) -> str:
-    """The command that reproduces this run, naming the script (never a /data/... path): as a Hugging Face Job
-    when it runs as one (JOB_ID is set), else with uv run. A local file or folder is named, not located: no
-    absolute path of this machine goes into the card."""
-    argv = [a for a in argv if a not in ("--resume", "--overwrite")]  # how this run started, not what it made
-    named = named_not_located(argv, ("--dataset", "--model", "--output-dir", "--card-template"))
-    words = " ".join(shlex.quote(a) for a in [Path(__file__).name, *named])
-    if not os.environ.get("JOB_ID"):
-        return f"uv run {words}"
-    # the job's flavor: its ACCELERATOR variable where that names one; else l4x1, the flavor this script is made for
-    accelerator = os.environ.get("ACCELERATOR", "").lower()
-    flavor = accelerator if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", accelerator or "-") else "l4x1"
-    return f"hf jobs uv run --flavor {flavor} --secrets HF_TOKEN {words}"
 
 
 # --- shared: command (identical in the scripts that publish their command line; tests/test_copies.py checks) ---
@@ -763,8 +754,15 @@ def describe_dropped(column: str, values: list, labels: list[int], names: list[s
 
 def encode_labels(values: list, label_column: str, class_names: list[str] | None, given: list[str] | None):
     """Map raw label values to ids 0..K-1 and name them. Returns (ids, names)."""
-    if class_names is not None:
-        values, class_names = drop_unused_names(values, class_names, label_column)
+    # A ClassLabel may name a class that no row has (one kept for later): there is nothing to learn or to test of it,
+    # so the model learns the others, renumbered in the same order.
+    used = sorted({v for v in values if 0 <= v < len(class_names)}) if class_names is not None else []
+    if class_names is not None and (unused := [n for i, n in enumerate(class_names) if i not in used]):
+        logger.warning(
+            "--label-column %s: no row has the label(s) %s of its ClassLabel; left out", label_column, unused
+        )
+        index = {v: i for i, v in enumerate(used)}
+        values, class_names = [index.get(v, v) for v in values], [class_names[v] for v in used]
     if class_names is None:  # not a ClassLabel: the sorted unique values define the order
         if fractional := [v for v in values if isinstance(v, float) and v != int(v)]:
             raise UserError(
@@ -778,9 +776,8 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
                 f"--label-column {label_column}: has {len(unique)} distinct values, which looks like an id "
                 "or a measurement, not classes. Pick the column that holds the classes."
             )
-        class_names = (
-            [f"no_{label_column}", label_column] if unique in ([0, 1], [False, True]) else list(map(str, unique))
-        )
+        binary = unique in ([0, 1], [False, True])
+        class_names = [f"no_{label_column}", label_column] if binary else list(map(str, unique))
         index = {u: i for i, u in enumerate(unique)}
         values = [index[v] for v in values]
     check_label_spellings({class_names[v] for v in set(values)}, label_column)
@@ -798,18 +795,6 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
             "least two classes."
         )
     return list(values), list(class_names)
-
-
-def drop_unused_names(values: list[int], class_names: list[str], label_column: str) -> tuple[list[int], list[str]]:
-    """A ClassLabel may name a class that no row has (one kept for later): there is nothing to learn or to test of
-    it, so the model learns the others, renumbered in the same order."""
-    used = sorted({v for v in values if 0 <= v < len(class_names)})
-    unused = [n for i, n in enumerate(class_names) if i not in used]
-    if not unused:
-        return values, class_names
-    logger.warning("--label-column %s: no row has the label(s) %s of its ClassLabel; left out", label_column, unused)
-    index = {v: i for i, v in enumerate(used)}
-    return [index.get(v, v) for v in values], [class_names[v] for v in used]
 
 
 TASK_CARD_WHY = "the label the task's description flags; choose another with --positive-label"
@@ -2085,29 +2070,8 @@ def save_outputs(out: Path, run: Run, data: Data, record: dict, template: str, c
     os.umask(mask)
     for name in files:  # as readable as the other files: a shared drive's colleagues must be able to load it
         (out / name).chmod(0o666 & ~mask)
-    files += write_tables(out, run, data, record)
-    if "thresholds" in record:
-        files.append(plot_precision_recall(out / "pr_curve.png", run, data, record["thresholds"]))
-    record["timings"] = clock.rounded()
-    (out / "README.md").write_text(render_card(record, template), encoding="utf-8")
-    write_json(out / "metrics.json", record)
-    files = list(dict.fromkeys(files + ["README.md", "metrics.json"]))
-    marker = json.loads((out / MARKER).read_text())
-    for name in set(marker.get("files", [])) - set(files):  # an earlier run's, not written again: none left stale
-        (out / name).unlink(missing_ok=True)
-    write_json(out / MARKER, {**marker, "files": files})  # what a rerun replaces
-    for scratch in ("checkpoints", "hub-checkpoint"):
-        shutil.rmtree(out / scratch, ignore_errors=True)
-    SAVED.append(out)
-    return files
-
-
-SAVED: list[Path] = []  # the folder whose model and card this run has written: what a Ctrl-C after it keeps
-
-
-def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
-    """splits.csv (where each row went), predictions.csv (the scores of the validation, test and collection rows) and
-    errors.csv (the misclassified test rows, to read)."""
+    # splits.csv (where each row went), predictions.csv (the scores of the validation, test and collection rows) and
+    # errors.csv (the misclassified test rows, to read).
     split, names = run.job.split, data.names
     where = [(data.rows[i], data.ids[i], k) for k, rows in split.items() for i in rows]
     write_csv(out / "splits.csv", ["row", "id", "split"], where)
@@ -2125,7 +2089,24 @@ def write_tables(out: Path, run: Run, data: Data, record: dict) -> list[str]:
     ]
     write_csv(out / "errors.csv", ["id", "true_label", "predicted_label", "score"], errors)
     record["errors"] = {"count": len(errors), "file": "errors.csv"}
-    return ["splits.csv", "predictions.csv", "errors.csv"]
+    files += ["splits.csv", "predictions.csv", "errors.csv"]
+    if "thresholds" in record:
+        files.append(plot_precision_recall(out / "pr_curve.png", run, data, record["thresholds"]))
+    record["timings"] = clock.rounded()
+    (out / "README.md").write_text(render_card(record, template), encoding="utf-8")
+    write_json(out / "metrics.json", record)
+    files = list(dict.fromkeys(files + ["README.md", "metrics.json"]))
+    marker = json.loads((out / MARKER).read_text())
+    for name in set(marker.get("files", [])) - set(files):  # an earlier run's, not written again: none left stale
+        (out / name).unlink(missing_ok=True)
+    write_json(out / MARKER, {**marker, "files": files})  # what a rerun replaces
+    for scratch in ("checkpoints", "hub-checkpoint"):
+        shutil.rmtree(out / scratch, ignore_errors=True)
+    SAVED.append(out)
+    return files
+
+
+SAVED: list[Path] = []  # the folder whose model and card this run has written: what a Ctrl-C after it keeps
 
 
 def plot_precision_recall(path: Path, run: Run, data: Data, thresholds: dict) -> str:
@@ -2377,9 +2358,10 @@ def is_missing_repo(err: Exception) -> bool:
 # --- end shared: hub_errors ---
 
 
-def push_and_verify(hub: dict, out: Path, files: list[str], clock) -> dict:
+def push_and_verify(hub: dict, out: Path, files: list[str], clock, record: dict) -> None:
     """Upload exactly the run's files in one commit (so a card never describes files that are not there); then check
-    what landed. On failure nothing local is touched and the error says how to finish."""
+    what landed. On failure nothing local is touched and the error says how to finish. Last, metrics.json again, with
+    the push's record, so that the Hub's copy is the local one: a failure there is a warning (the model is up)."""
     from huggingface_hub import CommitOperationAdd
 
     api, repo_id = hub["api"], hub["repo_id"]
@@ -2415,7 +2397,15 @@ def push_and_verify(hub: dict, out: Path, files: list[str], clock) -> dict:
         if http_status(err) != 404:  # 404: none there, every checkpoint push failed
             what = "Could not remove last-checkpoint/ from %s (%s). The model is published; delete the folder on the "
             logger.warning(what + "repo's Files page.", repo_id, type(err).__name__)
-    return {"repo_id": repo_id, "files": files, **verified, "removed": removed}
+    record["push"] = {"repo_id": repo_id, "files": files, **verified, "removed": removed}
+    write_json(path := out / "metrics.json", {**record, "timings": clock.rounded()})
+    try:
+        commit_retrying_once(
+            lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id)
+        )
+    except Exception as err:
+        what = "Could not upload the final metrics.json (%s: %s). Finish with: hf upload %s %s"
+        logger.warning(what, type(err).__name__, first_line(err), repo_id, path)
 
 
 def commit_retrying_once(commit, wait_s: float = 10.0):
@@ -2429,19 +2419,6 @@ def commit_retrying_once(commit, wait_s: float = 10.0):
         logger.warning("Upload failed (%s: %s); trying again in %.0f s", type(err).__name__, first_line(err), wait_s)
         time.sleep(wait_s)
         return commit()
-
-
-def push_metrics(hub: dict, out: Path, record: dict) -> None:
-    """metrics.json again, with the push's record, uploaded last so that the Hub's copy is the local one. The model is
-    published and verified by then: a failure here is a warning."""
-    api, repo_id, path = hub["api"], hub["repo_id"], out / "metrics.json"
-    repo = {"repo_id": repo_id}
-    write_json(path, record)
-    try:
-        commit_retrying_once(lambda: api.upload_file(path_or_fileobj=str(path), path_in_repo="metrics.json", **repo))
-    except Exception as err:
-        what = "Could not upload the final metrics.json (%s: %s). Finish with: hf upload %s %s"
-        logger.warning(what, type(err).__name__, first_line(err), repo_id, path)
 
 
 def ensure_repo(hub: dict) -> None:
