@@ -702,8 +702,16 @@ def load_data(args, token) -> Data:
         **({"positive_label": names[1], "positive_label_reason": why} if why else {}),
         "id_column": id_column,
     }
-    if origin is not None:
-        facts["review"] = review_facts(args, [origin[r] for r in rows], skipped)
+    if origin is not None:  # what the card and metrics.json say about the reviewed rows this run used
+        counts = Counter(origin[r] for r in rows if origin[r] != "dataset")
+        facts["review"] = {
+            "files": [Path(f).name for f in args.add_labels],
+            "rows": sum(counts.values()),
+            "random": counts.get("random", 0),  # the sample that measures the model on the collection
+            "uncertain": counts.get("uncertain", 0),  # the rows the queue chose as the model's least sure
+            "trained_on": sum(counts.values()) - counts.get("random", 0),
+            "skipped_unlabelled": skipped,
+        }
     what = "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)"
     logger.info(what, len(rows), facts["class_counts"], sum(sizes), len(sizes))
     ids = [str(v) for v in table[id_column]] if id_column else [str(r) for r in rows]
@@ -992,19 +1000,6 @@ def add_reviewed(args, table, id_column: str | None):
     logger.info(what, len(origin), dict(Counter(origin)), skipped)
     more = Dataset.from_dict(added, features=table.features)
     return concatenate_datasets([table, more]), ["dataset"] * len(table) + origin, skipped
-
-
-def review_facts(args, origin: list[str], skipped: int) -> dict:
-    """What the card and metrics.json say about the reviewed rows this run used."""
-    counts = Counter(o for o in origin if o != "dataset")
-    return {
-        "files": [Path(f).name for f in args.add_labels],
-        "rows": sum(counts.values()),
-        "random": counts.get("random", 0),  # the sample that measures the model on the collection
-        "uncertain": counts.get("uncertain", 0),  # the rows the queue chose as the model's least sure
-        "trained_on": sum(counts.values()) - counts.get("random", 0),
-        "skipped_unlabelled": skipped,
-    }
 
 
 def split_rows(data: Data, args, seed: int) -> dict:
