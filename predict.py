@@ -1017,18 +1017,22 @@ def build_texts(table, text_columns: list[str]) -> list[str]:
 # --- end shared: load_table ---
 
 
+def model_file(model_name: str, name: str, token: str | None) -> Path | None:
+    """A file the training scripts save beside the model: in its local folder (None when it has none), else downloaded
+    from its Hub repo (which raises when it cannot)."""
+    path = Path(model_name).expanduser()
+    if path.is_dir():
+        return path / name if (path / name).is_file() else None
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(model_name, name, token=token))
+
+
 def training_record(model_name: str, token: str | None) -> dict:
     """The metrics.json that the training scripts save beside the model (local folder or Hub repo), or {}."""
-    path = Path(model_name).expanduser()
     try:
-        if path.is_dir():
-            found = path / "metrics.json"
-            if not found.is_file():
-                return {}
-        else:
-            from huggingface_hub import hf_hub_download
-
-            found = Path(hf_hub_download(model_name, "metrics.json", token=token))
+        if (found := model_file(model_name, "metrics.json", token)) is None:
+            return {}  # a local model of another origin: quietly the defaults
         record = json.loads(found.read_text(encoding="utf-8"))
         return record if isinstance(record, dict) else {}
     except Exception as err:  # not trained by these scripts, offline, or unreadable: the defaults apply
@@ -1875,14 +1879,9 @@ def labelled_ids(model_name: str, token: str | None, record: dict) -> set[str]:
     queued again. Empty when the model has no splits.csv or its data had no id column."""
     if not record.get("id_column"):
         return set()
-    path = Path(model_name).expanduser()
     try:
-        if path.is_dir():
-            found = path / "splits.csv"
-        else:
-            from huggingface_hub import hf_hub_download
-
-            found = Path(hf_hub_download(model_name, "splits.csv", token=token))
+        if (found := model_file(model_name, "splits.csv", token)) is None:
+            raise FileNotFoundError("splits.csv")
         with open(found, newline="", encoding="utf-8") as f:
             return {row["id"] for row in csv.DictReader(f)}
     except Exception as err:  # not trained by these scripts, or offline: nothing is known to be labelled
@@ -1918,8 +1917,8 @@ def review_candidates(args, data: Data, plan: Plan, scorer: Scorer, paths: list[
     distance = review_distance(scores, plan.threshold)
     nearest = where[np.argsort(distance[where], kind="stable")][: 2 * args.review]
     picked = np.union1d(order, nearest)
-    frame = data.table.select(rows[picked].tolist()).to_pandas()
-    texts = build_texts(data.table.select(rows[picked].tolist()), data.text_columns)
+    chosen = data.table.select(rows[picked].tolist())
+    frame, texts = chosen.to_pandas(), build_texts(chosen, data.text_columns)
     rank = {int(r): n for n, r in enumerate(order)}
     frame["predicted_label"] = [labels[i] for i in picked]
     frame["score"] = scores[picked]
@@ -2019,7 +2018,8 @@ def choose_review(candidates: list[tuple[Any, int]], n_uncertain: int, n_random:
         if key not in seen:
             seen.add(key)
             distinct.append(position)
-    others = [p for p in range(len(rest)) if p not in set(distinct)]  # repeats, only when too few distinct
+    first = set(distinct)
+    others = [p for p in range(len(rest)) if p not in first]  # repeats, only when too few distinct
     keep = (distinct + others)[:n_uncertain]
     queue = pd.concat(
         [rest.iloc[keep].assign(review_reason="uncertain"), *(d.assign(review_reason="random") for d in drawn)]
@@ -2082,10 +2082,11 @@ def finalize(args, token: str | None, env: dict) -> int:
                 f"dataset would hold their rows too. Delete them (hf repos delete-files --repo-type dataset {repo_id} "
                 f"{' '.join(strays) if len(strays) <= 5 else 'FILE...'}), then --finalize again."
             )
-        check_slice_settings(args, token, records)
+        trained = training_record(args.model, token)
+        check_slice_settings(args, token, records, trained)
         total = add_up(records, env)
         if args.review:
-            total["review"] = finalize_review(args, token, target, files, records)
+            total["review"] = finalize_review(args, target, files, records, review_label(trained))
         push_card(card_facts(args, repo_id, total), target, Clock())
     what = "--finalize: %d slices, %d rows%s; pushed the dataset card to %s"
     flagged = "" if total["flagged"] is None else f", {total['flagged']} flagged"
@@ -2093,7 +2094,7 @@ def finalize(args, token: str | None, env: dict) -> int:
     return 0
 
 
-def finalize_review(args, token: str | None, target: Target, files: set[str], records: list[dict]) -> dict:
+def finalize_review(args, target: Target, files: set[str], records: list[dict], label: str) -> dict:
     """The --review queue over the whole collection, from the candidates each slice uploaded."""
     import pandas as pd
 
@@ -2118,7 +2119,7 @@ def finalize_review(args, token: str | None, target: Target, files: set[str], re
         path = download(target, name)
         candidates.append((pd.read_parquet(path), record["review"]["eligible"]))
     queue = choose_review(candidates, *review_sizes(args))
-    write_review(args, target, review_label(training_record(args.model, token)), queue)
+    write_review(args, target, label, queue)
     return {"eligible": sum(e for _, e in candidates), **review_counts(queue)}
 
 
@@ -2186,10 +2187,9 @@ def check_slices_finished(files: set[str], records: list[dict | None]) -> None:
         )
 
 
-def check_slice_settings(args, token: str | None, records: list[dict]) -> None:
+def check_slice_settings(args, token: str | None, records: list[dict], trained: dict) -> None:
     """Refuse, naming them, the slices scored with other settings (model, dataset, threshold, text columns, windows,
     labels, rows) than these flags give: one dataset, one way of labelling."""
-    trained = training_record(args.model, token)
     wanted = json.loads(json.dumps(model_settings(args, token, trained, chosen_text_columns(args, trained)).settings))
     wanted["rows"] = Counter(r["settings"].get("rows") for r in records).most_common(1)[0][0]  # most slices' rows
     differ = {}
