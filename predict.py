@@ -105,11 +105,13 @@ class UserError(Exception):
 
 
 def main(argv=None) -> int:
+    from huggingface_hub import get_token
+
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     clock = Clock()
     env = describe_run(argv)
-    token = hub_token()
+    token = get_token()  # HF_TOKEN, or the token `hf auth login` stored; never logged or written
     if args.finalize:  # the slice jobs have finished: check them, then push the card with the totals
         return finalize(args, token, env)
 
@@ -364,7 +366,7 @@ def check_slice_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> ar
 
 
 # ---------------------------------------------------------------------------
-# The run: its clock, its libraries and command, the Hub token
+# The run: its clock, its libraries and command
 # ---------------------------------------------------------------------------
 @dataclass
 class Clock:
@@ -406,13 +408,6 @@ def named_not_located(argv: list[str], path_flags: tuple[str, ...]) -> list[str]
 
 
 # --- end shared: command ---
-
-
-def hub_token() -> str | None:
-    """HF_TOKEN, or the token stored by `hf auth login`; never logged or written."""
-    from huggingface_hub import get_token
-
-    return get_token()
 
 
 # ---------------------------------------------------------------------------
@@ -1500,17 +1495,9 @@ def bf16_here(device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
 
 
-def predict_probs(
-    model,
-    tokenizer,
-    texts: list[str],
-    max_length: int,
-    stride: int,
-    batch_size: int,
-    how: str = WINDOW_AGGREGATION,
-    return_windows: bool = False,
-):
-    """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
+def predict_probs(model, tokenizer, texts, max_length: int, stride: int, batch_size: int, return_windows=False):
+    """Class probabilities per text (WINDOW_AGGREGATION of its windows'): windows sorted by length, padded per batch,
+    no gradients. return_windows: also each window's probabilities and row."""
     import torch
 
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
@@ -1525,7 +1512,7 @@ def predict_probs(
             batch = tokenizer.pad(ids, return_tensors="pt")
             logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
+    row_probs = aggregate_windows(probs, windows["row"], len(texts))
     return (row_probs, probs, windows["row"]) if return_windows else row_probs
 
 

@@ -55,7 +55,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -211,7 +211,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if (code := launch_processes(args)) is not None:  # several GPUs: this command once per GPU, under torchrun
         return code
-    clock, token = Clock(), hub_token()
+    from huggingface_hub import get_token
+
+    clock, token = Clock(), get_token()  # HF_TOKEN, or the token `hf auth login` stored; never logged or written
     # 1. Everything that can be checked in seconds, before the dataset or the model's weights are downloaded.
     env = describe_environment(args)
     base = resolve_model(args, token)  # the config only: the preset, the window, the repo name
@@ -520,9 +522,8 @@ def run_settings(args, base: dict, data) -> dict:
 class Clock:
     """Seconds per phase of the run: `with clock("training"): ...` adds to that phase."""
 
-    def __post_init__(self):
-        self.started = time.time()
-        self.phases: dict[str, float] = {}
+    started: float = field(default_factory=time.time)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def __call__(self, phase: str):
@@ -534,13 +535,6 @@ class Clock:
 
     def rounded(self) -> dict:
         return {**{k: round(v, 2) for k, v in self.phases.items()}, "wall": round(time.time() - self.started, 1)}
-
-
-def hub_token() -> str | None:
-    """HF_TOKEN, or the token stored by `hf auth login`; never logged or written."""
-    from huggingface_hub import get_token
-
-    return get_token()
 
 
 def describe_environment(args) -> dict:
@@ -805,9 +799,6 @@ def encode_labels(values: list, label_column: str, class_names: list[str] | None
     return list(values), list(class_names)
 
 
-TASK_CARD_WHY = "the label the task's description flags; choose another with --positive-label"
-
-
 def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int], list[str], str | None]:
     """Two classes: put the class to flag at id 1 and say why it is that one. More classes: unchanged."""
     if len(names) != 2:
@@ -817,7 +808,7 @@ def positive_class(labels: list[int], names: list[str], args) -> tuple[list[int]
     positive, why = choose_positive(names, args.positive_label, args.label_column)
     described = TASK_CARD.get("positive_label") if TASK_CARD.get("label_column") == args.label_column else None
     if not args.positive_label and described in names and positive != described:  # the label the card's words flag
-        positive, why = described, TASK_CARD_WHY
+        positive, why = described, "the label the task's description flags; choose another with --positive-label"
     logger.info("Positive label: %s (%s)", positive, why)
     if positive == names[1]:
         return labels, names, why
@@ -897,7 +888,7 @@ def choose_rows(labels: list[int], names: list[str], args) -> list[int]:
     chosen = stratified_subset(labels, args.max_samples, args.seed) if args.max_samples else list(range(len(labels)))
     if args.max_samples:
         logger.info("--max-samples %d: a stratified subset of %d rows", args.max_samples, len(chosen))
-    need = min_rows_per_class(args.validation_size, args.test_size)
+    need = int(-(-2 // min(args.validation_size, args.test_size)))  # so that the smallest split gets 2 of them
     counts = Counter(labels[i] for i in chosen)
     small = {n: counts[i] for i, n in enumerate(names) if counts[i] < need}
     if not small:
@@ -914,11 +905,6 @@ def choose_rows(labels: list[int], names: list[str], args) -> list[int]:
         f"Too few rows for a stratified train/validation/test split: {small} (each class needs at least "
         f"{need} rows at validation {args.validation_size} / test {args.test_size}). {fix}"
     )
-
-
-def min_rows_per_class(validation_size: float, test_size: float) -> int:
-    """Rows a class needs so that the smallest split still gets at least 2 of them."""
-    return int(-(-2 // min(validation_size, test_size)))
 
 
 def stratified_subset(labels: list[int], n: int, seed: int) -> list[int]:
@@ -1400,9 +1386,9 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
     if job.resume_from:
         logger.info("Resuming from %s", job.resume_from)
     with clock("training"):
-        tick = time.time()
+        trainer.tick = time.time()
         trainer.train(resume_from_checkpoint=job.resume_from)
-        tokens = trainer.token_counts(time.time() - tick)
+        tokens = trainer.token_counts()
     if not is_main():
         return Run(job, None, None, {}, {}, None)
     key = trainer.args.metric_for_best_model
@@ -1412,7 +1398,6 @@ def train_and_evaluate(args, data: Data, job: Job, clock, token) -> Run:
         epoch = round(e["epoch"], 2)
         scores = {k[5:]: v for k, v in e.items() if k.startswith("eval_") and not isinstance(v, list)}
         history.append({"epoch": epoch, "training_loss": trained.get(epoch), **scores})
-
     metrics = {
         "seed": job.seed,
         "precision": trainer.precision,
@@ -1516,9 +1501,7 @@ def make_trainer(args, job: Job, model, tokenizer, windows: dict, validation: tu
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_loss_func=weighted_loss,
     )
-    trainer.add_callback(progress_keeper(trainer, job.settings, job.resume_from))  # before the pusher: it goes up too
-    if job.push_to is not None:  # --push-checkpoints: each checkpoint to <repo>/last-checkpoint, nothing else
-        trainer.add_callback(checkpoint_pusher(job.push_to))
+    trainer.add_callback(checkpoint_keeper(job.settings, job.push_to))
     trainer.precision = precision
     trainer.batch = {"processes": count, "effective_batch_size": effective}
     return trainer
@@ -1533,45 +1516,25 @@ def training_precision(allow_fp16: bool) -> str:
     return "bf16" if bf16_here(torch.device("cuda")) else "fp16" if allow_fp16 else "fp32"
 
 
-RUN_SETTINGS = "run_settings.json"  # in each checkpoint: the settings it was made with, and the progress so far
+RUN_SETTINGS = "run_settings.json"  # in each checkpoint: the settings it was made with
 
 
-def progress_keeper(trainer, settings: dict | None, resume_from: str | None):
-    """Write the run's settings and its progress (padded tokens, training time) into each checkpoint, and take the
-    progress back from the checkpoint a run resumes from, so that the counts cover the whole training. (The real
-    tokens, the Trainer counts and keeps itself: state.num_input_tokens_seen.)"""
+def checkpoint_keeper(settings: dict | None, hub: dict | None):
+    """After each save: write the run's settings into the checkpoint (--resume refuses one made with others), and
+    with --push-checkpoints (hub) upload the checkpoint to the repo's last-checkpoint/, replacing the one before, so
+    that a killed job can --resume from the Hub. Nothing else of the Trainer's folder is uploaded."""
     from transformers import TrainerCallback
 
-    class KeepProgress(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.started = time.time()
-            resumed = Path(resume_from) / RUN_SETTINGS if resume_from else None
-            before = json.loads(resumed.read_text()).get("progress", {}) if resumed and resumed.is_file() else {}
-            first = state.is_world_process_zero  # holds the total so far; the others count from 0
-            trainer.computed_tokens = before.get("computed_tokens", 0) if first else 0
-            trainer.seconds_before = before.get("training_seconds", 0.0)
+    class KeepCheckpoint(TrainerCallback):
+        pushes_to = hub["repo_id"] if hub else None
 
-        def on_save(self, args, state, control, **kwargs):
-            computed = trainer.all_computed_tokens()  # every process takes part in the sum
-            if state.is_world_process_zero:
-                elapsed = trainer.seconds_before + time.time() - self.started
-                progress = {"computed_tokens": computed, "training_seconds": elapsed}
-                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                write_json(folder / RUN_SETTINGS, {"settings": settings, "progress": progress})
-
-    return KeepProgress()
-
-
-def checkpoint_pusher(hub: dict):
-    """--push-checkpoints: after each save, upload that checkpoint to the repo's last-checkpoint/, replacing the one
-    before, so that a killed job can --resume from the Hub. Nothing else of the Trainer's folder is uploaded."""
-    from transformers import TrainerCallback
-
-    class PushCheckpoint(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             if not state.is_world_process_zero:
                 return
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            write_json(folder / RUN_SETTINGS, settings)
+            if hub is None:
+                return
             logger.info("Pushing %s to %s/last-checkpoint", folder.name, hub["repo_id"])
             try:
                 ensure_repo(hub)
@@ -1582,7 +1545,7 @@ def checkpoint_pusher(hub: dict):
                 what = "Could not push %s (%s: %s); training goes on. A --resume would start from the checkpoint "
                 logger.warning(what + "pushed before it, if any.", folder.name, type(err).__name__, first_line(err))
 
-    return PushCheckpoint()
+    return KeepCheckpoint()
 
 
 def classifier_trainer(args, names: list[str], weights: list[float]):
@@ -1590,11 +1553,11 @@ def classifier_trainer(args, names: list[str], weights: list[float]):
     from transformers import Trainer
 
     class ClassifierTrainer(Trainer):
-        """The Trainer, with validation scored as after training, and a count of the computed (padded) tokens of
-        each training batch."""
+        """The Trainer, with validation scored as after training, and each epoch's computed (padded) tokens and
+        seconds logged with its loss: the log history, kept in each checkpoint, carries them across a --resume."""
 
         computed_tokens = nan_steps = 0
-        seconds_before = 0.0  # the training time of the checkpoint a run resumes from
+        tick = 0.0  # when train() started, then when the last epoch was logged
 
         def evaluate(self, *unused, **also_unused):
             """Validation each epoch, scored by predict_probs as `evaluate` scores it after training (and predict.py
@@ -1628,13 +1591,22 @@ def classifier_trainer(args, names: list[str], weights: list[float]):
                 )
             return loss
 
+        def log(self, logs, *args, **kwargs):
+            if "loss" in logs:  # an epoch's training, logged by every process
+                logs.update(computed_tokens=self.all_computed_tokens(), training_seconds=time.time() - self.tick)
+                self.computed_tokens, self.tick = 0, time.time()
+            super().log(logs, *args, **kwargs)
+
         def all_computed_tokens(self) -> int:
             """The computed tokens of all processes (each counted its share of each batch)."""
             return int(self.accelerator.reduce(torch.tensor(self.computed_tokens, device=self.args.device), "sum"))
 
-        def token_counts(self, seconds: float) -> dict:
-            seconds += self.seconds_before  # the whole training, a resumed part included
-            real, computed = self.state.num_input_tokens_seen, self.all_computed_tokens()
+        def token_counts(self) -> dict:
+            """The whole training's tokens and speed: the epochs logged (before a --resume too), and any steps since."""
+            logged = [e for e in self.state.log_history if "computed_tokens" in e]
+            computed = sum(e["computed_tokens"] for e in logged) + self.all_computed_tokens()
+            seconds = sum(e["training_seconds"] for e in logged) + time.time() - self.tick
+            real = self.state.num_input_tokens_seen  # the Trainer's count, restored on --resume
             efficiency, speed = real / max(computed, 1), real / max(seconds, 1e-9)
             return {
                 "real": real,
@@ -1680,16 +1652,12 @@ def score_collection(y: list[int], probs, names: list[str], metrics: dict, seed:
     # More than two classes: accuracy's exact interval, a proportion of rows right (none for macro F1).
     intervals = {"accuracy": intervals_95([1] * len(y), (np.asarray(y) == pred).astype(int), seed)["accuracy"]}
     if threshold is not None:
-        found = triage(y, probs[:, 1], threshold)
-        flagged = int((pred == 1).sum())
-        intervals = intervals_95(y, pred, seed)
-        scores.update(found=found["found"], positives=found["positives"], flagged=flagged)
+        found, intervals = triage(y, probs[:, 1], threshold), intervals_95(y, pred, seed)
+        scores.update(found=found["found"], positives=found["positives"], flagged=int(pred.sum()))
         scores.update(threshold=metrics["threshold"]["name"])
-        for key, undefined in (("recall", not found["positives"]), ("precision", not flagged)):
-            if undefined:  # nothing to count (no positive row, or none flagged): not 0, unknown
-                scores[key], intervals[key] = None, None
-        if not found["positives"]:
-            scores["f1"], intervals["f1"] = None, None
+        undefined = {"recall": not found["positives"], "f1": not found["positives"], "precision": not pred.sum()}
+        for key in (k for k, nothing in undefined.items() if nothing):  # nothing to count: not 0, unknown
+            scores[key] = intervals[key] = None
     method = {k: v.replace("the test rows", "these rows") for k, v in INTERVAL_METHODS.items()}
     return {**scores, "intervals_95": intervals, "intervals_95_method": method}
 
@@ -1927,17 +1895,9 @@ def bf16_here(device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
 
 
-def predict_probs(
-    model,
-    tokenizer,
-    texts: list[str],
-    max_length: int,
-    stride: int,
-    batch_size: int,
-    how: str = WINDOW_AGGREGATION,
-    return_windows: bool = False,
-):
-    """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
+def predict_probs(model, tokenizer, texts, max_length: int, stride: int, batch_size: int, return_windows=False):
+    """Class probabilities per text (WINDOW_AGGREGATION of its windows'): windows sorted by length, padded per batch,
+    no gradients. return_windows: also each window's probabilities and row."""
     import torch
 
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
@@ -1952,7 +1912,7 @@ def predict_probs(
             batch = tokenizer.pad(ids, return_tensors="pt")
             logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
+    row_probs = aggregate_windows(probs, windows["row"], len(texts))
     return (row_probs, probs, windows["row"]) if return_windows else row_probs
 
 
@@ -2134,9 +2094,7 @@ def plot_precision_recall(path: Path, run: Run, data: Data, thresholds: dict) ->
 
 def write_csv(path: Path, header: list[str], rows) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        csv.writer(f).writerows([header, *rows])
 
 
 def write_json(path: Path, value) -> None:
@@ -2511,13 +2469,10 @@ def launch_processes(args) -> int | None:
         return launcher.wait()
     except KeyboardInterrupt:  # Ctrl-C reached the launcher: it stops its workers, the first says what it kept
         try:  # not subprocess.run, which kills the launcher after 0.25 s and may leave its workers on the GPUs
-            launcher.wait(timeout=LAUNCHER_GRACE_S)
+            launcher.wait(timeout=60)  # a minute for torch.distributed.run to stop its workers
         except (KeyboardInterrupt, subprocess.TimeoutExpired):
             launcher.kill()
         return 130
-
-
-LAUNCHER_GRACE_S = 60  # how long a Ctrl-C gives torch.distributed.run to stop its workers
 
 
 def share_batches(batch_size: int, processes: int) -> tuple[bool, int]:
@@ -2692,7 +2647,7 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
         logger.warning(what, local, " or on the Hub" * bool(hub))
         return None
     saved = Path(found) / RUN_SETTINGS
-    then = json.loads(saved.read_text())["settings"] if saved.is_file() else None
+    then = json.loads(saved.read_text()) if saved.is_file() else None
     now = json.loads(json.dumps(settings))  # as it would be saved: tuples become lists
     if then is None:
         raise UserError(

@@ -295,17 +295,9 @@ def bf16_here(device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
 
 
-def predict_probs(
-    model,
-    tokenizer,
-    texts: list[str],
-    max_length: int,
-    stride: int,
-    batch_size: int,
-    how: str = WINDOW_AGGREGATION,
-    return_windows: bool = False,
-):
-    """Class probabilities per text: windows sorted by length, padded per batch, no gradients."""
+def predict_probs(model, tokenizer, texts, max_length: int, stride: int, batch_size: int, return_windows=False):
+    """Class probabilities per text (WINDOW_AGGREGATION of its windows'): windows sorted by length, padded per batch,
+    no gradients. return_windows: also each window's probabilities and row."""
     import torch
 
     windows = tokenize_windows(tokenizer, texts, max_length, stride)
@@ -320,7 +312,7 @@ def predict_probs(
             batch = tokenizer.pad(ids, return_tensors="pt")
             logits = model(**batch.to(device)).logits.float()
             probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    row_probs = aggregate_windows(probs, windows["row"], len(texts), how)
+    row_probs = aggregate_windows(probs, windows["row"], len(texts))
     return (row_probs, probs, windows["row"]) if return_windows else row_probs
 
 

@@ -498,7 +498,7 @@ def test_resume_fetches_the_hub_checkpoint_when_none_is_local(trainer_module, fa
     ckpt = fake_hub.folder("tester/repo") / "last-checkpoint"
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text("{}")
-    (ckpt / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {}}))
+    (ckpt / "run_settings.json").write_text(json.dumps(settings))
     args = types.SimpleNamespace(output_dir=tmp_path / "out")
     found = trainer_module.find_checkpoint(args, {"api": fake_hub, "repo_id": "tester/repo"}, settings)
     assert found == str(tmp_path / "out" / "hub-checkpoint" / "last-checkpoint")  # outside the Trainer's folder
@@ -525,10 +525,10 @@ def test_the_verification_compares_content_not_only_sizes(trainer_module, fake_h
 
 
 def checkpoint(folder: Path, settings: dict) -> Path:
-    """A checkpoint folder as the Trainer and progress_keeper leave it, made with these settings."""
+    """A checkpoint folder as the Trainer and checkpoint_keeper leave it, made with these settings."""
     folder.mkdir(parents=True)
     (folder / "trainer_state.json").write_text("{}")
-    (folder / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {}}))
+    (folder / "run_settings.json").write_text(json.dumps(settings))
     return folder
 
 
@@ -561,17 +561,18 @@ def test_resume_prefers_the_local_checkpoint_to_the_hubs(trainer_module, fake_hu
     assert "snapshot_download" not in fake_hub.events and not (tmp_path / "out" / "hub-checkpoint").exists()
 
 
-def test_a_resumed_run_takes_back_the_progress_of_its_checkpoint(trainer_module, tmp_path):
-    folder = tmp_path / "checkpoint-4"
-    folder.mkdir()
-    progress = {"computed_tokens": 20, "training_seconds": 1000.0}  # the real tokens: in the Trainer's own state
-    (folder / "run_settings.json").write_text(json.dumps({"settings": {}, "progress": progress}))
-    trainer = types.SimpleNamespace()
-    keeper = trainer_module.progress_keeper(trainer, {}, str(folder))
-    keeper.on_train_begin(None, types.SimpleNamespace(is_world_process_zero=True), None)
-    assert (trainer.computed_tokens, trainer.seconds_before) == (20, 1000.0)
-    keeper.on_train_begin(None, types.SimpleNamespace(is_world_process_zero=False), None)
-    assert (trainer.computed_tokens, trainer.seconds_before) == (0, 1000.0)  # the first process holds the total
+def test_a_resumed_run_counts_the_tokens_and_seconds_logged_before_it(trainer_module):
+    """Each epoch's log carries its computed tokens and seconds; a checkpoint brings its log history back, so the
+    counts cover the whole training (tests/test_claims.py checks it end to end)."""
+    cls = trainer_module.classifier_trainer(types.SimpleNamespace(), ["no", "yes"], [1.0, 1.0])
+    trainer = cls.__new__(cls)  # only the counting: no model, no training
+    before = [{"loss": 0.5, "computed_tokens": 300, "training_seconds": 1000.0, "step": 4}, {"eval_loss": 0.4}]
+    trainer.state = types.SimpleNamespace(log_history=before, num_input_tokens_seen=400)  # the Trainer's real tokens
+    trainer.computed_tokens, trainer.tick = 100, time.time()  # this session's steps, not logged yet
+    trainer.all_computed_tokens = lambda: trainer.computed_tokens  # one process
+    counts = trainer.token_counts()
+    assert (counts["real"], counts["computed"]) == (400, 400) and counts["padding_efficiency"] == 1.0
+    assert counts["real_tokens_per_second"] == pytest.approx(400 / 1000, rel=1e-3)  # the seconds before it counted
 
 
 @pytest.mark.parametrize("found", ["new", "empty", "an earlier run"])
@@ -644,7 +645,7 @@ def test_resume_never_takes_an_earlier_fetch_for_the_hub_checkpoint(trainer_modu
     earlier = tmp_path / "out" / "hub-checkpoint" / "last-checkpoint"
     earlier.mkdir(parents=True)
     (earlier / "trainer_state.json").write_text("{}")
-    (earlier / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {}}))
+    (earlier / "run_settings.json").write_text(json.dumps(settings))
     args = types.SimpleNamespace(output_dir=tmp_path / "out")
     hub = {"api": fake_hub, "repo_id": "tester/repo", "create": None}  # the repo exists, with no checkpoint
     assert trainer_module.find_checkpoint(args, hub, settings) is None
@@ -668,10 +669,10 @@ def test_push_checkpoints_uses_its_own_callback_and_never_the_trainers_push(
         pass
 
     def spy(self, *a, **k):
-        pushers = [c for c in self.callback_handler.callbacks if type(c).__name__ == "PushCheckpoint"]
+        keepers = [c for c in self.callback_handler.callbacks if type(c).__name__ == "KeepCheckpoint"]
         seen.update(
             push=self.args.push_to_hub,
-            pushers=len(pushers),
+            pushes_to=[c.pushes_to for c in keepers],
             token=self.args.hub_token,
             weights_only=self.args.save_only_model,
         )
@@ -715,12 +716,12 @@ def test_push_checkpoints_uses_its_own_callback_and_never_the_trainers_push(
     with pytest.raises(Stop):
         t.train_and_evaluate(args, data, t.Job(0, split, tmp_path, push_to=hub), t.Clock(), None)
     # pushed checkpoints keep the optimizer state, in a job too: --resume needs it
-    assert seen == {"push": False, "pushers": 1, "token": None, "weights_only": False}
+    assert seen == {"push": False, "pushes_to": ["me/repo"], "token": None, "weights_only": False}
     # without --push-checkpoints: the full state on a local disk (--resume), weights only in a job (its disk is wiped)
     args.push_checkpoints = False
     with pytest.raises(Stop):
         t.train_and_evaluate(args, data, t.Job(0, split, tmp_path), t.Clock(), None)
-    assert seen == {"push": False, "pushers": 0, "token": None, "weights_only": in_a_job}
+    assert seen == {"push": False, "pushes_to": [None], "token": None, "weights_only": in_a_job}
 
 
 def test_a_verified_push_leaves_only_the_final_files_in_the_repo(

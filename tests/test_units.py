@@ -1,5 +1,7 @@
 """Pure pieces of the training scripts: labels, duplicates, splits, weights, windows, metrics."""
 
+import types
+
 import numpy as np
 import pytest
 from conftest import make_rows, train_tokenizer
@@ -326,9 +328,13 @@ def test_holdout_split_keeps_the_held_out_group_and_its_duplicates_out_of_traini
     assert len(training) == 60 - 12 - 1
 
 
-def test_min_rows_per_class(t):
-    assert t.min_rows_per_class(0.1, 0.1) == 20
-    assert t.min_rows_per_class(0.2, 0.25) == 10
+@pytest.mark.parametrize("shares,need", [((0.1, 0.1), 20), ((0.2, 0.25), 10)])
+def test_each_class_needs_the_rows_that_give_its_smallest_split_two(t, shares, need):
+    args = types.SimpleNamespace(max_samples=None, seed=0, validation_size=shares[0], test_size=shares[1])
+    labels = [0] * 50 + [1] * need
+    assert len(t.choose_rows(labels, ["no", "yes"], args)) == 50 + need
+    with pytest.raises(t.UserError, match=f"each class needs at least {need} rows"):
+        t.choose_rows(labels[:-1], ["no", "yes"], args)
 
 
 @pytest.mark.parametrize(
