@@ -105,9 +105,9 @@ class UserError(Exception):
 
 
 def main(argv=None) -> int:
-    from huggingface_hub import get_token
-
     args = parse_args(argv)
+    from huggingface_hub import get_token  # after --help, which answers at once
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     clock = Clock()
     env = describe_run(argv)

@@ -1553,8 +1553,9 @@ def classifier_trainer(args, names: list[str], weights: list[float]):
     from transformers import Trainer
 
     class ClassifierTrainer(Trainer):
-        """The Trainer, with validation scored as after training, and each epoch's computed (padded) tokens and
-        seconds logged with its loss: the log history, kept in each checkpoint, carries them across a --resume."""
+        """The Trainer, with validation scored as after training, and each epoch's computed (padded) tokens and the
+        seconds since the last log logged with its loss: the log history, kept in each checkpoint, carries them across
+        a --resume."""
 
         computed_tokens = nan_steps = 0
         tick = 0.0  # when train() started, then when the last epoch was logged
@@ -2649,10 +2650,10 @@ def find_checkpoint(args, hub, settings: dict) -> str | None:
     saved = Path(found) / RUN_SETTINGS
     then = json.loads(saved.read_text()) if saved.is_file() else None
     now = json.loads(json.dumps(settings))  # as it would be saved: tuples become lists
-    if then is None:
+    if then is None or "progress" in then:  # "progress": a version of this script that kept its counts there
         raise UserError(
-            f"--resume: {found} does not say which settings made it, so it cannot be continued safely. "
-            "Start again without --resume."
+            f"--resume: {found} does not say which settings made it, or an earlier version of this script made it, so "
+            "it cannot be continued safely. Start again without --resume."
         )
     differ = [f"{k}: {then.get(k)!r} then, {v!r} now" for k, v in now.items() if then.get(k) != v]
     if differ:

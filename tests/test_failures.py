@@ -542,6 +542,15 @@ def test_resume_refuses_a_checkpoint_made_with_any_other_setting(trainer_module,
         trainer_module.find_checkpoint(args, None, {**then, key: now})
 
 
+def test_resume_refuses_a_checkpoint_of_a_version_that_kept_its_counts_beside_the_settings(trainer_module, tmp_path):
+    """Its padded tokens and seconds are not in its log history: continued, the card's counts would be false."""
+    settings = {"data": "9f2c", "seed": 42}
+    folder = checkpoint(tmp_path / "out" / "checkpoints" / "checkpoint-12", settings)
+    (folder / "run_settings.json").write_text(json.dumps({"settings": settings, "progress": {"computed_tokens": 20}}))
+    with pytest.raises(trainer_module.UserError, match="an earlier version of this script made it"):
+        trainer_module.find_checkpoint(types.SimpleNamespace(output_dir=tmp_path / "out"), None, settings)
+
+
 def test_the_settings_a_checkpoint_records_include_the_data_and_the_processes(trainer_module, monkeypatch):
     args = types.SimpleNamespace(max_samples=None, text_columns=["t"], label_column="y")
     args.__dict__.update(dict.fromkeys(trainer_module.HYPERPARAMETERS, 1))
