@@ -11,6 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import csv
 import importlib.util
+import logging
 import random
 import sys
 from pathlib import Path
@@ -201,6 +202,17 @@ def import_script(name: str):
 def in_a_scratch_folder(tmp_path, monkeypatch):
     """Each test runs in its own folder, so that a default --output-dir never lands in the checkout."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def library_logs_reach_an_open_stream():
+    """transformers makes its stderr handler once, on the sys.stderr of that moment, and binds the handler's flush to
+    that stream's: in a test that captures stderr, a stream closed when the test ends, so that a later test's log line
+    becomes a "Logging error" traceback. Each test gives it the stream of the moment, and the handler's own flush."""
+    for handler in logging.getLogger("transformers").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.stream = sys.stderr  # not setStream: it flushes the old stream first, which may be closed
+            handler.__dict__.pop("flush", None)
 
 
 @pytest.fixture(autouse=True)
