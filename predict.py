@@ -120,11 +120,12 @@ def main(argv=None) -> int:
     with clock("data_load"):
         data = load_data(args, token, target.part)
 
-    # 2. The model's settings (config and tokenizer are small), the shards left to score, then the weights.
+    # 2. The model's settings (config and tokenizer are small), its weights, then the shards left to score: a model
+    # refused for its weights leaves no work dir, and deletes nothing an --overwrite would.
     with clock("model_load"):
         plan = load_settings(args, token, data)
-        done = prepare_shards(args, target, plan)
         scorer = load_scorer(args.model, token, args.batch_size)
+        done = prepare_shards(args, target, plan)
     log_plan(args, data, plan, scorer)
 
     # 3. Score shard by shard: only one shard's texts and results are in memory at a time.

@@ -69,7 +69,7 @@ def test_a_model_without_its_trained_classifier_head_is_refused(
     )
     err = capsys.readouterr().err
     assert f"--model {base}: no trained classifier head was saved with it" in err and "Traceback" not in err
-    assert not output.exists()
+    assert not output.exists() and not (tmp_path / "flags.csv.shards").exists()  # no work dir left behind
 
 
 def test_nothing_predict_pushes_holds_a_path_of_this_machine(pr, tiny_models, laws_csv, tmp_path, monkeypatch):
