@@ -870,26 +870,28 @@ def load_table(dataset: str, token: str | None = None):
     path = Path(dataset).expanduser()
     if path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json")):
         table = datasets.load_from_disk(str(path))
-    elif path.is_dir():
-        check_not_results(path, dataset)
-        table = datasets.load_dataset(str(path))
-    elif path.is_file():
-        # not load_dataset(folder, data_files=name): it parses folder/README.md as a card, and refuses LAWS.CSV
-        kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    elif path.exists():
+        # a folder: datasets reads its data files; a file: by its suffix, not as load_dataset(folder, data_files=name),
+        # which parses folder/README.md as a card and refuses LAWS.CSV
+        kind = "a folder of data files" if path.is_dir() else TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
                 f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. Use one of "
                 f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
-        extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        if kind != "parquet":
+        if path.is_dir():
+            check_not_results(path, dataset)
+        elif kind != "parquet":
             check_text_file(path, dataset)
+        tsv = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        read = {"path": str(path)} if path.is_dir() else {"path": kind, "data_files": str(path), **tsv}
         try:
-            table = datasets.load_dataset(kind, data_files=str(path), **extra)
-        except Exception as err:  # a malformed file: say which, in one line
+            table = datasets.load_dataset(**read)
+        except Exception as err:  # a malformed file, or a folder without data files: say which, in one line
+            valid = f"the file is valid {kind}" if path.is_file() else "it holds CSV, Parquet or JSON files of one kind"
             raise UserError(
                 f"--dataset {dataset}: could not read it as {kind} ({type(err).__name__}: "
-                f"{first_line(err)}). Check that the file is valid {kind}."
+                f"{first_line(err)}). Check that {valid}."
             ) from err
     elif looks_like_local_path(dataset):
         raise UserError(f"--dataset {dataset}: no such file or folder (looked in {Path.cwd()}). Check the path.")

@@ -379,6 +379,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, argv) -> ar
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     wanted = [name.strip() for name in args.report_to.split(",")]
+    if unknown := [n for n in wanted if n not in INTEGRATION_TO_CALLBACK and n != "all"]:
+        p.error(f"--report-to: {', '.join(unknown)} is none of {', '.join(INTEGRATION_TO_CALLBACK)}, all, none")
     missing = [n for n in wanted if n in INTEGRATION_TO_CALLBACK and n not in get_available_reporting_integrations()]
     if missing:
         script, extra = Path(__file__).name, " ".join(f"--with {n}" for n in missing)
@@ -1108,26 +1110,28 @@ def load_table(dataset: str, token: str | None = None):
     path = Path(dataset).expanduser()
     if path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json")):
         table = datasets.load_from_disk(str(path))
-    elif path.is_dir():
-        check_not_results(path, dataset)
-        table = datasets.load_dataset(str(path))
-    elif path.is_file():
-        # not load_dataset(folder, data_files=name): it parses folder/README.md as a card, and refuses LAWS.CSV
-        kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    elif path.exists():
+        # a folder: datasets reads its data files; a file: by its suffix, not as load_dataset(folder, data_files=name),
+        # which parses folder/README.md as a card and refuses LAWS.CSV
+        kind = "a folder of data files" if path.is_dir() else TABLE_SUFFIXES.get(path.suffix.lower())
         if kind is None:
             raise UserError(
                 f"--dataset {dataset}: cannot read files ending in {path.suffix!r}. Use one of "
                 f"{', '.join(TABLE_SUFFIXES)}, a save_to_disk folder, or a Hub dataset id."
             )
-        extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        if kind != "parquet":
+        if path.is_dir():
+            check_not_results(path, dataset)
+        elif kind != "parquet":
             check_text_file(path, dataset)
+        tsv = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        read = {"path": str(path)} if path.is_dir() else {"path": kind, "data_files": str(path), **tsv}
         try:
-            table = datasets.load_dataset(kind, data_files=str(path), **extra)
-        except Exception as err:  # a malformed file: say which, in one line
+            table = datasets.load_dataset(**read)
+        except Exception as err:  # a malformed file, or a folder without data files: say which, in one line
+            valid = f"the file is valid {kind}" if path.is_file() else "it holds CSV, Parquet or JSON files of one kind"
             raise UserError(
                 f"--dataset {dataset}: could not read it as {kind} ({type(err).__name__}: "
-                f"{first_line(err)}). Check that the file is valid {kind}."
+                f"{first_line(err)}). Check that {valid}."
             ) from err
     elif looks_like_local_path(dataset):
         raise UserError(f"--dataset {dataset}: no such file or folder (looked in {Path.cwd()}). Check the path.")
@@ -2119,26 +2123,6 @@ def read_template(path: str | None) -> tuple[str, str]:
     return text, source.name if source else "embedded copy"
 
 
-def metric_rows(record: dict) -> list[dict]:
-    """The card's test table: each metric, its interval, its value at threshold 0.5 and the baseline's."""
-    binary = "threshold" in record
-    keys = ["f1", "precision", "recall"] if binary else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
-    keys += ["accuracy", "roc_auc"]
-    test, half, baseline = record["test"], record.get("test_at_default_threshold") or {}, record.get("baseline") or {}
-    return [
-        {
-            "key": k,
-            "label": METRIC_NAMES[k] + ("" if binary or k != "roc_auc" else " (one-vs-rest, macro)"),
-            "value": test[k],
-            "interval": (test.get("intervals_95") or {}).get(k),
-            "at_half": half.get(k),
-            "baseline": baseline.get(k),
-        }
-        for k in keys
-        if k in test
-    ]
-
-
 METRIC_NAMES = {
     "f1": "F1",
     "precision": "Precision",
@@ -2156,7 +2140,24 @@ def render_card(record: dict, template: str) -> str:
     """Render the model card from one run's record. Pure: no training, no network."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-    rows, data = metric_rows(record), record["dataset"]
+    # The test table: each metric, its interval, its value at threshold 0.5 and the baseline's.
+    binary = "threshold" in record
+    keys = ["f1", "precision", "recall"] if binary else ["macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
+    keys += ["accuracy", "roc_auc"]
+    test, half, baseline = record["test"], record.get("test_at_default_threshold") or {}, record.get("baseline") or {}
+    rows = [
+        {
+            "key": k,
+            "label": METRIC_NAMES[k] + ("" if binary or k != "roc_auc" else " (one-vs-rest, macro)"),
+            "value": test[k],
+            "interval": (test.get("intervals_95") or {}).get(k),
+            "at_half": half.get(k),
+            "baseline": baseline.get(k),
+        }
+        for k in keys
+        if k in test
+    ]
+    data = record["dataset"]
     about, task = data["about"] or {}, record["task"] or {}
     split = f"test (grouped, stratified, seed {record['hyperparameters']['seed']})"
     on = {"task_type": "text-classification", "task_name": "Text classification", "dataset_split": split}

@@ -237,6 +237,25 @@ def test_report_to_an_integration_that_is_not_installed_is_refused_at_once(refus
     assert "uv run --with trackio train_modernbert.py" in err and "hf jobs uv run --with trackio" in err
 
 
+def test_report_to_a_name_no_integration_has_is_refused_at_once(refused, nothing_loaded):
+    """A typo reached the Trainer only after the data and the model were loaded, and stopped it with a traceback."""
+    err = refused("--report-to", "wandb,tensorbord")
+    assert "--report-to: tensorbord is none of azure_ml," in err and "tensorboard, trackio, wandb" in err
+
+
+@pytest.mark.parametrize("holding", ["nothing", "a model's files"])
+def test_a_folder_without_data_files_is_refused_in_one_line(refused, no_model_loaded, tmp_path, holding):
+    """datasets found no table in it, or tried to read a model's config.json as one: a traceback, exit 1."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    if holding != "nothing":
+        (folder / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 32}))
+        (folder / "README.md").write_text("# a model\n")
+    err = refused(dataset=folder)
+    assert f"--dataset {folder}: could not read it as a folder of data files" in err
+    assert "Check that it holds CSV, Parquet or JSON files of one kind." in err
+
+
 # --- 19. the label is a column dropped by default --------------------------------------------------------------
 def test_a_label_column_dropped_by_default_says_how_to_keep_it(refused, nothing_loaded):
     err = refused("--label-column", "source")
