@@ -705,7 +705,6 @@ def load_data(args, token) -> Data:
             "rows": sum(counts.values()),
             "random": counts.get("random", 0),  # the sample that measures the model on the collection
             "uncertain": counts.get("uncertain", 0),  # the rows the queue chose as the model's least sure
-            "trained_on": sum(counts.values()) - counts.get("random", 0),
             "skipped_unlabelled": skipped,
         }
     what = "%d rows, labels %s; %d rows in %d groups that share an input text (each kept in one split)"
@@ -1654,9 +1653,9 @@ def score_collection(y: list[int], probs, names: list[str], metrics: dict, seed:
     threshold = metrics["threshold"]["value"] if len(names) == 2 else None
     pred = predicted_classes(probs, threshold)
     scores = {**classification_metrics(y, probs, names, threshold), "rows": len(y)}
-    # More than two classes: accuracy's exact interval, a proportion of rows right (none for macro F1).
-    intervals = {"accuracy": intervals_95([1] * len(y), (np.asarray(y) == pred).astype(int), seed)["accuracy"]}
-    if threshold is not None:
+    if threshold is None:  # more than two classes: accuracy's exact interval, a share of rows right (none for macro F1)
+        intervals = {"accuracy": intervals_95([1] * len(y), (np.asarray(y) == pred).astype(int), seed)["accuracy"]}
+    else:
         found, intervals = triage(y, probs[:, 1], threshold), intervals_95(y, pred, seed)
         scores.update(found=found["found"], positives=found["positives"], flagged=int(pred.sum()))
         scores.update(threshold=metrics["threshold"]["name"])

@@ -450,3 +450,13 @@ def test_a_random_sample_without_positives_reports_recall_as_unknown_not_zero(tr
     none_flagged = trainer_module.score_collection([1, 0, 0], probs[[0, 0, 2]], ["no", "yes"], metrics, seed=0)
     assert none_flagged["precision"] is None and none_flagged["recall"] == 0.0 and none_flagged["flagged"] == 0
     assert "these rows" in none_flagged["intervals_95_method"]["f1"]
+
+
+def test_a_multi_class_sample_gets_the_exact_interval_of_its_accuracy_only(trainer_module):
+    from scipy.stats import binomtest
+
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    scored = trainer_module.score_collection([0, 1, 2, 1, 2], probs, ["a", "b", "c"], {}, seed=0)
+    exact = list(binomtest(4, 5).proportion_ci(0.95, method="exact"))  # 4 of 5 rows right
+    assert scored["accuracy"] == 0.8 and scored["intervals_95"] == {"accuracy": pytest.approx(exact)}
+    assert "threshold" not in scored and "found" not in scored
