@@ -48,7 +48,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain, combinations
 from pathlib import Path
 from typing import Any
 
@@ -850,7 +849,8 @@ def word_shingles(texts: list[str], size: int = SHINGLE_WORDS) -> list:
     exact while the vocabulary has fewer than 2**(64 // size) words. A shorter text is one shingle."""
 
     words = [re.findall(r"\w+", text.lower()) or [text] for text in texts]
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(chain.from_iterable(words)), start=1)}  # 0 pads short texts
+    # 0 pads short texts
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(itertools.chain.from_iterable(words)), start=1)}
     bits, out = np.uint64(64 // size), []
     for text_words in words:
         ids = np.fromiter(map(vocab.__getitem__, text_words), dtype=np.uint64, count=len(text_words))
@@ -908,7 +908,7 @@ def lsh_candidate_pairs(signatures, bands: int = MINHASH_BANDS, rows: int = MINH
         for bucket in np.split(shared, np.flatnonzero(np.diff(inverse[shared])) + 1):
             bucket = [int(i) for i in bucket]
             if len(bucket) <= MAX_BUCKET_FOR_ALL_PAIRS:
-                pairs.update(combinations(bucket, 2))
+                pairs.update(itertools.combinations(bucket, 2))
             elif len(bucket) > 1:
                 pairs.update((bucket[0], other) for other in bucket[1:])
     return pairs
